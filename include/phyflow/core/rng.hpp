@@ -1,0 +1,76 @@
+// Counter-based random numbers (Philox4x32-10, Salmon et al., SC'11, via Random123).
+// A draw is a pure function of (seed, purpose, global index, step): no generator state lives
+// on a rank, so a run gives the same numbers on 1, 2 or N ranks and on any Kokkos backend,
+// and a restart needs nothing but the step counter (DESIGN.md §4).
+#pragma once
+
+#include <Kokkos_Macros.hpp>
+#include <Random123/philox.h>
+
+#include <cstdint>
+
+namespace phyflow::rng {
+
+/// 32-bit FNV-1a hash of a purpose name ("metropolis", "init", ...), usable at compile time.
+constexpr std::uint32_t purpose(const char* name) {
+  std::uint32_t h = 2166136261u;
+  for (; *name != '\0'; ++name) {
+    h ^= static_cast<std::uint8_t>(*name);
+    h *= 16777619u;
+  }
+  return h;
+}
+
+/// Four independent 32-bit words.
+struct Words {
+  std::uint32_t w[4];
+};
+
+/// The stream of one purpose under one seed. Trivially copyable: capture it in kernels.
+struct Stream {
+  std::uint32_t k0 = 0, k1 = 0;
+
+  Stream() = default;
+  KOKKOS_INLINE_FUNCTION Stream(std::uint64_t seed, std::uint32_t purpose_hash)
+      : k0(static_cast<std::uint32_t>(seed)),
+        k1(static_cast<std::uint32_t>(seed >> 32) ^ purpose_hash) {}
+
+  /// Philox4x32-10 of counter (index, step) under key (seed, purpose).
+  KOKKOS_INLINE_FUNCTION Words operator()(std::uint64_t index, std::uint64_t step) const {
+    r123::Philox4x32 gen;
+    r123::Philox4x32::ctr_type c = {{static_cast<std::uint32_t>(index),
+                                     static_cast<std::uint32_t>(index >> 32),
+                                     static_cast<std::uint32_t>(step),
+                                     static_cast<std::uint32_t>(step >> 32)}};
+    r123::Philox4x32::key_type k = {{k0, k1}};
+    const auto r = gen(c, k);
+    return Words{{r.v[0], r.v[1], r.v[2], r.v[3]}};
+  }
+};
+
+/// Uniform double in [0, 1) with 53 random bits from two words.
+KOKKOS_INLINE_FUNCTION double uniform53(std::uint32_t hi, std::uint32_t lo) {
+  const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 21) ^ (lo >> 11);
+  return static_cast<double>(bits) * 0x1.0p-53;
+}
+
+/// Uniform double in (0, 1]: safe to take the logarithm of.
+KOKKOS_INLINE_FUNCTION double uniform53_open0(std::uint32_t hi, std::uint32_t lo) {
+  return 1.0 - uniform53(hi, lo);
+}
+
+/// Threshold t such that (word < t) happens with probability p (p clamped to [0,1]); with
+/// p = 1 the comparison must be done as (word <= t) -- use accept_below() instead.
+/// Integer thresholds make accept/reject decisions exact and identical on every backend.
+inline std::uint64_t threshold32(double p) {
+  if (!(p > 0.0)) return 0;
+  if (p >= 1.0) return std::uint64_t{1} << 32;
+  return static_cast<std::uint64_t>(p * 4294967296.0);
+}
+
+/// True with probability threshold/2^32 (threshold from threshold32()).
+KOKKOS_INLINE_FUNCTION bool accept_below(std::uint32_t word, std::uint64_t threshold) {
+  return static_cast<std::uint64_t>(word) < threshold;
+}
+
+}  // namespace phyflow::rng

@@ -1,0 +1,145 @@
+#include "phyflow/core/runtime.hpp"
+
+#include "phyflow/core/build_info.hpp"
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/log.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <H5public.h>
+#if PHYFLOW_HAVE_PETSC
+#include <petscsys.h>
+#endif
+
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+namespace phyflow {
+
+namespace detail {
+// Defined in torch_threads.cpp when built with LibTorch (keeps torch headers out of here).
+void set_torch_threads(int threads);
+std::string torch_description();
+}  // namespace detail
+
+void check_mpi(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  throw runtime_error(std::string(call) + " failed: " + std::string(text, len));
+}
+
+namespace {
+Runtime* g_runtime = nullptr;
+
+int ranks_on_this_node() {
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int n = 1;
+  MPI_Comm_size(node, &n);
+  MPI_Comm_free(&node);
+  return n;
+}
+}  // namespace
+
+Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
+  if (g_runtime != nullptr) throw runtime_error("phyflow::Runtime constructed twice");
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    owns_mpi_ = true;
+  }
+  // Errors come back as codes and become phyflow::Error with a message.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  log::configure(rank_, size_, options.log_all_ranks);
+
+#if PHYFLOW_HAVE_PETSC
+  if (options.init_petsc) {
+    PetscBool petsc_up = PETSC_FALSE;
+    PetscInitialized(&petsc_up);
+    if (!petsc_up) {
+      PETSC_COMM_WORLD = MPI_COMM_WORLD;
+      // phyflow owns SIGTERM/SIGUSR1 (checkpoint on signal); PETSc options still come from
+      // the PETSC_OPTIONS environment variable.
+      PetscOptionsSetValue(nullptr, "-no_signal_handler", nullptr);
+      if (PetscInitializeNoArguments() != 0) throw runtime_error("PetscInitialize failed");
+      owns_petsc_ = true;
+    }
+  }
+#endif
+
+  if (!Kokkos::is_initialized()) {
+    Kokkos::initialize(argc, argv);
+    owns_kokkos_ = true;
+  }
+
+  // Threads per rank: explicit option, else OMP_NUM_THREADS, else share the node's cores
+  // among its ranks so that N ranks on a node never oversubscribe it.
+  int threads = options.threads;
+  if (threads <= 0 && std::getenv("OMP_NUM_THREADS") == nullptr) {
+    const int cores = int(std::thread::hardware_concurrency());
+    threads = std::max(1, cores / std::max(1, ranks_on_this_node()));
+  }
+  if (threads > 0) detail::set_torch_threads(threads);
+  g_runtime = this;
+}
+
+Runtime::~Runtime() {
+  g_runtime = nullptr;
+  if (owns_kokkos_ && Kokkos::is_initialized()) Kokkos::finalize();
+#if PHYFLOW_HAVE_PETSC
+  if (owns_petsc_) PetscFinalize();
+#endif
+  if (owns_mpi_) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Finalize();
+  }
+}
+
+std::string Runtime::kokkos_backend() { return Kokkos::DefaultExecutionSpace::name(); }
+
+std::string Runtime::describe() {
+  std::ostringstream out;
+  unsigned h5maj = 0, h5min = 0, h5rel = 0;
+  H5get_libversion(&h5maj, &h5min, &h5rel);
+  char mpi_lib[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(mpi_lib, &len);
+  std::string mpi_text(mpi_lib, len);
+  if (auto nl = mpi_text.find_first_of("\r\n"); nl != std::string::npos) mpi_text.resize(nl);
+  int mpi_major = 0, mpi_minor = 0;
+  MPI_Get_version(&mpi_major, &mpi_minor);
+  out << "phyflow " << PHYFLOW_VERSION << " (git " << PHYFLOW_GIT_SHA << ")\n"
+      << "  Kokkos   " << KOKKOS_VERSION / 10000 << "." << (KOKKOS_VERSION / 100) % 100 << "."
+      << KOKKOS_VERSION % 100 << ", default execution space " << kokkos_backend() << "\n"
+      << "  MPI      " << mpi_major << "." << mpi_minor << " (" << mpi_text << ")\n"
+      << "  HDF5     " << h5maj << "." << h5min << "." << h5rel << " (parallel)\n";
+#if PHYFLOW_HAVE_PETSC
+  out << "  PETSc    " << PETSC_VERSION_MAJOR << "." << PETSC_VERSION_MINOR << "."
+      << PETSC_VERSION_SUBMINOR << "\n";
+#else
+  out << "  PETSc    not built in\n";
+#endif
+  out << "  LibTorch " << detail::torch_description() << "\n";
+  return out.str();
+}
+
+void Runtime::abort_all(int code, bool all_ranks_failed) {
+  if (!all_ranks_failed) {
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, code);
+    std::_Exit(code);
+  }
+  if (g_runtime != nullptr) g_runtime->~Runtime();
+  std::exit(code);
+}
+
+}  // namespace phyflow
