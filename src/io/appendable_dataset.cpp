@@ -118,7 +118,8 @@ std::string coverage_problem(MPI_Comm comm, const SampleBlock& block,
   if (total_written != sample_elements)
     return "the ranks' blocks cover " + std::to_string(total_written) + " elements of a sample of " +
            std::to_string(sample_elements) +
-           " (each element must be written by exactly one rank)";
+           " (each element must be written by exactly one rank; a series of scalars is written "
+           "by one rank: SampleBlock::whole_if(rank == 0, {}))";
   // A scalar sample is covered once exactly when the count matches; boxes need the pairwise test.
   for (int a = 0; a < size && d > 0; ++a)
     for (int b = a + 1; b < size; ++b) {
@@ -357,6 +358,13 @@ void AppendableDataset<T>::truncate(std::uint64_t n) {
   const std::string reason = status < 0 ? detail::hdf5_reason() : std::string();
   if (!detail::all_succeeded(s.file->comm, status >= 0))
     throw runtime_error("cannot truncate dataset " + s.where() + reason);
+  // Shrinking rewrites the last partial chunk (elements past the new end get fill values)
+  // through HDF5's chunk cache; collective writes bypass that cache, so without a flush here
+  // the cached chunk would later be written over the samples appended after the truncation.
+  const herr_t flushed = H5Fflush(set, H5F_SCOPE_LOCAL);
+  const std::string flush_reason = flushed < 0 ? detail::hdf5_reason() : std::string();
+  if (!detail::all_succeeded(s.file->comm, flushed >= 0))
+    throw runtime_error("cannot flush after truncating dataset " + s.where() + flush_reason);
   s.size = n;
 }
 

@@ -52,7 +52,7 @@ void compare_attributes(const detail::InputFileState& a, const detail::InputFile
   const std::vector<std::string> na = detail::attribute_names(oa.get());
   const std::vector<std::string> nb = detail::attribute_names(ob.get());
   const std::set<std::string> sa(na.begin(), na.end()), sb(nb.begin(), nb.end());
-  const std::string label = "attribute '" + object + (object == "/" ? "" : "/") + "@";
+  const std::string label = "attribute '" + object + "@";
   for (const std::string& name : na) {
     if (ignored.count(name)) continue;
     if (!sb.count(name)) {

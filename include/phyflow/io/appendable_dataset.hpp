@@ -46,10 +46,26 @@ class AppendableDataset {
                     const std::string& meaning, const std::string& units,
                     std::uint64_t samples_hint = 0);
 
+  /// The same with the block given as offset and count (this rank writes when every count is
+  /// > 0). A scalar series (sample_shape {}) needs the SampleBlock form, since exactly one rank
+  /// may write it: SampleBlock::whole_if(rank == 0, {}).
+  AppendableDataset(OutputFile& file, const std::string& path,
+                    const std::vector<std::uint64_t>& sample_shape,
+                    const std::vector<std::uint64_t>& local_offset,
+                    const std::vector<std::uint64_t>& local_count, const std::string& meaning,
+                    const std::string& units, std::uint64_t samples_hint = 0)
+      : AppendableDataset(file, path, sample_shape, SampleBlock{local_offset, local_count, true},
+                          meaning, units, samples_hint) {}
+
   /// Opens an existing dataset of the file (restart); its sample shape comes from the file and
   /// the block must lie inside it; the element type must be T.
   static AppendableDataset open(OutputFile& file, const std::string& path,
                                 const SampleBlock& block);
+  static AppendableDataset open(OutputFile& file, const std::string& path,
+                                const std::vector<std::uint64_t>& local_offset,
+                                const std::vector<std::uint64_t>& local_count) {
+    return open(file, path, SampleBlock{local_offset, local_count, true});
+  }
 
   AppendableDataset(AppendableDataset&&) noexcept;
   AppendableDataset& operator=(AppendableDataset&&) noexcept;
