@@ -20,8 +20,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t kDirectLags = 64;
 
 /// A window longer than n / kSamplesPerWindow flags the series as too short: tau_int then has a
-/// relative error above 2 sqrt(1/50) ~ 28 %, and the error bar is no better than a guess.
-constexpr std::size_t kSamplesPerWindow = 50;
+/// relative error above 2 sqrt(1/20) ~ 45 % (the error bar above ~22 %), and with W ~ 5-8
+/// tau_int this means fewer than ~100-150 tau_int of data.
+constexpr std::size_t kSamplesPerWindow = 20;
 
 /// Mean by two passes (the second pass removes the rounding error of the first).
 double series_mean(const double* x, std::size_t n) {
@@ -217,7 +218,7 @@ SeriesStatistics gamma_method(const double* x, std::size_t n, double S) {
   const double nd = static_cast<double>(n);
   const double gamma0 = lagged_product_sum(d, 0) / nd;
   if (gamma0 == 0.0) return {mean, 0.0, 0.0, 0.5, 0.0, 0, n, true};  // constant series
-  const double naive_error = std::sqrt(gamma0 / (nd - 1.0));  // = sqrt(s^2/n), s^2 unbiased
+  const double naive_error = std::sqrt(gamma0 / (nd - 1.0));  // sqrt(s^2/n), s^2 unbiased
 
   // Automatic windowing (Wolff 2004): with the running estimate
   // tau_int(W) = 1/2 + sum_{t=1}^W rho(t), the autocorrelation is modelled as exp(-t/tau(W)),

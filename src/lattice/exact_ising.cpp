@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <vector>
 
 namespace phyflow::lattice {
 namespace {
@@ -28,8 +27,9 @@ constexpr double kPi = 3.14159265358979323846;
 // we absorb one factor (2 sinh 2K)^{M/2} into every factor of every product. With s = sinh 2K
 // and psi_k = gamma_k + ln s,
 //
-//   (2s)^{M/2} 2 cosh(M gamma_k/2) = e^{Phi_k} (1 + e^{-M gamma_k}),   Phi_k = (M/2)(ln 2 + psi_k),
-//   (2s)^{M/2} 2 sinh(M gamma_k/2) = e^{Phi_k} (1 - e^{-M gamma_k})    (times sign gamma_0 for k=0).
+//   (2s)^{M/2} 2 cosh(M gamma_k/2) = e^{Phi_k} (1 + e^{-M gamma_k}),
+//   (2s)^{M/2} 2 sinh(M gamma_k/2) = e^{Phi_k} (1 - e^{-M gamma_k})   (times sign gamma_0, k = 0),
+//   Phi_k = (M/2)(ln 2 + psi_k).
 //
 // psi_k has a closed form free of cancellation: with h = sin^2(pi k / 2L),
 //   A = (1 - s)^2 + 2 s h,   B = 1 + s^2 + 2 s h,   s e^{gamma_k} = (sqrt A + sqrt B)^2 / 2,
@@ -230,8 +230,8 @@ IsingExactThermodynamics ising2d_exact_thermodynamics(int L, int M, double beta)
 
   struct Term {
     double lambda, v, dv;
-    double q1, q2;       // log-derivative sums of the log-form part
-    double f, df, d2f;   // linear part (1, 0, 0 for pure log-form terms)
+    double q1, q2;      // log-derivative sums of the log-form part
+    double f, df, d2f;  // linear part (1, 0, 0 for pure log-form terms)
   };
   const Term terms[4] = {
       {odd_cosh.value, 1.0, odd_cosh.d1, odd_cosh.d1, odd_cosh.d2, 1.0, 0.0, 0.0},
@@ -291,7 +291,8 @@ double onsager_energy_per_site(double beta) {
   // At high T, 1 - k'/AGM is O(s^2) and would cancel, so the AGM runs on the deviations
   // a_n = 1 - alpha_n, b_n = 1 - beta_n (alpha_0 = 0, beta_0 = 1 - k' = 2x^2/(1 + x^2) with
   // x = min(s, 1/s), by duality), for which both steps are free of cancellation:
-  //   alpha' = (alpha + beta)/2,   beta' = 1 - sqrt(a b) = (alpha + beta - alpha beta)/(1 + sqrt(a b)).
+  //   alpha' = (alpha + beta)/2,
+  //   beta'  = 1 - sqrt(a b) = (alpha + beta - alpha beta)/(1 + sqrt(a b)).
   const Coupling c = make_coupling(beta);
   const double x = c.t >= 1.0 ? c.s : c.t;
   const double beta0 = 2.0 * x * x / (1.0 + x * x);
@@ -303,8 +304,8 @@ double onsager_energy_per_site(double beta) {
     dev_a = 0.5 * (dev_a + dev_b);
     dev_b = next_b;
   }
-  const double agm = 1.0 - dev_a;  // AGM(1, k')
-  const double bracket = c.t >= 1.0 ? (beta0 - dev_a) / agm           // 1 - k'/AGM
+  const double agm = 1.0 - dev_a;                                   // AGM(1, k')
+  const double bracket = c.t >= 1.0 ? (beta0 - dev_a) / agm         // 1 - k'/AGM
                                     : (2.0 - beta0 - dev_a) / agm;  // 1 + k'/AGM
   return -c.coth2k * bracket;
 }

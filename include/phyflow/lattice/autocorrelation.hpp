@@ -11,14 +11,14 @@ namespace phyflow::lattice {
 
 /// Result of the Gamma method for one observable.
 struct SeriesStatistics {
-  double mean;                ///< sample mean
-  double error;               ///< error of the mean, sqrt(2 tau_int Gamma(0) / n)
-  double naive_error;         ///< error if the samples were independent, sqrt(s^2 / n)
-  double tau_int;             ///< integrated autocorrelation time (1/2: no correlation)
-  double tau_int_error;       ///< its error, 2 tau_int sqrt((W + 1/2 - tau_int)/n) (Madras-Sokal)
-  std::size_t window;         ///< summation window W chosen by the automatic windowing
-  std::size_t n;              ///< number of samples
-  bool window_converged;      ///< false: no window found, or window > n/50 (series too short)
+  double mean;            ///< sample mean
+  double error;           ///< error of the mean, sqrt(2 tau_int Gamma(0) / n)
+  double naive_error;     ///< error if the samples were independent, sqrt(s^2 / n)
+  double tau_int;         ///< integrated autocorrelation time (1/2: no correlation)
+  double tau_int_error;   ///< its error, 2 tau_int sqrt((W + 1/2 - tau_int)/n) (Madras-Sokal)
+  std::size_t window;     ///< summation window W chosen by the automatic windowing
+  std::size_t n;          ///< number of samples
+  bool window_converged;  ///< false: no window found, or window > n/20 (series too short)
 };
 
 /// U. Wolff, "Monte Carlo errors with less errors", Comput. Phys. Commun. 156 (2004) 143
@@ -40,10 +40,10 @@ std::vector<double> autocovariance(const std::vector<double>& x, std::size_t max
 /// Error of the mean from n_bins equal bins (the oldest n mod n_bins samples are dropped):
 /// error = sqrt(sum_b (m_b - m)^2 / (B (B - 1))). Reliable once bin_size >> tau_int.
 struct BinnedError {
-  double mean;            ///< mean of the samples used
-  double error;           ///< error of the mean from the scatter of the bin means
-  std::size_t bins;       ///< number of bins B
-  std::size_t bin_size;   ///< samples per bin
+  double mean;           ///< mean of the samples used
+  double error;          ///< error of the mean from the scatter of the bin means
+  std::size_t bins;      ///< number of bins B
+  std::size_t bin_size;  ///< samples per bin
 };
 /// n_bins >= 2 (else input_error); fewer samples than bins gives one sample per bin.
 BinnedError binned_error(const std::vector<double>& x, std::size_t n_bins = 32);
