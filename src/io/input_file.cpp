@@ -201,7 +201,7 @@ InputFile InputFile::open(const std::string& path, MPI_Comm comm, PartialFiles p
   if (!ok) {
     if (id >= 0) H5Fclose(id);
     // HDF5 locks files it opens; a lock that fails is no sign of corruption.
-    if (reason.find("lock") != std::string::npos)
+    if (reason.find("unable to lock") != std::string::npos)
       throw input_error("cannot open '" + path + "'" + reason +
                         ": another program may be writing it (wait for it to finish), or the "
                         "file system does not support locks (set HDF5_USE_FILE_LOCKING=FALSE)");
