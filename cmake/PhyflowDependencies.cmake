@@ -34,7 +34,7 @@ endif()
 # ---- Kokkos -----------------------------------------------------------------------------
 find_package(Kokkos 3.4 REQUIRED)
 set_package_properties(Kokkos PROPERTIES TYPE REQUIRED
-  PURPOSE "On-rank kernels (Debian: libtrilinos-kokkos-dev; Spack: kokkos@4)")
+  PURPOSE "On-rank kernels (Debian: libtrilinos-kokkos-dev, Spack: kokkos@4)")
 include(PhyflowKokkosFix)
 if(Kokkos_VERSION)
   set(PHYFLOW_KOKKOS_VERSION "${Kokkos_VERSION}")
@@ -57,7 +57,7 @@ set(PHYFLOW_HAVE_TORCH OFF)
 if(phyflow_ENABLE_TORCH)
   find_package(Torch REQUIRED)
   set_package_properties(Torch PROPERTIES TYPE REQUIRED
-    PURPOSE "Training and flows (Debian: libtorch-dev; Spack: py-torch)")
+    PURPOSE "Training and flows (Debian: libtorch-dev, Spack: py-torch)")
   set(PHYFLOW_HAVE_TORCH ON)
 endif()
 

@@ -20,8 +20,20 @@ class Error : public std::runtime_error {
   Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
   ExitCode code() const noexcept { return code_; }
 
+  /// Set by collective_try(): every rank holds this same error, so the program can print it
+  /// once and finalise normally instead of aborting.
+  bool agreed() const noexcept { return origin_rank_ >= 0; }
+  /// The rank that raised it first (-1 unless agreed()).
+  int origin_rank() const noexcept { return origin_rank_; }
+  Error agreed_from(int rank) const {
+    Error e = *this;
+    e.origin_rank_ = rank;
+    return e;
+  }
+
  private:
   ExitCode code_;
+  int origin_rank_ = -1;
 };
 
 /// Bad deck, flag or input file: exit code 2.

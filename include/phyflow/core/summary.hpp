@@ -1,0 +1,20 @@
+// Machine-readable run summaries: one JSON file next to each output file, written atomically
+// (temporary file + rename) by rank 0, so a reader never sees half a summary.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace phyflow {
+
+/// "runs/ising.h5" -> "runs/ising.json".
+std::string summary_path_for(const std::string& output_path);
+
+/// Writes `summary` to `path` atomically (call on one rank). Throws runtime_error on failure.
+void write_json_atomic(const std::string& path, const nlohmann::json& summary);
+
+/// Current UTC time, ISO 8601 ("2026-11-23T09:41:07Z").
+std::string utc_now_iso8601();
+
+}  // namespace phyflow

@@ -1,0 +1,46 @@
+// The workflows phyflow can run: each turns a validated deck into output files. A workflow
+// declares its deck schema and a run function; the registry lists them for the CLI
+// (`phyflow run`, `validate`, `--help-deck`). Later capabilities (train, flow, sr, nbody)
+// register here the same way.
+#pragma once
+
+#include "phyflow/core/config.hpp"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace phyflow {
+class Runtime;
+}
+
+namespace phyflow::workflows {
+
+struct RunOptions {
+  bool overwrite = false;  ///< replace existing outputs
+  bool restart = false;    ///< resume from the newest complete checkpoint
+};
+
+struct Workflow {
+  std::string name;
+  std::string description;  ///< one line for `phyflow run --help-deck`
+  std::function<config::Schema()> schema;
+  /// Checks that need more than the schema (cross-key constraints, rank count); throws
+  /// input_error. Called by `validate` and before `run`, identically on every rank.
+  std::function<void(const config::Deck&, int ranks)> check;
+  std::function<void(const config::Deck&, Runtime&, const RunOptions&)> run;
+};
+
+/// Every workflow, in the order `phyflow run --help-deck` lists them.
+const std::vector<Workflow>& registry();
+/// The workflow named `name`; input_error naming the nearest known one otherwise.
+const Workflow& find(const std::string& name);
+
+/// Loads and fully checks a deck file (schema + workflow checks for `ranks` ranks).
+config::Deck load_deck(const std::string& path, const std::vector<std::string>& overrides,
+                       int ranks, const Workflow** workflow_out = nullptr);
+
+// Factories, one per workflow file.
+Workflow ising_workflow();
+
+}  // namespace phyflow::workflows

@@ -1,0 +1,153 @@
+// phyflow: the command-line program.
+//
+//   phyflow run DECK [--set key.path=value ...] [--overwrite] [--restart]
+//   phyflow run --help-deck WORKFLOW        print every key of a workflow's deck
+//   phyflow validate DECK [--set ...]       check a deck, run nothing
+//   phyflow info                            versions and backends
+//   phyflow inspect FILE.h5                 what a dataset holds
+//   phyflow compare A.h5 B.h5               are two outputs' datasets bitwise identical?
+//
+// Run under MPI: mpiexec -n 4 phyflow run inputs/ising2d.yaml
+// Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 interrupted (checkpoint written).
+#include "phyflow/core/collective.hpp"
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/log.hpp"
+#include "phyflow/core/runtime.hpp"
+#if __has_include("phyflow/io/inspect.hpp")
+#include "phyflow/io/compare.hpp"
+#include "phyflow/io/inspect.hpp"
+#define PHYFLOW_APP_HAS_IO 1
+#endif
+#include "phyflow/workflows/workflow.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+using phyflow::ExitCode;
+
+struct Cli {
+  std::string deck, help_deck, file_a, file_b;
+  std::vector<std::string> overrides;
+  bool overwrite = false, restart = false, log_all_ranks = false;
+};
+
+int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
+  namespace wf = phyflow::workflows;
+  if (app.got_subcommand("info")) {
+    if (rt.rank() == 0) std::cout << phyflow::Runtime::describe() << std::flush;
+    return 0;
+  }
+#ifdef PHYFLOW_APP_HAS_IO
+  if (app.got_subcommand("inspect")) {
+    const std::string text =
+        phyflow::collective_try(rt.comm(), [&] { return phyflow::io::inspect(cli.file_a); });
+    if (rt.rank() == 0) std::cout << text << std::flush;
+    return 0;
+  }
+  if (app.got_subcommand("compare")) {
+    const auto diffs = phyflow::collective_try(
+        rt.comm(), [&] { return phyflow::io::compare_datasets(cli.file_a, cli.file_b); });
+    if (rt.rank() == 0) {
+      for (const auto& d : diffs) std::cout << d << "\n";
+      std::cout << (diffs.empty() ? "identical datasets\n" : "files differ\n") << std::flush;
+    }
+    return diffs.empty() ? 0 : 1;
+  }
+#endif
+  auto* run = app.get_subcommand("run");
+  if (run->parsed() && !cli.help_deck.empty()) {
+    const auto& w = wf::find(cli.help_deck);
+    if (rt.rank() == 0) std::cout << w.description << "\n\n" << w.schema().describe() << std::flush;
+    return 0;
+  }
+  if (cli.deck.empty())
+    throw phyflow::input_error("phyflow run needs a deck: phyflow run DECK.yaml (or --help-deck WORKFLOW)");
+  const wf::Workflow* w = nullptr;
+  const auto deck = phyflow::collective_try(
+      rt.comm(), [&] { return wf::load_deck(cli.deck, cli.overrides, rt.size(), &w); });
+  if (app.got_subcommand("validate")) {
+    if (rt.rank() == 0)
+      std::cout << "deck '" << cli.deck << "' is valid for workflow '" << w->name << "' on "
+                << rt.size() << " rank(s). Resolved deck:\n"
+                << deck.resolved_yaml() << std::flush;
+    return 0;
+  }
+  wf::RunOptions options;
+  options.overwrite = cli.overwrite;
+  options.restart = cli.restart;
+  w->run(deck, rt, options);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Runtime first: MPI must be up before anything can fail collectively.
+  bool log_all = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--log-all-ranks") log_all = true;
+  phyflow::RuntimeOptions ropts;
+  ropts.log_all_ranks = log_all;
+  phyflow::Runtime rt(argc, argv, ropts);
+
+  Cli cli;
+  CLI::App app{"phyflow: lattice Monte Carlo, N-body ensembles and learning on MPI ranks"};
+  app.set_version_flag("--version", std::string(phyflow::Runtime::describe()));
+  app.add_flag("--log-all-ranks", cli.log_all_ranks, "every rank logs, prefixed with its rank");
+  app.require_subcommand(1);
+
+  auto* run = app.add_subcommand("run", "run the workflow a deck describes");
+  run->add_option("deck", cli.deck, "YAML deck (inputs/*.yaml)");
+  run->add_option("--set", cli.overrides, "override a deck key: --set lattice.L=64 (repeatable)")
+      ->type_name("KEY=VALUE");
+  run->add_flag("--overwrite", cli.overwrite, "replace existing output files");
+  run->add_flag("--restart", cli.restart, "resume from the newest checkpoint of this deck's output");
+  run->add_option("--help-deck", cli.help_deck, "print every deck key of WORKFLOW and exit")
+      ->type_name("WORKFLOW");
+
+  auto* validate = app.add_subcommand("validate", "check a deck (and the rank count), run nothing");
+  validate->add_option("deck", cli.deck, "YAML deck")->required();
+  validate->add_option("--set", cli.overrides, "override a deck key (repeatable)")
+      ->type_name("KEY=VALUE");
+
+  app.add_subcommand("info", "versions, backends and build options");
+  auto* inspect = app.add_subcommand("inspect", "shapes, provenance and statistics of an HDF5 file");
+  inspect->add_option("file", cli.file_a, "phyflow output (.h5)")->required();
+  auto* compare = app.add_subcommand("compare", "compare every dataset of two files bit for bit");
+  compare->add_option("a", cli.file_a, "first file")->required();
+  compare->add_option("b", cli.file_b, "second file")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = 0;
+    if (rt.rank() == 0) code = app.exit(e);
+    else code = (e.get_exit_code() == 0) ? 0 : 1;
+    phyflow::Runtime::abort_all(code == 0 ? 0 : static_cast<int>(ExitCode::bad_input), true);
+  }
+
+  try {
+    return run_command(app, cli, rt);
+  } catch (const phyflow::Error& e) {
+    const int code = static_cast<int>(e.code());
+    if (e.agreed()) {
+      // Every rank holds this error: print it once and finalise normally.
+      if (rt.rank() == 0) {
+        if (rt.size() > 1)
+          std::fprintf(stderr, "phyflow: error (rank %d): %s\n", e.origin_rank(), e.what());
+        else
+          std::fprintf(stderr, "phyflow: error: %s\n", e.what());
+      }
+      phyflow::Runtime::abort_all(code, true);
+    }
+    phyflow::log::error_any_rank(e.what());
+    phyflow::Runtime::abort_all(code, rt.size() == 1);
+  } catch (const std::exception& e) {
+    phyflow::log::error_any_rank(std::string("internal error: ") + e.what());
+    phyflow::Runtime::abort_all(static_cast<int>(ExitCode::runtime_failure), rt.size() == 1);
+  }
+}
