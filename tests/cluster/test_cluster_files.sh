@@ -155,8 +155,9 @@ if [[ -z ${PHYFLOW_EXE:-} || ! -x ${PHYFLOW_EXE:-} ]]; then
   finish
 fi
 
-# A small 2D Ising deck, and a longer one to be stopped part-way.
-write_deck() { # write_deck FILE L SAMPLES
+# A small 2D Ising deck, and a longer one to be stopped part-way: that one keeps no spins
+# and checkpoints only when signalled, so a checkpoint file proves the signal path.
+write_deck() { # write_deck FILE L SAMPLES CHECKPOINT_EVERY STORE_SPINS
   cat >"$1" <<EOF
 workflow: ising
 seed: 1
@@ -165,13 +166,31 @@ model: {J: 1.0, h: 0.0}
 temperatures: [2.269]
 algorithm: metropolis
 sweeps: {thermalize: 20, between_samples: 2, samples: $3}
-output: {path: unused.h5}
-checkpoint: {every: 10}
+output: {path: unused.h5, store_spins: $5}
+checkpoint: {every: $4}
 EOF
 }
-write_deck "$work/small.yaml" 16 50
-write_deck "$work/long.yaml" 64 4000
-check "the test decks are valid (phyflow validate)" "$PHYFLOW_EXE" validate "$work/small.yaml"
+write_deck "$work/small.yaml" 16 50 10 true
+write_deck "$work/long.yaml" 64 20000 0 false
+check "the small test deck is valid (phyflow validate)" \
+  "$PHYFLOW_EXE" validate "$work/small.yaml"
+check "the long test deck is valid (phyflow validate)" \
+  "$PHYFLOW_EXE" validate "$work/long.yaml"
+
+# The summary phyflow wrote says the task's overrides arrived: its seed and temperature.
+# shellcheck disable=SC2317 # reachable: finish above exits only when phyflow is missing
+summary_is() { # summary_is FILE SEED TEMPERATURE RANKS
+  python3 - "$@" <<'EOF'
+import json, sys
+path, seed, temperature, ranks = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+j = json.load(open(path))
+assert j["status"] == "complete", j["status"]
+assert j["seed"] == seed, j["seed"]
+assert j["mpi_ranks"] == ranks, j["mpi_ranks"]
+temps = [t["temperature"] for t in j["temperatures"]]
+assert temps == [temperature], temps
+EOF
+}
 
 local_env=(PHYFLOW="$PHYFLOW_EXE" MPIEXEC="${MPIEXEC:-mpiexec}" NRANKS=2
   TEMPERATURES="2.0 3.0" SEEDS="7" OUTDIR="$work/out")
@@ -184,6 +203,7 @@ check "outside Slurm the job runs phyflow and exits 0 (got $status)" test "$stat
 check "  ... launched by mpiexec, not srun" grep -q "command: ${MPIEXEC:-mpiexec} -n 2 " <<<"$out"
 check "  ... $stem.h5 and its JSON summary were written" test -f "$stem.h5" -a -f "$stem.json"
 check "  ... no .partial file is left" test ! -e "$stem.h5.partial"
+check "  ... the summary records seed 7, T = 3.0, 2 ranks" summary_is "$stem.json" 7 3.0 2
 
 before=$(stat -c %Y "$stem.h5" 2>/dev/null)
 out=$(run_job "${local_env[@]}" DECK="$work/small.yaml" ARRAY_TASK_ID=1)
@@ -218,5 +238,6 @@ status=$?
 indent <<<"$out"
 check "the next run resumes with --restart" grep -q "command: .* --restart" <<<"$out"
 check "  ... and completes (got $status)" test "$status" = 0 -a -f "$stem.h5"
+check "  ... with a complete summary for seed 7, T = 2.0" summary_is "$stem.json" 7 2.0 2
 
 finish
