@@ -171,7 +171,7 @@ checkpoint: {every: $4}
 EOF
 }
 write_deck "$work/small.yaml" 16 50 10 true
-write_deck "$work/long.yaml" 64 20000 0 false
+write_deck "$work/long.yaml" 128 10000 0 false
 check "the small test deck is valid (phyflow validate)" \
   "$PHYFLOW_EXE" validate "$work/small.yaml"
 check "the long test deck is valid (phyflow validate)" \
