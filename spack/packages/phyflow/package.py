@@ -77,6 +77,12 @@ class Phyflow(CMakePackage, CudaPackage):
     depends_on("googletest", when="+tests")
     depends_on("googletest", type="test")
 
+    # An install without the program or its decks is not one (the stand-alone test needs both).
+    sanity_check_is_file = [
+        join_path("bin", "phyflow"),
+        join_path("share", "phyflow", "inputs", "ising_quick.yaml"),
+    ]
+
     # ---- build -----------------------------------------------------------------------------
     def cmake_args(self):
         spec = self.spec
