@@ -116,8 +116,8 @@ std::string coverage_problem(MPI_Comm comm, const SampleBlock& block,
   std::uint64_t sample_elements = 1;
   for (auto s : shape) sample_elements *= s;
   if (total_written != sample_elements)
-    return "the ranks' blocks cover " + std::to_string(total_written) + " elements of a sample of " +
-           std::to_string(sample_elements) +
+    return "the ranks' blocks cover " + std::to_string(total_written) +
+           " elements of a sample of " + std::to_string(sample_elements) +
            " (each element must be written by exactly one rank; a series of scalars is written "
            "by one rank: SampleBlock::whole_if(rank == 0, {}))";
   // A scalar sample is covered once exactly when the count matches; boxes need the pairwise test.
@@ -198,7 +198,8 @@ AppendableDataset<T>::AppendableDataset(OutputFile& file, const std::string& pat
                           detail::shape_text(sample_shape) + ": every axis needs length >= 1");
   check_block_collectively<T>(*s.file, s.path, block, sample_shape);
   if (detail::object_exists(fid, s.path))
-    throw runtime_error("cannot create dataset " + s.where() + ": it exists already "
+    throw runtime_error("cannot create dataset " + s.where() +
+                        ": it exists already "
                         "(use AppendableDataset::open to continue it)");
   const std::size_t slash = s.path.find_last_of('/');
   if (slash > 0) file.create_group(s.path.substr(0, slash));
@@ -208,7 +209,8 @@ AppendableDataset<T>::AppendableDataset(OutputFile& file, const std::string& pat
     dims.push_back(d);
     max_dims.push_back(d);
   }
-  const std::vector<hsize_t> chunk = chunk_dims(sample_shape, sizeof(T), s.file->config, samples_hint);
+  const std::vector<hsize_t> chunk =
+      chunk_dims(sample_shape, sizeof(T), s.file->config, samples_hint);
   s.chunk_samples = chunk[0];
 
   detail::Handle space = detail::dataspace(
@@ -227,10 +229,9 @@ AppendableDataset<T>::AppendableDataset(OutputFile& file, const std::string& pat
   if constexpr (std::is_same_v<T, std::int8_t>) file_type = H5T_STD_I8LE;
   if constexpr (std::is_same_v<T, std::int32_t>) file_type = H5T_STD_I32LE;
   if constexpr (std::is_same_v<T, std::int64_t>) file_type = H5T_STD_I64LE;
-  s.dataset = detail::dataset(
-      H5Dcreate2(fid, s.path.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
-  if (!s.dataset)
-    throw runtime_error("cannot create dataset " + s.where() + detail::hdf5_reason());
+  s.dataset = detail::dataset(H5Dcreate2(fid, s.path.c_str(), file_type, space.get(), H5P_DEFAULT,
+                                         dcpl.get(), H5P_DEFAULT));
+  if (!s.dataset) throw runtime_error("cannot create dataset " + s.where() + detail::hdf5_reason());
   if (!detail::write_string_attribute(s.dataset.get(), "meaning", meaning) ||
       !detail::write_string_attribute(s.dataset.get(), "units", units))
     throw runtime_error("cannot write meaning/units attributes of dataset " + s.where() +
@@ -299,9 +300,11 @@ void AppendableDataset<T>::append(const T* local, std::uint64_t n_samples) {
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_UINT64_T, MPI_MAX, s.file->comm),
             "MPI_Allreduce");
   if (range[0] != ~range[1])
-    throw runtime_error("append to dataset " + s.where() + ": ranks disagree on the number of "
-                        "samples (" + std::to_string(~range[1]) + " to " +
-                        std::to_string(range[0]) + "); append is collective");
+    throw runtime_error("append to dataset " + s.where() +
+                        ": ranks disagree on the number of "
+                        "samples (" +
+                        std::to_string(~range[1]) + " to " + std::to_string(range[0]) +
+                        "); append is collective");
   if (n_samples == 0) return;
   const bool writes = s.block.elements() > 0;
   if (writes && local == nullptr)
@@ -326,8 +329,8 @@ void AppendableDataset<T>::append(const T* local, std::uint64_t n_samples) {
     }
     H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
                         nullptr);
-    mem_space = detail::dataspace(
-        H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
+    mem_space =
+        detail::dataspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
   } else {
     // Nothing to write, but the collective write needs every rank.
     H5Sselect_none(file_space.get());

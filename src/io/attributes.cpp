@@ -27,9 +27,12 @@ bool write_numeric_attribute(hid_t object, const std::string& name, hid_t mem_ty
   if (!space) return false;
   // Stored little-endian with the width of the C++ type, whatever machine wrote it.
   hid_t file_type = mem_type;
-  if (H5Tequal(mem_type, H5T_NATIVE_DOUBLE) > 0) file_type = H5T_IEEE_F64LE;
-  else if (H5Tequal(mem_type, H5T_NATIVE_INT64) > 0) file_type = H5T_STD_I64LE;
-  else if (H5Tequal(mem_type, H5T_NATIVE_UINT64) > 0) file_type = H5T_STD_U64LE;
+  if (H5Tequal(mem_type, H5T_NATIVE_DOUBLE) > 0)
+    file_type = H5T_IEEE_F64LE;
+  else if (H5Tequal(mem_type, H5T_NATIVE_INT64) > 0)
+    file_type = H5T_STD_I64LE;
+  else if (H5Tequal(mem_type, H5T_NATIVE_UINT64) > 0)
+    file_type = H5T_STD_U64LE;
   Handle attr =
       attribute(H5Acreate2(object, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT));
   if (!attr) return false;

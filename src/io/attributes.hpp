@@ -25,15 +25,15 @@ std::vector<std::string> attribute_names(hid_t object);
 
 /// A read attribute: its type class and values, for messages, inspect and compare.
 struct AttributeValue {
-  std::string dtype;                 ///< dtype_name of the stored type
+  std::string dtype;  ///< dtype_name of the stored type
   bool is_string = false;
-  bool is_scalar = false;            ///< scalar dataspace (not a list)
-  std::string text;                  ///< string attributes (lists joined with '\n')
-  std::vector<double> numbers;       ///< numeric attributes converted to double
+  bool is_scalar = false;       ///< scalar dataspace (not a list)
+  std::string text;             ///< string attributes (lists joined with '\n')
+  std::vector<double> numbers;  ///< numeric attributes converted to double
   bool is_integer = false, is_unsigned = false;
   std::vector<std::int64_t> integers;            ///< signed integer attributes, exactly
   std::vector<std::uint64_t> unsigned_integers;  ///< unsigned integer attributes, exactly
-  std::vector<unsigned char> raw;    ///< numeric attributes' stored bytes (for compare)
+  std::vector<unsigned char> raw;                ///< numeric attributes' stored bytes (for compare)
 };
 
 /// Reads any string or numeric attribute; throws runtime_error for other classes.

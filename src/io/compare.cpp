@@ -21,8 +21,10 @@ struct Report {
   std::size_t limit;
   std::size_t left_out = 0;
   void add(const std::string& line) {
-    if (lines.size() < limit) lines.push_back(line);
-    else ++left_out;
+    if (lines.size() < limit)
+      lines.push_back(line);
+    else
+      ++left_out;
   }
 };
 

@@ -6,7 +6,6 @@
 #include "phyflow/core/error.hpp"
 
 #include <hdf5.h>
-
 #include <cstdint>
 #include <string>
 #include <type_traits>

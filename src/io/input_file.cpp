@@ -7,7 +7,6 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -70,8 +69,8 @@ std::vector<std::string> children(hid_t file, const std::string& group) {
                                            nullptr, 0, H5P_DEFAULT);
     if (len < 0) continue;
     std::string name(static_cast<std::size_t>(len) + 1, '\0');
-    H5Lget_name_by_idx(file, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, name.data(),
-                       name.size(), H5P_DEFAULT);
+    H5Lget_name_by_idx(file, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                       H5P_DEFAULT);
     name.resize(static_cast<std::size_t>(len));
     names.push_back(name);
   }
@@ -141,15 +140,17 @@ Handle InputFileState::open_dataset(const std::string& dataset_path) const {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 /// "" when the file can be handed to HDF5, otherwise the user's message.
 std::string file_problem(const std::string& path, PartialFiles partial) {
   if (partial == PartialFiles::refuse && ends_with(path, ".partial"))
-    return "'" + path + "' is an incomplete output: its run was interrupted or is still running. "
-           "Read the finished '" + path.substr(0, path.size() - 8) +
-           "' instead, or resume the run with --restart";
+    return "'" + path +
+           "' is an incomplete output: its run was interrupted or is still running. "
+           "Read the finished '" +
+           path.substr(0, path.size() - 8) + "' instead, or resume the run with --restart";
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
@@ -157,7 +158,8 @@ std::string file_problem(const std::string& path, PartialFiles partial) {
       std::string message = "cannot open '" + path + "': no such file";
       struct stat partial_st {};
       if (::stat((path + ".partial").c_str(), &partial_st) == 0)
-        message += " (but '" + path + ".partial' exists: the run writing it was interrupted "
+        message += " (but '" + path +
+                   ".partial' exists: the run writing it was interrupted "
                    "or is still running)";
       return message;
     }
@@ -166,8 +168,7 @@ std::string file_problem(const std::string& path, PartialFiles partial) {
   if (S_ISDIR(st.st_mode)) return "cannot open '" + path + "': it is a directory, not a file";
   if (::access(path.c_str(), R_OK) != 0) {
     const int err = errno;
-    return "cannot open '" + path + "': " + std::strerror(err) +
-           " (check the file's permissions)";
+    return "cannot open '" + path + "': " + std::strerror(err) + " (check the file's permissions)";
   }
   return {};
 }
@@ -199,6 +200,11 @@ InputFile InputFile::open(const std::string& path, MPI_Comm comm, PartialFiles p
   const bool ok = serial ? id >= 0 : detail::all_succeeded(comm, id >= 0);
   if (!ok) {
     if (id >= 0) H5Fclose(id);
+    // HDF5 locks files it opens; a lock that fails is no sign of corruption.
+    if (reason.find("unable to lock") != std::string::npos)
+      throw input_error("cannot open '" + path + "'" + reason +
+                        ": another program may be writing it (wait for it to finish), or the "
+                        "file system does not support locks (set HDF5_USE_FILE_LOCKING=FALSE)");
     throw input_error("'" + path + "' is not a valid HDF5 file (truncated or corrupt?)" + reason +
                       "; re-create it, or check that the path names the right file");
   }
@@ -282,12 +288,14 @@ void InputFile::expect(const std::string& dataset, const std::string& dtype,
   const std::string p = detail::normalize_path(dataset);
   const std::string wanted = dtype + " " + pattern_text(shape);
   if (!is_dataset(p)) {
-    std::string message = "'" + state_->path + "' has no dataset '" + p + "' (expected " + wanted +
-                          ")";
-    if (exists(p)) message = "'" + state_->path + "': '" + p + "' is a group, expected a " +
-                             wanted + " dataset";
-    throw input_error(message + "; was the file written by another workflow or an older "
-                      "phyflow? `phyflow inspect " + state_->path + "` shows what it holds");
+    std::string message =
+        "'" + state_->path + "' has no dataset '" + p + "' (expected " + wanted + ")";
+    if (exists(p))
+      message = "'" + state_->path + "': '" + p + "' is a group, expected a " + wanted + " dataset";
+    throw input_error(message +
+                      "; was the file written by another workflow or an older "
+                      "phyflow? `phyflow inspect " +
+                      state_->path + "` shows what it holds");
   }
   const DatasetInfo found = info(p);
   bool matches = found.dtype == dtype && found.shape.size() == shape.size();
@@ -295,8 +303,9 @@ void InputFile::expect(const std::string& dataset, const std::string& dtype,
     matches = shape[i] < 0 || static_cast<std::uint64_t>(shape[i]) == found.shape[i];
   if (!matches)
     throw input_error("'" + state_->path + "': dataset '" + p + "' is " + found.dtype + " " +
-                      found.shape_text() + ", expected " + wanted +
-                      " (rank " + std::to_string(shape.size()) + "); was the file written by "
+                      found.shape_text() + ", expected " + wanted + " (rank " +
+                      std::to_string(shape.size()) +
+                      "); was the file written by "
                       "another workflow or with other lattice settings?");
 }
 
@@ -324,8 +333,8 @@ std::vector<T> InputFile::read(const std::string& dataset) const {
   std::uint64_t n = 1;
   for (auto d : detail::dataset_shape(set.get())) n *= d;
   std::vector<T> data(n);
-  if (n > 0 && H5Dread(set.get(), detail::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                       data.data()) < 0)
+  if (n > 0 &&
+      H5Dread(set.get(), detail::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
     throw input_error("cannot read dataset " + state_->where(p) + detail::hdf5_reason() +
                       "; the file may be corrupt");
   return data;
@@ -365,9 +374,9 @@ std::vector<T> InputFile::read_hyperslab(const std::string& dataset,
   return data;
 }
 
-#define PHYFLOW_IO_INSTANTIATE_READ(T)                                                        \
-  template std::vector<T> InputFile::read<T>(const std::string&) const;                      \
-  template std::vector<T> InputFile::read_hyperslab<T>(                                      \
+#define PHYFLOW_IO_INSTANTIATE_READ(T)                                                          \
+  template std::vector<T> InputFile::read<T>(const std::string&) const;                         \
+  template std::vector<T> InputFile::read_hyperslab<T>(                                         \
       const std::string&, const std::vector<std::uint64_t>&, const std::vector<std::uint64_t>&) \
       const;
 PHYFLOW_IO_INSTANTIATE_READ(std::int8_t)
@@ -379,7 +388,8 @@ PHYFLOW_IO_INSTANTIATE_READ(float)
 PHYFLOW_IO_INSTANTIATE_READ(double)
 #undef PHYFLOW_IO_INSTANTIATE_READ
 
-// ---- attributes ----------------------------------------------------------------------------------
+// ---- attributes
+// ----------------------------------------------------------------------------------
 
 bool InputFile::has_attribute(const std::string& object, const std::string& name) const {
   detail::Handle obj = state_->open_object(object);
@@ -409,10 +419,9 @@ detail::AttributeValue fetch(const detail::InputFileState& state, const std::str
 [[noreturn]] void wrong_kind(const detail::InputFileState& state, const std::string& object,
                              const std::string& name, const detail::AttributeValue& value,
                              const std::string& wanted) {
-  const std::string found =
-      value.is_scalar || value.is_string
-          ? value.dtype
-          : value.dtype + " list of " + std::to_string(value.numbers.size());
+  const std::string found = value.is_scalar || value.is_string
+                                ? value.dtype
+                                : value.dtype + " list of " + std::to_string(value.numbers.size());
   throw input_error("attribute '" + name + "' of " + state.where(object) + " is " + found +
                     ", expected " + wanted);
 }
@@ -429,7 +438,8 @@ std::int64_t InputFile::attribute_int(const std::string& object, const std::stri
   const auto v = fetch(*state_, object, name);
   if (!v.is_integer || v.numbers.size() != 1) wrong_kind(*state_, object, name, v, "one integer");
   if (v.is_unsigned) {
-    if (v.unsigned_integers[0] > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    if (v.unsigned_integers[0] >
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
       wrong_kind(*state_, object, name, v, "an integer below 2^63");
     return static_cast<std::int64_t>(v.unsigned_integers[0]);
   }

@@ -90,8 +90,8 @@ struct Summary {
   std::string text() const {
     if (count == 0) return "count 0" + (nan ? "  nan " + std::to_string(nan) : std::string());
     std::string out = "count " + std::to_string(count) + "  mean " + number(mean) + "  std " +
-                      number(std::sqrt(m2 / static_cast<double>(count))) + "  min " +
-                      number(min) + "  max " + number(max);
+                      number(std::sqrt(m2 / static_cast<double>(count))) + "  min " + number(min) +
+                      "  max " + number(max);
     if (nan) out += "  nan " + std::to_string(nan);
     return out;
   }
@@ -106,8 +106,8 @@ struct Summary {
       char share[32];
       std::snprintf(share, sizeof share, " (%.2f%%)",
                     100.0 * static_cast<double>(counts[v]) / static_cast<double>(count));
-      out += (out.empty() ? "" : "  ") + std::string(value > 0 ? "+" : "") +
-             std::to_string(value) + ": " + std::to_string(counts[v]) + share;
+      out += (out.empty() ? "" : "  ") + std::string(value > 0 ? "+" : "") + std::to_string(value) +
+             ": " + std::to_string(counts[v]) + share;
     }
     return out;
   }
@@ -123,7 +123,7 @@ Summary summarize(const detail::InputFileState& state, const std::string& path) 
   detail::Handle type = detail::datatype(H5Dget_type(set.get()));
   summary.histogram = detail::dtype_name(type.get()) == "int8";
   detail::BlockReader reader(set.get(), H5T_NATIVE_DOUBLE, std::size_t{16} << 20,
-                            state.where(path));
+                             state.where(path));
   while (reader.next())
     summary.add(reinterpret_cast<const double*>(reader.data()), reader.elements());
   return summary;
@@ -165,9 +165,8 @@ std::string inspect(const std::string& path, const InspectOptions& options) {
       for (const char* name : {"deck", "deck_resolved"}) {
         if (!present.count(name)) continue;
         const auto value = detail::read_attribute(root, name);
-        out << "  " << name << ":\n" << indented(value.is_string ? value.text
-                                                                  : detail::attribute_text(value),
-                                                 "    | ");
+        out << "  " << name << ":\n"
+            << indented(value.is_string ? value.text : detail::attribute_text(value), "    | ");
       }
     }
   }

@@ -4,13 +4,11 @@
 
 #include "attributes.hpp"
 #include "output_file_state.hpp"
-
 #include "phyflow/core/error.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -132,9 +130,9 @@ detail::Handle make_file_access(MPI_Comm comm, const ParallelIOConfig& config) {
   if (config.alignment > 0)
     detail::check(H5Pset_alignment(fapl.get(), config.alignment_threshold, config.alignment),
                   "H5Pset_alignment failed");
+#if H5_VERSION_GE(1, 10, 2)
   // The 1.8 object header format stores attributes larger than 64 KiB (long decks) densely;
   // capping at the 1.10 format keeps the files readable by HDF5 1.10 and newer.
-#if H5_VERSION_GE(1, 10, 2)
   detail::check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V110),
                 "H5Pset_libver_bounds failed");
 #else
@@ -157,11 +155,12 @@ std::shared_ptr<detail::OutputFileState> new_state(MPI_Comm comm, const std::str
   state->path = path;
   state->partial = path + ".partial";
   state->config = config;
+  state->uncaught_at_creation = std::uncaught_exceptions();
   state->transfer = detail::property_list(H5P_DATASET_XFER);
-  detail::check(H5Pset_dxpl_mpio(state->transfer.get(), config.collective_transfer
-                                                            ? H5FD_MPIO_COLLECTIVE
-                                                            : H5FD_MPIO_INDEPENDENT),
-                "H5Pset_dxpl_mpio failed");
+  detail::check(
+      H5Pset_dxpl_mpio(state->transfer.get(),
+                       config.collective_transfer ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT),
+      "H5Pset_dxpl_mpio failed");
   return state;
 }
 
@@ -186,7 +185,7 @@ OutputFile& OutputFile::operator=(OutputFile&& other) noexcept {
 
 OutputFile::~OutputFile() {
   if (!state_ || !state_->is_open()) return;
-  if (std::uncaught_exceptions() > 0) {
+  if (std::uncaught_exceptions() > state_->uncaught_at_creation) {
     // Unwinding: other ranks may not be here, and H5Fclose is collective. Leave the id open;
     // HDF5 closes it when MPI finalises, or the job is aborted.
     state_->file.release();
@@ -237,9 +236,10 @@ OutputFile OutputFile::reopen_partial(MPI_Comm comm, const std::string& path,
   const std::string reason = id < 0 ? detail::hdf5_reason() : std::string();
   if (!all_succeeded(state->comm, id >= 0)) {
     if (id >= 0) H5Fclose(id);
-    throw input_error("cannot restart from '" + state->partial + "': it is not a readable HDF5 "
-                      "file" + reason + " (the interrupted run may have died before flushing "
-                      "it); start again with --overwrite");
+    throw input_error("cannot restart from '" + state->partial +
+                      "': it is not a readable HDF5 file" + reason +
+                      " (the interrupted run may have died before flushing it); start again "
+                      "with --overwrite");
   }
   state->file = detail::Handle(id, H5Fclose);
   return OutputFile(std::move(state));
@@ -266,8 +266,8 @@ void OutputFile::commit() {
     if (std::rename(state_->partial.c_str(), state_->path.c_str()) != 0) {
       const int err = errno;
       verdict = {true, ExitCode::runtime_failure,
-                 "cannot rename '" + state_->partial + "' to '" + state_->path + "': " +
-                     errno_text(err) + "; the complete output is in '" + state_->partial +
+                 "cannot rename '" + state_->partial + "' to '" + state_->path +
+                     "': " + errno_text(err) + "; the complete output is in '" + state_->partial +
                      "', rename it by hand"};
     } else {
       // Make the rename itself durable before anyone relies on it.
@@ -322,7 +322,8 @@ void OutputFile::create_group(const std::string& path) {
   H5Pset_obj_track_times(gcpl.get(), false);
   detail::Handle group =
       detail::group(H5Gcreate2(file, p.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT));
-  if (!group) throw runtime_error("cannot create group " + state_->where(p) + detail::hdf5_reason());
+  if (!group)
+    throw runtime_error("cannot create group " + state_->where(p) + detail::hdf5_reason());
 }
 
 void OutputFile::put_number_attribute(const std::string& object, const std::string& name,
@@ -356,13 +357,20 @@ void OutputFile::put_string_attribute(const std::string& object, const std::stri
 namespace {
 hid_t kind_type(int kind) {
   switch (kind) {
-    case 0: return H5T_NATIVE_INT8;
-    case 1: return H5T_NATIVE_INT32;
-    case 2: return H5T_NATIVE_INT64;
-    case 3: return H5T_NATIVE_FLOAT;
-    case 4: return H5T_NATIVE_DOUBLE;
-    case 5: return H5T_NATIVE_UINT8;
-    default: return H5T_NATIVE_UINT64;
+    case 0:
+      return H5T_NATIVE_INT8;
+    case 1:
+      return H5T_NATIVE_INT32;
+    case 2:
+      return H5T_NATIVE_INT64;
+    case 3:
+      return H5T_NATIVE_FLOAT;
+    case 4:
+      return H5T_NATIVE_DOUBLE;
+    case 5:
+      return H5T_NATIVE_UINT8;
+    default:
+      return H5T_NATIVE_UINT64;
   }
 }
 }  // namespace
@@ -385,9 +393,10 @@ void OutputFile::write_array_bytes(const std::string& path, const void* data, in
   H5Pset_obj_track_times(dcpl.get(), false);
   H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
   const hid_t mem_type = kind_type(element_kind);
-  detail::Handle set = detail::dataset(H5Dcreate2(file, p.c_str(), mem_type, space.get(),
-                                                  H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
-  if (!set) throw runtime_error("cannot create dataset " + state_->where(p) + detail::hdf5_reason());
+  detail::Handle set = detail::dataset(
+      H5Dcreate2(file, p.c_str(), mem_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  if (!set)
+    throw runtime_error("cannot create dataset " + state_->where(p) + detail::hdf5_reason());
 
   std::uint64_t elements = 1;
   for (auto d : shape) elements *= d;

@@ -6,7 +6,6 @@
 #include "phyflow/io/parallel_io_config.hpp"
 
 #include <mpi.h>
-
 #include <string>
 
 namespace phyflow::io::detail {
@@ -18,7 +17,8 @@ struct OutputFileState {
   std::string partial;  ///< name while writing
   ParallelIOConfig config;
   Handle file;
-  Handle transfer;  ///< dataset transfer list: collective or independent MPI-IO
+  Handle transfer;               ///< dataset transfer list: collective or independent MPI-IO
+  int uncaught_at_creation = 0;  ///< std::uncaught_exceptions() when the file was opened
 
   OutputFileState() = default;
   OutputFileState(const OutputFileState&) = delete;

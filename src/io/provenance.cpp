@@ -12,8 +12,8 @@ namespace phyflow::io {
 
 const std::vector<std::string>& provenance_attribute_names() {
   static const std::vector<std::string> names = {
-      "phyflow_version", "git_sha",        "workflow",    "seed",         "mpi_ranks",
-      "kokkos_backend",  "hdf5_version",   "created_utc", "deck_resolved", "deck"};
+      "phyflow_version", "git_sha",      "workflow",    "seed",          "mpi_ranks",
+      "kokkos_backend",  "hdf5_version", "created_utc", "deck_resolved", "deck"};
   return names;
 }
 

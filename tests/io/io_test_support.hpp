@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 #include <mpi.h>
-
 #include <array>
 #include <cstdint>
 #include <cstdlib>

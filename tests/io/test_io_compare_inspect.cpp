@@ -10,7 +10,6 @@
 #include "phyflow/io/output_file.hpp"
 
 #include <hdf5.h>
-
 #include <fstream>
 #include <iostream>
 

@@ -102,8 +102,9 @@ TEST(InputFile, ExpectChecksDtypeRankAndShape) {
   message = error_message([&] { in.expect("/t0/spins", "int8", 2); });
   EXPECT_NE(message.find("expected int8 [*, *] (rank 2)"), std::string::npos) << message;
 
-  message = error_message(
-      [&] { in.expect("/t0/spins", "int8", std::vector<std::int64_t>{-1, 8, 13}); });
+  message = error_message([&] {
+    in.expect("/t0/spins", "int8", std::vector<std::int64_t>{-1, 8, 13});
+  });
   EXPECT_NE(message.find("expected int8 [*, 8, 13]"), std::string::npos) << message;
 
   message = error_message([&] { in.expect("/t9/spins", "int8", 3); });
@@ -124,8 +125,9 @@ TEST(InputFile, ReadChecksTheElementType) {
   message = error_message([&] { in.read<std::int8_t>("/nothing"); });
   EXPECT_NE(message.find("has no dataset '/nothing'"), std::string::npos) << message;
   EXPECT_NE(message.find("/t0/spins"), std::string::npos) << message;  // lists what is there
-  message = error_message(
-      [&] { in.read_hyperslab<std::int8_t>("/t0/spins", {2, 0, 0}, {2, 8, 12}); });
+  message = error_message([&] {
+    in.read_hyperslab<std::int8_t>("/t0/spins", {2, 0, 0}, {2, 8, 12});
+  });
   EXPECT_NE(message.find("reaches outside"), std::string::npos) << message;
 }
 

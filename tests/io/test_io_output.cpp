@@ -10,7 +10,6 @@
 #include "phyflow/io/output_file.hpp"
 
 #include <hdf5.h>
-
 #include <regex>
 
 namespace {
@@ -106,8 +105,8 @@ TEST(OutputFile, ScalarSeriesWrittenByOneRankAndOtherElementTypes) {
     OutputFile file = OutputFile::create(MPI_COMM_WORLD, path, false);
     AppendableDataset<double> energy(file, "/t0/energy", {}, SampleBlock::whole_if(rank == 0, {}),
                                      "total energy", "J");
-    AppendableDataset<std::int64_t> steps(file, "/t0/step", {}, SampleBlock::whole_if(rank == 0, {}),
-                                          "sweep", "1");
+    AppendableDataset<std::int64_t> steps(file, "/t0/step", {},
+                                          SampleBlock::whole_if(rank == 0, {}), "sweep", "1");
     AppendableDataset<float> pair(file, "/t0/pair", {2}, SampleBlock::whole_if(rank == 0, {2}),
                                   "a pair", "1");
     AppendableDataset<std::int32_t> counts(file, "/t0/counts", {2},
@@ -122,6 +121,10 @@ TEST(OutputFile, ScalarSeriesWrittenByOneRankAndOtherElementTypes) {
     counts.append(rank == 0 ? c.data() : nullptr, 2);
     const std::vector<double> small{1.0, 2.0, 3.0, 4.0};
     file.write_array("/t0/table", small.data(), {2, 2}, "a small table", "m");
+    const std::vector<std::int64_t> nothing;
+    file.write_array("/t0/empty", nothing.data(), {0}, "no entries yet", "1");
+    const double pi = 3.14159;
+    file.write_array("/t0/scalar", &pi, {}, "a scalar", "1");
     file.commit();
   }
   const InputFile in = InputFile::open(path);
@@ -133,6 +136,10 @@ TEST(OutputFile, ScalarSeriesWrittenByOneRankAndOtherElementTypes) {
   EXPECT_EQ(in.info("/t0/table").shape, (std::vector<std::uint64_t>{2, 2}));
   EXPECT_FALSE(in.info("/t0/table").extendible);
   EXPECT_EQ(in.attribute_string("/t0/table", "units"), "m");
+  EXPECT_TRUE(in.read<std::int64_t>("/t0/empty").empty());
+  EXPECT_EQ(in.info("/t0/empty").shape, std::vector<std::uint64_t>{0});
+  EXPECT_EQ(in.read<double>("/t0/scalar"), std::vector<double>{3.14159});
+  EXPECT_TRUE(in.info("/t0/scalar").shape.empty());
 }
 
 TEST(OutputFile, WritesPartialAndRenamesOnlyOnCommit) {
@@ -235,8 +242,9 @@ TEST(OutputFile, ProvenanceAttributesAreOnTheRoot) {
   const std::uint64_t seed = (std::uint64_t{1} << 63) + 5;  // needs all 64 unsigned bits
   {
     OutputFile file = OutputFile::create(MPI_COMM_WORLD, path, false);
-    file.write_provenance({"ising", "workflow: ising\nseed: 42\n", "workflow: ising\nseed: 42\n"
-                                                                   "lattice: {dims: 2, L: 16}\n",
+    file.write_provenance({"ising", "workflow: ising\nseed: 42\n",
+                           "workflow: ising\nseed: 42\n"
+                           "lattice: {dims: 2, L: 16}\n",
                            seed});
     file.commit();
   }
@@ -259,6 +267,57 @@ TEST(OutputFile, ProvenanceAttributesAreOnTheRoot) {
             std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release));
 }
 
+TEST(OutputFile, DeckTextLongerThan64KiBIsStored) {
+  // Compact attribute storage ends at 64 KiB; the file format must allow dense storage.
+  TempDir dir;
+  const std::string path = dir.file("long.h5");
+  std::string deck;
+  for (int i = 0; deck.size() < 150000; ++i) deck += "# line " + std::to_string(i) + "\n";
+  {
+    OutputFile file = OutputFile::create(MPI_COMM_WORLD, path, false);
+    file.write_provenance({"ising", deck, deck, 1});
+    file.commit();
+  }
+  EXPECT_EQ(InputFile::open(path).attribute_string("/", "deck"), deck);
+}
+
+TEST(OutputFile, EveryTransferAndMetadataModeWritesTheSameData) {
+  TempDir dir;
+  const std::string reference = dir.file("reference.h5");
+  {
+    OutputFile file = OutputFile::create(MPI_COMM_WORLD, reference, false);
+    write_spins(file, "/spins", {2, 3});
+    file.commit();
+  }
+  for (int mode = 0; mode < 3; ++mode) {
+    ParallelIOConfig config;
+    config.collective_transfer = mode != 1;
+    config.collective_metadata = mode != 2;
+    config.alignment_threshold = 1;
+    config.alignment = 4096;
+    const std::string path = dir.file("mode" + std::to_string(mode) + ".h5");
+    {
+      OutputFile file = OutputFile::create(MPI_COMM_WORLD, path, false, config);
+      write_spins(file, "/spins", {2, 3});
+      file.commit();
+    }
+    EXPECT_EQ(compare_datasets(reference, path), std::vector<std::string>{}) << "mode " << mode;
+#if H5_VERSION_GE(1, 10, 5)
+    // The alignment knob reached the file: the chunk starts on a 4 KiB boundary.
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t d = H5Dopen2(f, "/spins", H5P_DEFAULT);
+    const hsize_t origin[3] = {0, 0, 0};
+    unsigned mask = 0;
+    haddr_t address = HADDR_UNDEF;
+    hsize_t size = 0;
+    EXPECT_GE(H5Dget_chunk_info_by_coord(d, origin, &mask, &address, &size), 0);
+    EXPECT_EQ(address % 4096, 0u) << address;
+    H5Dclose(d);
+    H5Fclose(f);
+#endif
+  }
+}
+
 TEST(OutputFile, AttributesOfEveryKindRoundTrip) {
   TempDir dir;
   const std::string path = dir.file("attrs.h5");
@@ -277,8 +336,8 @@ TEST(OutputFile, AttributesOfEveryKindRoundTrip) {
     file.set_attribute("/t0", "empty", std::string());
     file.set_attribute("/t0/sub", "betas", std::vector<double>{0.5, 0.25});
     file.set_attribute("/t0/sub", "dims", std::vector<int>{16, 16});
-    const std::string message = error_message(
-        [&] { file.set_attribute("/nope", "x", 1); }, ExitCode::runtime_failure);
+    const std::string message =
+        error_message([&] { file.set_attribute("/nope", "x", 1); }, ExitCode::runtime_failure);
     EXPECT_NE(message.find("'/nope'"), std::string::npos) << message;
     file.commit();
   }
@@ -348,18 +407,21 @@ TEST(OutputFile, RestartReopensTruncatesAndContinuesIdentically) {
 TEST(OutputFile, RestartWithoutPartialOrWithWrongDatasetIsAnInputError) {
   TempDir dir;
   const std::string path = dir.file("never.h5");
-  std::string message =
-      error_message([&] { OutputFile::reopen_partial(MPI_COMM_WORLD, path); });
+  std::string message = error_message([&] { OutputFile::reopen_partial(MPI_COMM_WORLD, path); });
   EXPECT_NE(message.find(path + ".partial"), std::string::npos) << message;
   EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
 
-  { OutputFile file = OutputFile::create(MPI_COMM_WORLD, path, false); write_spins(file, "/s", {1}); }
+  {
+    OutputFile file = OutputFile::create(MPI_COMM_WORLD, path, false);
+    write_spins(file, "/s", {1});
+  }
   OutputFile file = OutputFile::reopen_partial(MPI_COMM_WORLD, path);
-  message = error_message(
-      [&] { AppendableDataset<double>::open(file, "/s", SampleBlock::whole_if(true, {8, 12})); });
+  message = error_message([&] {
+    AppendableDataset<double>::open(file, "/s", SampleBlock::whole_if(true, {8, 12}));
+  });
   EXPECT_NE(message.find("int8"), std::string::npos) << message;
-  message = error_message(
-      [&] { AppendableDataset<std::int8_t>::open(file, "/missing", grid_block()); });
+  message =
+      error_message([&] { AppendableDataset<std::int8_t>::open(file, "/missing", grid_block()); });
   EXPECT_NE(message.find("'/missing'"), std::string::npos) << message;
 }
 

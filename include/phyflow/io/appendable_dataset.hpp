@@ -27,7 +27,8 @@ struct SampleBlock {
   static SampleBlock none(std::size_t sample_rank);
   /// The whole sample on the rank where `this_rank_writes`, nothing elsewhere: the usual way
   /// to store a series every rank knows (energies after an all-reduce) from rank 0 only.
-  static SampleBlock whole_if(bool this_rank_writes, const std::vector<std::uint64_t>& sample_shape);
+  static SampleBlock whole_if(bool this_rank_writes,
+                              const std::vector<std::uint64_t>& sample_shape);
 
   /// Elements of one sample this rank writes (0 when it writes nothing).
   std::uint64_t elements() const;

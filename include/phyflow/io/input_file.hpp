@@ -4,7 +4,6 @@
 #pragma once
 
 #include <mpi.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,12 +20,12 @@ const InputFileState& state_of(const InputFile& file);
 
 /// What a dataset holds.
 struct DatasetInfo {
-  std::string dtype;                   ///< "int8", "int32", "float64", "string", ...
-  std::vector<std::uint64_t> shape;    ///< current extent ({} for a scalar)
-  std::vector<std::uint64_t> chunk;    ///< chunk dimensions, {} when not chunked
-  bool extendible = false;             ///< the first axis is unlimited
+  std::string dtype;                 ///< "int8", "int32", "float64", "string", ...
+  std::vector<std::uint64_t> shape;  ///< current extent ({} for a scalar)
+  std::vector<std::uint64_t> chunk;  ///< chunk dimensions, {} when not chunked
+  bool extendible = false;           ///< the first axis is unlimited
   std::uint64_t elements() const;
-  std::string shape_text() const;      ///< "[10, 16, 16]"
+  std::string shape_text() const;  ///< "[10, 16, 16]"
 };
 
 /// Whether a `*.partial` file (an unfinished output) may be opened.
@@ -74,7 +73,8 @@ class InputFile {
   std::vector<T> read(const std::string& dataset) const;
   /// The box [offset, offset + count) of the dataset in C order.
   template <class T>
-  std::vector<T> read_hyperslab(const std::string& dataset, const std::vector<std::uint64_t>& offset,
+  std::vector<T> read_hyperslab(const std::string& dataset,
+                                const std::vector<std::uint64_t>& offset,
                                 const std::vector<std::uint64_t>& count) const;
 
   bool has_attribute(const std::string& object, const std::string& name) const;
@@ -86,7 +86,8 @@ class InputFile {
   std::uint64_t attribute_uint(const std::string& object, const std::string& name) const;
   std::string attribute_string(const std::string& object, const std::string& name) const;
   std::vector<double> attribute_doubles(const std::string& object, const std::string& name) const;
-  std::vector<std::int64_t> attribute_ints(const std::string& object, const std::string& name) const;
+  std::vector<std::int64_t> attribute_ints(const std::string& object,
+                                           const std::string& name) const;
 
  private:
   explicit InputFile(std::unique_ptr<detail::InputFileState> state);

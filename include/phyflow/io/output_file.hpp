@@ -7,7 +7,6 @@
 #include "phyflow/io/provenance.hpp"
 
 #include <mpi.h>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -117,23 +116,30 @@ inline constexpr bool always_false = false;
 /// Element kinds write_array supports (matching AppendableDataset).
 template <class T>
 constexpr int element_kind() {
-  if constexpr (std::is_same_v<T, std::int8_t>) return 0;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return 1;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return 2;
-  else if constexpr (std::is_same_v<T, float>) return 3;
-  else if constexpr (std::is_same_v<T, double>) return 4;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return 5;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return 6;
-  else static_assert(always_false<T>, "write_array supports int8, int32, int64, uint8, uint64, "
-                                      "float and double elements");
+  if constexpr (std::is_same_v<T, std::int8_t>)
+    return 0;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return 1;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return 2;
+  else if constexpr (std::is_same_v<T, float>)
+    return 3;
+  else if constexpr (std::is_same_v<T, double>)
+    return 4;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return 5;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return 6;
+  else
+    static_assert(always_false<T>,
+                  "write_array supports int8, int32, int64, uint8, uint64, "
+                  "float and double elements");
 }
 }  // namespace detail
 
 template <class V>
-void OutputFile::set_attribute(const std::string& object, const std::string& name,
-                               const V& value) {
-  if constexpr (std::is_same_v<V, bool> ||
-                (std::is_integral_v<V> && std::is_signed_v<V>)) {
+void OutputFile::set_attribute(const std::string& object, const std::string& name, const V& value) {
+  if constexpr (std::is_same_v<V, bool> || (std::is_integral_v<V> && std::is_signed_v<V>)) {
     const std::int64_t v = static_cast<std::int64_t>(value);
     put_number_attribute(object, name, NumberKind::int64, &v, 1, true);
   } else if constexpr (std::is_integral_v<V>) {
