@@ -9,6 +9,7 @@
 // is applied to a vector in O(L^2 2^(L^2)) without storing it. The trace is summed over one
 // plane configuration per orbit of the plane's symmetry group (translations, the 8 square
 // symmetries, global spin flip), which all commute with T, weighted by the orbit size.
+#include <bitset>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -104,7 +105,7 @@ class TransferMatrix {
   // with d the number of differing spins, and dT_ba/dK = T_ba ((b(a) + b(b)) / 2 + n - 2 d).
   void column(std::uint32_t a, std::vector<double>& t, std::vector<double>& dt) const {
     for (std::uint32_t b = 0; b < t.size(); ++b) {
-      const int differing = __builtin_popcount(a ^ b);
+      const int differing = static_cast<int>(std::bitset<32>(a ^ b).count());
       const double exponent = 0.5 * (bond_sums_[a] + bond_sums_[b]) + n_ - 2 * differing;
       t[b] = std::exp(K_ * exponent);
       dt[b] = t[b] * exponent;

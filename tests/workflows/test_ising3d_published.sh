@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # 3D simple-cubic Ising energy per site near T_c = 1/K_c = 4.511523 (K_c = 0.221654626(5),
 # Ferrenberg, Xu & Landau, Phys. Rev. E 97, 043301 (2018), arXiv:1806.03558), H = -J sum s_i s_j,
-# J = 1, periodic 4^3, from `phyflow run` (Metropolis and heat-bath, 2 ranks), within 3 sigma
-# (Gamma-method error of the run's JSON summary) of the EXACT finite-lattice value.
+# J = 1, periodic 4^3, from `phyflow run` (Metropolis and heat-bath), within 3 sigma (Gamma-method
+# error of the run's JSON summary) of the EXACT finite-lattice value.
+# One rank: on a shared 2-core machine a 4^3 lattice split over oversubscribed ranks spends ~10x
+# longer in halo exchange, and test_reproducible.sh already proves runs on 1, 2 and 4 ranks are
+# bitwise identical, so the statistics bought here with one rank hold for every rank count.
 #
 # Why an exact 4^3 value and not a literature number: at K_c the energy's finite-size correction
 # e(L) - e(inf) ~ L^((alpha-1)/nu) = L^-1.41 is large, so only a value for the simulated L is a
@@ -34,11 +37,11 @@ lattice: {dims: 3, L: $L}
 model: {J: 1.0, h: 0.0}
 temperatures: [$(echo $TEMPERATURES | sed 's/ /, /g')]
 algorithm: $algorithm
-sweeps: {thermalize: 2000, between_samples: 1, samples: 100000}
+sweeps: {thermalize: 2000, between_samples: 2, samples: 150000}
 output: {path: $WORK/$algorithm.h5}
 YAML
-  pf 2 run "$WORK/deck.yaml"
-  check "$algorithm run on 2 ranks" expect_rc 0
+  pf 1 run "$WORK/deck.yaml"
+  check "$algorithm run" expect_rc 0
   check "$algorithm run wrote its JSON summary" has_file "$WORK/$algorithm.json"
   [ -f "$WORK/$algorithm.json" ] || continue
   # Compare every temperature; exit status 0 only if all agree within 3 sigma.
