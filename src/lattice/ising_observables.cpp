@@ -18,9 +18,9 @@ IsingSums local_sums(const SpinField& field) {
   // Every bond joins a colour-0 site to a colour-1 site: summing s_i * (its neighbour sum) over
   // colour 0 counts each bond once, periodic wrap-around included (via the ghosts).
   Kokkos::parallel_reduce(
-      "ising_bond_sum", Kokkos::RangePolicy<>(0, L.rows),
-      KOKKOS_LAMBDA(std::int64_t r, std::int64_t & acc) {
-        const CheckerboardLayout::Row row = L.row(r);
+      "ising_bond_sum", L.row_policy(),
+      KOKKOS_LAMBDA(int i0, int i1, std::int64_t & acc) {
+        const CheckerboardLayout::Row row = L.row(i0, i1);
         const int q = row.parity;  // colour 0
         int row_sum = 0;
         for (int h = 1; h <= L.half; ++h) {
@@ -31,9 +31,9 @@ IsingSums local_sums(const SpinField& field) {
       },
       sums.bond_sum);
   Kokkos::parallel_reduce(
-      "ising_magnetization", Kokkos::RangePolicy<>(0, L.rows),
-      KOKKOS_LAMBDA(std::int64_t r, std::int64_t & acc) {
-        const CheckerboardLayout::Row row = L.row(r);
+      "ising_magnetization", L.row_policy(),
+      KOKKOS_LAMBDA(int i0, int i1, std::int64_t & acc) {
+        const CheckerboardLayout::Row row = L.row(i0, i1);
         int row_sum = 0;
         for (int h = 1; h <= L.half; ++h) row_sum += s0[row.base + h] + s1[row.base + h];
         acc += row_sum;

@@ -51,6 +51,7 @@ Layout make_layout(const CartDecomposition& dec) {
     L.offset[k] = dec.local_offset()[k];
     L.global[k] = dec.global_extent()[k];
     L.padded[k] = L.local[k] + 2;
+    L.remote[k] = dec.proc_grid()[k] > 1;
   }
   L.half = L.local[d - 1] / 2;
   L.padded[d - 1] = L.half + 2;
@@ -71,17 +72,21 @@ Layout make_layout(const CartDecomposition& dec) {
   return L;
 }
 
-/// Storage index of face element m of dimension k < d-1 with the padded index along k set to
-/// 0: m runs in C order over the interior of the other dimensions k' < d-1, then h in [1, n/2].
-KOKKOS_INLINE_FUNCTION std::int64_t face_index(const Layout& L, int k, std::int64_t m) {
-  std::int64_t index = m % L.half + 1;
-  m /= L.half;
-  for (int j = L.dims - 2; j >= 0; --j) {
-    if (j == k) continue;
-    index += (m % L.local[j] + 1) * L.stride[j];
-    m /= L.local[j];
-  }
-  return index;
+/// Face rows of dimension k < d-1: the face is A rows of n/2 contiguous compact sites, row a
+/// starting at storage index (a + 1) * other_stride (+ the layer along k).
+struct FaceRows {
+  int count;
+  std::int64_t other_stride;
+};
+
+FaceRows face_rows(const Layout& L, int k) {
+  if (L.dims == 2) return {1, 0};
+  const int other = k == 0 ? 1 : 0;
+  return {L.local[other], L.stride[other]};
+}
+
+Kokkos::MDRangePolicy<Kokkos::Rank<2>> face_policy(const Layout& L, int k) {
+  return Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {face_rows(L, k).count, L.half});
 }
 
 }  // namespace
@@ -96,14 +101,11 @@ SpinField::SpinField(CartDecomposition decomposition)
     f.dim = k;
     f.neighbour_lo = decomposition_.neighbour_lo(k);
     f.neighbour_hi = decomposition_.neighbour_hi(k);
-    if (k < d - 1) {
-      f.count = layout_.half;
-      for (int j = 0; j < d - 1; ++j)
-        if (j != k) f.count *= layout_.local[j];
-    } else {
-      // One value per row; rows where the colour has no face site carry a 0 placeholder.
-      f.count = layout_.rows;
-    }
+    // Along the last dimension one value per row travels; rows where the colour has no face
+    // site there carry a 0 placeholder. Alone along k, ghosts are copied directly: no buffers.
+    f.count = !layout_.remote[k] ? 0
+              : k < d - 1        ? std::int64_t{face_rows(layout_, k).count} * layout_.half
+                                 : layout_.rows;
     const std::string tag = "halo_dim" + std::to_string(k);
     f.send_lo = Kokkos::View<std::int8_t*>(tag + "_send_lo", f.count);
     f.send_hi = Kokkos::View<std::int8_t*>(tag + "_send_hi", f.count);
@@ -127,8 +129,8 @@ void SpinField::fill_random(std::uint64_t seed) {
   for (int c = 0; c < 2; ++c) {
     SpinView a = colour_[c];
     Kokkos::parallel_for(
-        "SpinField::fill_random", Kokkos::RangePolicy<>(0, L.rows), KOKKOS_LAMBDA(std::int64_t r) {
-          const Layout::Row row = L.row(r);
+        "SpinField::fill_random", L.row_policy(), KOKKOS_LAMBDA(int i0, int i1) {
+          const Layout::Row row = L.row(i0, i1);
           const int q = (c + row.parity) & 1;
           for (int h = 1; h <= L.half; ++h) {
             const std::uint64_t site = row.site_start + static_cast<std::uint64_t>(2 * (h - 1) + q);
@@ -157,35 +159,38 @@ void SpinField::begin_halo_exchange(int c) {
   const Layout L = layout_;
   const int d = L.dims;
   const SpinView a = colour_[c];
-  MPI_Comm comm = decomposition_.comm();
   requests_.clear();
   for (const Face& f : faces_) {
+    if (f.count == 0) continue;  // alone along this dimension: copied in end_halo_exchange
     const auto send_lo = f.send_lo, send_hi = f.send_hi;
     const int k = f.dim;
     if (k < d - 1) {
       const std::int64_t lo_layer = L.stride[k], hi_layer = L.local[k] * L.stride[k];
+      const std::int64_t other_stride = face_rows(L, k).other_stride;
       Kokkos::parallel_for(
-          "SpinField::pack_face", Kokkos::RangePolicy<>(0, f.count),
-          KOKKOS_LAMBDA(std::int64_t m) {
-            const std::int64_t i = face_index(L, k, m);
+          "SpinField::pack_face", face_policy(L, k), KOKKOS_LAMBDA(int r, int h) {
+            const std::int64_t i = (r + 1) * other_stride + h + 1;
+            const std::int64_t m = std::int64_t{r} * L.half + h;
             send_lo(m) = a(i + lo_layer);
             send_hi(m) = a(i + hi_layer);
           });
     } else {
+      const int n1 = d == 3 ? L.local[1] : 1;
       Kokkos::parallel_for(
-          "SpinField::pack_rows", Kokkos::RangePolicy<>(0, f.count),
-          KOKKOS_LAMBDA(std::int64_t r) {
-            const Layout::Row row = L.row(r);
+          "SpinField::pack_rows", L.row_policy(), KOKKOS_LAMBDA(int i0, int i1) {
+            const Layout::Row row = L.row(i0, i1);
             const int q = (c + row.parity) & 1;
+            const std::int64_t m = std::int64_t{i0} * n1 + i1;
             // q = 0: h = 1 is x = 0 (goes down); q = 1: h = n/2 is x = n - 1 (goes up).
-            send_lo(r) = q == 0 ? a(row.base + 1) : std::int8_t(0);
-            send_hi(r) = q == 1 ? a(row.base + L.half) : std::int8_t(0);
+            send_lo(m) = q == 0 ? a(row.base + 1) : std::int8_t(0);
+            send_hi(m) = q == 1 ? a(row.base + L.half) : std::int8_t(0);
           });
     }
   }
   Kokkos::fence();
+  MPI_Comm comm = decomposition_.comm();
   for (const Face& f : faces_) {
-    if (f.neighbour_lo == decomposition_.rank()) continue;  // one rank along k: copied in end
+    if (f.count == 0) continue;
     // Tags keep the two messages apart when both neighbours are the same rank (grid of 2).
     const int tag_up = 4 * f.dim + 2 * c, tag_down = tag_up + 1;
     const int n = static_cast<int>(f.count);
@@ -215,29 +220,31 @@ void SpinField::end_halo_exchange(int c) {
   const SpinView a = colour_[c];
   for (const Face& f : faces_) {
     const int k = f.dim;
-    const bool self = f.neighbour_lo == decomposition_.rank();
-    // Alone along k, the spins arriving from below are the ones this rank sends up.
-    const auto from_lo = self ? f.send_hi : f.recv_lo;
-    const auto from_hi = self ? f.send_lo : f.recv_hi;
+    const bool direct = f.count == 0;
+    const auto from_lo = f.recv_lo, from_hi = f.recv_hi;
     if (k < d - 1) {
       const std::int64_t hi_ghost = (L.local[k] + 1) * L.stride[k];
+      const std::int64_t lo_layer = L.stride[k], hi_layer = L.local[k] * L.stride[k];
+      const std::int64_t other_stride = face_rows(L, k).other_stride;
       Kokkos::parallel_for(
-          "SpinField::unpack_face", Kokkos::RangePolicy<>(0, f.count),
-          KOKKOS_LAMBDA(std::int64_t m) {
-            const std::int64_t i = face_index(L, k, m);
-            a(i) = from_lo(m);
-            a(i + hi_ghost) = from_hi(m);
+          "SpinField::unpack_face", face_policy(L, k), KOKKOS_LAMBDA(int r, int h) {
+            const std::int64_t i = (r + 1) * other_stride + h + 1;
+            const std::int64_t m = std::int64_t{r} * L.half + h;
+            // Alone along k, the periodic neighbour layers are this block's own faces.
+            a(i) = direct ? a(i + hi_layer) : from_lo(m);
+            a(i + hi_ghost) = direct ? a(i + lo_layer) : from_hi(m);
           });
     } else {
+      const int n1 = d == 3 ? L.local[1] : 1;
       Kokkos::parallel_for(
-          "SpinField::unpack_rows", Kokkos::RangePolicy<>(0, f.count),
-          KOKKOS_LAMBDA(std::int64_t r) {
-            const Layout::Row row = L.row(r);
+          "SpinField::unpack_rows", L.row_policy(), KOKKOS_LAMBDA(int i0, int i1) {
+            const Layout::Row row = L.row(i0, i1);
             const int q = (c + row.parity) & 1;
-            if (q == 1)
-              a(row.base) = from_lo(r);
-            else
-              a(row.base + L.half + 1) = from_hi(r);
+            const std::int64_t m = std::int64_t{i0} * n1 + i1;
+            if (q == 1)  // ghost x = -1 at h = 0; alone: x = n - 1 at h = n/2
+              a(row.base) = direct ? a(row.base + L.half) : from_lo(m);
+            else  // ghost x = n at h = n/2 + 1; alone: x = 0 at h = 1
+              a(row.base + L.half + 1) = direct ? a(row.base + 1) : from_hi(m);
           });
     }
   }
@@ -248,15 +255,17 @@ void SpinField::end_halo_exchange(int c) {
 void SpinField::copy_interior_to_host(std::int8_t* block) const {
   const Layout L = layout_;
   const std::int64_t n = L.local[L.dims - 1];
+  const int n1 = L.dims == 3 ? L.local[1] : 1;
   Kokkos::View<std::int8_t*> natural("spins_natural", L.rows * n);
   const SpinView a0 = colour_[0], a1 = colour_[1];
   Kokkos::parallel_for(
-      "SpinField::copy_interior", Kokkos::RangePolicy<>(0, L.rows), KOKKOS_LAMBDA(std::int64_t r) {
-        const Layout::Row row = L.row(r);
+      "SpinField::copy_interior", L.row_policy(), KOKKOS_LAMBDA(int i0, int i1) {
+        const Layout::Row row = L.row(i0, i1);
+        const std::int64_t start = (std::int64_t{i0} * n1 + i1) * n;
         for (std::int64_t x = 0; x < n; ++x) {
           // offset along the last dimension is even, so local and global x share parity.
           const int c = static_cast<int>((row.parity + x) & 1);
-          natural(r * n + x) = (c == 0 ? a0 : a1)(row.base + x / 2 + 1);
+          natural(start + x) = (c == 0 ? a0 : a1)(row.base + x / 2 + 1);
         }
       });
   Kokkos::View<std::int8_t*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> host(
@@ -267,14 +276,15 @@ void SpinField::copy_interior_to_host(std::int8_t* block) const {
 void SpinField::set_interior_from_host(const std::int8_t* block) {
   const Layout L = layout_;
   const std::int64_t n = L.local[L.dims - 1];
+  const int n1 = L.dims == 3 ? L.local[1] : 1;
   const std::int64_t count = L.rows * n;
   // Collective check: a bad value on one rank stops every rank (no rank left in the halo exchange).
   collective_try(decomposition_.comm(), [&] {
     for (std::int64_t i = 0; i < count; ++i)
       if (block[i] != 1 && block[i] != -1)
         throw input_error("spin configuration holds the value " + std::to_string(block[i]) +
-                        " at local site " + std::to_string(i) + " of the " +
-                        extent_text(decomposition_.local_extent()) +
+                          " at local site " + std::to_string(i) + " of the " +
+                          extent_text(decomposition_.local_extent()) +
                           " block; Ising spins must be +1 or -1 (corrupt checkpoint or input?)");
   });
   Kokkos::View<std::int8_t*> natural("spins_natural", count);
@@ -283,11 +293,12 @@ void SpinField::set_interior_from_host(const std::int8_t* block) {
   Kokkos::deep_copy(natural, host);
   const SpinView a0 = colour_[0], a1 = colour_[1];
   Kokkos::parallel_for(
-      "SpinField::set_interior", Kokkos::RangePolicy<>(0, L.rows), KOKKOS_LAMBDA(std::int64_t r) {
-        const Layout::Row row = L.row(r);
+      "SpinField::set_interior", L.row_policy(), KOKKOS_LAMBDA(int i0, int i1) {
+        const Layout::Row row = L.row(i0, i1);
+        const std::int64_t start = (std::int64_t{i0} * n1 + i1) * n;
         for (std::int64_t x = 0; x < n; ++x) {
           const int c = static_cast<int>((row.parity + x) & 1);
-          (c == 0 ? a0 : a1)(row.base + x / 2 + 1) = natural(r * n + x);
+          (c == 0 ? a0 : a1)(row.base + x / 2 + 1) = natural(start + x);
         }
       });
   exchange_halo();

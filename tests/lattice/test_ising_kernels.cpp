@@ -122,9 +122,11 @@ void reference_sweep(std::vector<std::int8_t>& s, const std::vector<int>& G,
   }
 }
 
-void check_sweeps(const std::vector<int>& G, bool heat_bath) {
-  SCOPED_TRACE(text(G) + (heat_bath ? " heat bath" : " Metropolis"));
-  const IsingCouplings couplings{1.0, 0.1, G.size() == 2 ? 0.42 : 0.22};
+void check_sweeps(const std::vector<int>& G, bool heat_bath, double h,
+                  const std::vector<int>& grid = {}) {
+  SCOPED_TRACE(text(G) + (heat_bath ? " heat bath" : " Metropolis") + " h = " +
+               std::to_string(h) + (grid.empty() ? "" : " grid " + text(grid)));
+  const IsingCouplings couplings{1.0, h, G.size() == 2 ? 0.42 : 0.22};
   const std::uint64_t seed = 99, sweeps = 20;
   const CheckerboardMetropolis metropolis(couplings);
   const CheckerboardHeatBath heat(couplings);
@@ -133,7 +135,7 @@ void check_sweeps(const std::vector<int>& G, bool heat_bath) {
     for (std::uint64_t n = 0; n < sweeps; ++n)
       heat_bath ? heat.sweep(f, seed, n) : metropolis.sweep(f, seed, n);
   };
-  SpinField field(CartDecomposition(MPI_COMM_WORLD, G));
+  SpinField field(CartDecomposition(MPI_COMM_WORLD, G, grid));
   const auto start = [&] {
     field.fill_random(5);
     return gather_configuration(field);
@@ -161,17 +163,30 @@ void check_sweeps(const std::vector<int>& G, bool heat_bath) {
 }
 
 // Extents chosen to cover: Philox groups aligned with rows (16x16, 8x32, 8x8x16) or not
-// (12x12, 4x6x4), rows long enough for the shell/interior split (8x32, 40x40), blocks of one
-// row along a dimension, and tiny lattices where both neighbours are the same site (2x4).
+// (12x12, 4x6x4), blocks of one row along a dimension, and tiny lattices where both
+// neighbours are the same site (2x4).
 const std::vector<std::vector<int>> sweep_extents = {{16, 16}, {12, 12}, {8, 32}, {40, 40},
                                                      {2, 4},   {8, 8, 16}, {4, 6, 4}};
 
+int world_size() {
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
 TEST(CheckerboardMetropolis, SweepsMatchSerialReferenceOnAnyRankCount) {
-  for (const auto& G : sweep_extents) check_sweeps(G, false);
+  for (const auto& G : sweep_extents) {
+    check_sweeps(G, false, 0.1);
+    check_sweeps(G, false, 0.0);
+  }
+  // The last dimension split over all ranks: rows long enough (2 ranks) for updating their
+  // ends before the halo exchange and the middle while it runs.
+  check_sweeps({8, 192}, false, 0.0, {1, world_size()});
 }
 
 TEST(CheckerboardHeatBath, SweepsMatchSerialReferenceOnAnyRankCount) {
-  for (const auto& G : sweep_extents) check_sweeps(G, true);
+  for (const auto& G : sweep_extents) check_sweeps(G, true, 0.1);
+  check_sweeps({8, 192}, true, 0.1, {1, world_size()});
 }
 
 TEST(IsingThresholds, CertainOutcomesAreExact) {

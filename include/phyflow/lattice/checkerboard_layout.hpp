@@ -4,15 +4,16 @@
 // unit-stride memory and vectorises; the other dimensions are stored whole. Every dimension
 // carries one ghost layer on each side.
 //
-// Colour c, row (i_0, ..., i_{d-2}) (padded indices, i_k = x_k - offset_k + 1), compact
-// position h in [1, n/2] holds the site with local x_{d-1} = 2(h-1) + q, where
+// A row is a line along the last dimension, named by its interior indices (i_0, i_1) over the
+// dimensions before the last (i_1 unused in 2D). In colour c, padded index p_k = i_k + 1, the
+// compact position h in [1, n/2] holds the site with local x_{d-1} = 2(h-1) + q, where
 // q = (c + row parity) mod 2 and row parity = sum_{k<d-1} x_k mod 2 (global x_k). Ghosts:
 // h = 0 is x_{d-1} = -1 (present when q = 1), h = n/2 + 1 is x_{d-1} = n (present when
 // q = 0). A site's neighbours along d-1 are, in the other colour's array, at h - 1 + q and
 // h + q; along k < d-1 they are at the same h in the rows one stride below and above.
 #pragma once
 
-#include <Kokkos_Macros.hpp>
+#include <Kokkos_Core.hpp>
 
 #include <cstdint>
 
@@ -25,6 +26,7 @@ struct CheckerboardLayout {
   int local[max_dims] = {};       ///< local extent n_k (sites)
   int offset[max_dims] = {};      ///< global offset of the block
   int global[max_dims] = {};      ///< global extent
+  bool remote[max_dims] = {};     ///< the neighbours along k are other ranks (grid_k > 1)
   int padded[max_dims] = {};      ///< stored extent: n_k + 2, and n/2 + 2 for the last
   std::int64_t stride[max_dims] = {};
   std::int64_t size = 0;          ///< elements per colour array (ghosts included)
@@ -42,28 +44,34 @@ struct CheckerboardLayout {
   struct Row {
     std::int64_t base;           ///< storage index of (row, h = 0)
     int parity;                  ///< sum of the global x_k, k < d-1, mod 2
-    bool boundary;               ///< touches a face along some k < d-1
+    bool boundary;               ///< on a face along some k < d-1 that another rank needs
     std::uint64_t compact_start; ///< global compact index of h = 1
     std::uint64_t site_start;    ///< global site index of x_{d-1} = 0
   };
 
-  /// Interior row r in [0, rows), C order over the local extents of dims 0..d-2.
-  KOKKOS_INLINE_FUNCTION Row row(std::int64_t r) const {
-    Row out{0, 0, false, 0, 0};
-    for (int k = dims - 2; k >= 0; --k) {
-      const int i = static_cast<int>(r % local[k]);
-      r /= local[k];
-      const int x = offset[k] + i;
-      out.base += (i + 1) * stride[k];
-      out.parity += x;
-      out.boundary = out.boundary || i == 0 || i == local[k] - 1;
-      out.compact_start += static_cast<std::uint64_t>(x) * compact_stride[k];
-      out.site_start += static_cast<std::uint64_t>(x) * site_stride[k];
+  /// Interior row (i0, i1), 0-based; i1 is ignored in 2D.
+  KOKKOS_INLINE_FUNCTION Row row(int i0, int i1) const {
+    const int x0 = offset[0] + i0;
+    Row out{(i0 + 1) * stride[0], x0, remote[0] && (i0 == 0 || i0 == local[0] - 1),
+            static_cast<std::uint64_t>(x0) * compact_stride[0],
+            static_cast<std::uint64_t>(x0) * site_stride[0]};
+    if (dims == 3) {
+      const int x1 = offset[1] + i1;
+      out.base += (i1 + 1) * stride[1];
+      out.parity += x1;
+      out.boundary = out.boundary || (remote[1] && (i1 == 0 || i1 == local[1] - 1));
+      out.compact_start += static_cast<std::uint64_t>(x1) * compact_stride[1];
+      out.site_start += static_cast<std::uint64_t>(x1) * site_stride[1];
     }
     out.parity &= 1;
     out.compact_start += static_cast<std::uint64_t>(offset[dims - 1] / 2);
     out.site_start += static_cast<std::uint64_t>(offset[dims - 1]);
     return out;
+  }
+
+  /// Kokkos policy over the interior rows: (i0) in 2D, (i0, i1) in 3D; no divisions per row.
+  Kokkos::MDRangePolicy<Kokkos::Rank<2>> row_policy() const {
+    return Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {local[0], dims == 3 ? local[1] : 1});
   }
 };
 
