@@ -13,7 +13,7 @@
 # function is exact by a 2^16-state plane transfer matrix (ising3d_exact_energy.cpp, checked
 # against brute-force enumeration of 2^8 and 2^27 states by --self-check, run below). There is
 # therefore no finite-size allowance: the reference is for exactly this lattice.
-# Usage (ctest passes it): test_ising3d_published.sh PATH/TO/ising3d_exact_energy
+# Usage (ctest passes it): test_ising3d_exact.sh PATH/TO/ising3d_exact_energy
 source "$(dirname "$0")/lib.sh"
 EXACT="${1:?usage: $0 PATH/TO/ising3d_exact_energy}"
 L=4
