@@ -8,6 +8,7 @@
 #include "phyflow/lattice/exact_ising.hpp"
 #include "phyflow/lattice/ising_observables.hpp"
 #include "phyflow/lattice/ising_updates.hpp"
+#include "phyflow/lattice/single_flip_chain.hpp"
 #include "phyflow/lattice/spin_field.hpp"
 
 #include <gtest/gtest.h>
@@ -61,6 +62,28 @@ void check_kaufman(const char* name) {
 TEST(IsingExactEnergy, MetropolisMatchesKaufmanL16) { check_kaufman<CheckerboardMetropolis>("metropolis"); }
 
 TEST(IsingExactEnergy, HeatBathMatchesKaufmanL16) { check_kaufman<CheckerboardHeatBath>("heatbath"); }
+
+// The seed's dataset chain (8x8, beta = 0.25, every attempted flip a step) samples the Ising
+// distribution: its mean energy matches Kaufman's value for the 8x8 lattice.
+TEST(IsingExactEnergy, SingleFlipChainMatchesKaufmanL8) {
+  const int L = 8;
+  const double beta = 0.25;
+  SingleFlipChain chain({L, L}, IsingCouplings{1.0, 0.0, beta}, 11);
+  chain.fill_random(11);
+  chain.run(0, 110000);
+  std::vector<double> e;
+  const std::uint64_t n = 1000000;
+  e.reserve(n / 4);
+  for (std::uint64_t i = 0; i < n; i += 4) {
+    chain.run(110000 + i, 4);
+    e.push_back(ising_energy(chain.sums(), 1.0, 0.0) / double(L * L));
+  }
+  const auto st = gamma_method(e);
+  const double exact = ising2d_exact_energy_per_site(L, L, beta);
+  EXPECT_LT(st.error, 5e-3);
+  EXPECT_LT(std::fabs(st.mean - exact), 3.0 * st.error)
+      << st.mean << " +- " << st.error << " vs exact " << exact;
+}
 
 // With a field the exact answer comes from enumerating all 2^16 states of a 4x4 lattice.
 TEST(IsingExactEnergy, FieldMatchesEnumerationL4) {
