@@ -51,21 +51,22 @@ double lagged_product_sum(const std::vector<double>& d, std::size_t lag) {
   return (s0 + s1) + (s2 + s3);
 }
 
-/// exp(-2 pi i k / N) for k < N/2, N a power of two >= 4, from N/4 + 1 cosines by the
-/// quarter-wave symmetry (computed directly, not by recurrence, so errors stay O(eps)).
-struct UnitRoots {
-  std::vector<double> c, s;  // cos(2 pi k / N), sin(2 pi k / N)
-  explicit UnitRoots(std::size_t N) : c(N / 2), s(N / 2) {
-    const std::size_t quarter = N / 4;
-    std::vector<double> q(quarter + 1);
-    for (std::size_t k = 0; k <= quarter; ++k) {
-      q[k] = std::cos(2.0 * kPi * static_cast<double>(k) / static_cast<double>(N));
-    }
-    for (std::size_t k = 0; k < N / 2; ++k) {
-      c[k] = k <= quarter ? q[k] : -q[N / 2 - k];
-      s[k] = k <= quarter ? q[quarter - k] : q[k - quarter];
+/// exp(-2 pi i k / N) = cos - i sin for k < N/2, N a power of two >= 4, from a table of
+/// N/4 + 1 cosines by the quarter-wave symmetry (computed directly, not by recurrence, so errors
+/// stay O(eps); a quarter table also keeps the memory traffic small).
+class UnitRoots {
+ public:
+  explicit UnitRoots(std::size_t N) : half_(N / 2), quarter_(N / 4), q_(N / 4 + 1) {
+    for (std::size_t k = 0; k <= quarter_; ++k) {
+      q_[k] = std::cos(2.0 * kPi * static_cast<double>(k) / static_cast<double>(N));
     }
   }
+  double cos(std::size_t k) const { return k <= quarter_ ? q_[k] : -q_[half_ - k]; }
+  double sin(std::size_t k) const { return k <= quarter_ ? q_[quarter_ - k] : q_[k - quarter_]; }
+
+ private:
+  std::size_t half_, quarter_;
+  std::vector<double> q_;
 };
 
 /// In-place radix-2 complex FFT (iterative Cooley-Tukey, decimation in time) of length m = N/2
@@ -84,14 +85,14 @@ void complex_fft(std::vector<double>& re, std::vector<double>& im, const UnitRoo
       std::swap(im[i], im[j]);
     }
   }
-  std::vector<double> wc(m), ws(m);
+  std::vector<double> wc(m / 2), ws(m / 2);
   for (std::size_t half = 1; half < m; half <<= 1) {
     const std::size_t stride = m / half;  // exp(-i pi j / half) = root[j m / half] of length 2m
     double* const cr = wc.data();
     double* const ci = ws.data();
     for (std::size_t j = 0; j < half; ++j) {
-      cr[j] = roots.c[j * stride];
-      ci[j] = sign * roots.s[j * stride];
+      cr[j] = roots.cos(j * stride);
+      ci[j] = sign * roots.sin(j * stride);
     }
     for (std::size_t start = 0; start < m; start += 2 * half) {
       double* const ar = re.data() + start;
@@ -134,7 +135,7 @@ std::vector<double> autocovariance_fft(const std::vector<double>& d, std::size_t
   for (std::size_t k = 1; k < m; ++k) {
     const double er = 0.5 * (re[k] + re[m - k]), ei = 0.5 * (im[k] - im[m - k]);
     const double or_ = 0.5 * (im[k] + im[m - k]), oi = -0.5 * (re[k] - re[m - k]);
-    const double c = roots.c[k], s = roots.s[k];  // w^k = c - i s
+    const double c = roots.cos(k), s = roots.sin(k);  // w^k = c - i s
     const double xr = er + or_ * c + oi * s;
     const double xi = ei + oi * c - or_ * s;
     power[k] = xr * xr + xi * xi;
@@ -145,7 +146,7 @@ std::vector<double> autocovariance_fft(const std::vector<double>& d, std::size_t
   for (std::size_t k = 0; k < m; ++k) {
     const double e = 0.5 * (power[k] + power[m - k]);
     const double o = 0.5 * (power[k] - power[m - k]);
-    const double c = roots.c[k], s = roots.s[k];  // w^{-k} = c + i s
+    const double c = roots.cos(k), s = roots.sin(k);  // w^{-k} = c + i s
     re[k] = e - o * s;
     im[k] = o * c;
   }

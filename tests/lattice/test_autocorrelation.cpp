@@ -16,6 +16,8 @@ namespace {
 
 using namespace phyflow::lattice;
 
+constexpr double kPi = 3.14159265358979323846;
+
 /// Stationary AR(1) series of n samples (x_0 drawn from the stationary N(0, 1)); normals by
 /// Box-Muller from one Philox draw per time step.
 std::vector<double> ar1_series(double rho, std::size_t n, std::uint64_t seed) {
@@ -26,7 +28,7 @@ std::vector<double> ar1_series(double rho, std::size_t n, std::uint64_t seed) {
     const auto w = stream(t, 0);
     const double u1 = phyflow::rng::uniform53_open0(w.w[0], w.w[1]);
     const double u2 = phyflow::rng::uniform53(w.w[2], w.w[3]);
-    const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+    const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
     x[t] = t == 0 ? normal : rho * x[t - 1] + innovation * normal;
   }
   return x;
