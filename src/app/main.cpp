@@ -13,11 +13,8 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
 #include "phyflow/core/runtime.hpp"
-#if __has_include("phyflow/io/inspect.hpp")
 #include "phyflow/io/compare.hpp"
 #include "phyflow/io/inspect.hpp"
-#define PHYFLOW_APP_HAS_IO 1
-#endif
 #include "phyflow/workflows/workflow.hpp"
 
 #include <CLI/CLI.hpp>
@@ -41,23 +38,34 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
     if (rt.rank() == 0) std::cout << phyflow::Runtime::describe() << std::flush;
     return 0;
   }
-#ifdef PHYFLOW_APP_HAS_IO
+  // inspect and compare read on rank 0 only (no MPI inside); an error is shared by all ranks.
   if (app.got_subcommand("inspect")) {
     const std::string text =
-        phyflow::collective_try(rt.comm(), [&] { return phyflow::io::inspect(cli.file_a); });
+        phyflow::collective_try(rt.comm(), [&] {
+      return rt.rank() == 0 ? phyflow::io::inspect(cli.file_a) : std::string();
+    });
     if (rt.rank() == 0) std::cout << text << std::flush;
     return 0;
   }
   if (app.got_subcommand("compare")) {
     const auto diffs = phyflow::collective_try(
-        rt.comm(), [&] { return phyflow::io::compare_datasets(cli.file_a, cli.file_b); });
+        rt.comm(), [&] {
+          // Data and their attributes must match; the provenance that names how the run was
+          // made (time, ranks, build, the deck with its output path) may differ.
+          phyflow::io::CompareOptions opts;
+          opts.ignored_root_attributes.push_back("deck");
+          opts.ignored_root_attributes.push_back("deck_resolved");
+          return rt.rank() == 0 ? phyflow::io::compare_datasets(cli.file_a, cli.file_b, opts)
+                                : std::vector<std::string>{};
+        });
     if (rt.rank() == 0) {
       for (const auto& d : diffs) std::cout << d << "\n";
       std::cout << (diffs.empty() ? "identical datasets\n" : "files differ\n") << std::flush;
     }
-    return diffs.empty() ? 0 : 1;
+    int differ = diffs.empty() ? 0 : 1;
+    MPI_Bcast(&differ, 1, MPI_INT, 0, rt.comm());
+    return differ;
   }
-#endif
   auto* run = app.get_subcommand("run");
   if (run->parsed() && !cli.help_deck.empty()) {
     const auto& w = wf::find(cli.help_deck);

@@ -9,6 +9,8 @@
 #include <mpi.h>
 
 #include <exception>
+#include <optional>
+#include <type_traits>
 #include <string>
 #include <utility>
 
@@ -34,16 +36,16 @@ auto collective_try(MPI_Comm comm, F&& step) -> decltype(step()) {
     }
     detail::agree_on_failure(comm, failed, code, message);
   } else {
-    decltype(step()) result{};
+    std::optional<decltype(step())> result;
     try {
-      result = step();
+      result.emplace(step());
     } catch (const Error& e) {
       failed = true, code = e.code(), message = e.what();
     } catch (const std::exception& e) {
       failed = true, code = ExitCode::runtime_failure, message = e.what();
     }
     detail::agree_on_failure(comm, failed, code, message);
-    return result;
+    return std::move(*result);
   }
 }
 
