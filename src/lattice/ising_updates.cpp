@@ -302,8 +302,17 @@ void sweep_colours(SpinField& field, const IsingThresholds& thresholds, std::uin
     Kokkos::parallel_for("ising_update_shell", policy, kernel);
     field.begin_halo_exchange(c);
     if (any_remote) {
+      // The interior in slices along x_0, letting MPI progress the messages in between.
       kernel.phase = 2;
-      Kokkos::parallel_for("ising_update_interior", policy, kernel);
+      constexpr int slices = 4;
+      for (int piece = 0; piece < slices; ++piece) {
+        const int begin = L.local[0] * piece / slices, end = L.local[0] * (piece + 1) / slices;
+        if (begin == end) continue;
+        Kokkos::parallel_for("ising_update_interior",
+                             Kokkos::MDRangePolicy<Kokkos::Rank<2>>({begin, 0}, {end, blocks}),
+                             kernel);
+        field.progress_halo_exchange();
+      }
     }
     field.end_halo_exchange(c);
   }
