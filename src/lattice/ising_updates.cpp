@@ -51,17 +51,28 @@ template <int D, Rule R>
 struct RuleTable {
   static constexpr int entries = R == Rule::metropolis_field ? 2 * (2 * D + 1) : 2 * D + 1;
   std::uint32_t below[entries];
-  std::uint32_t always[entries];
+  /// Entries [certain_begin, certain_end) have probability 1 (threshold 2^32, which does not
+  /// fit in 32 bits). The probabilities are monotone in the neighbour sum within each spin
+  /// half, so the certain entries form one interval: a range test instead of a second table.
+  int certain_begin, certain_end;
 
   /// From the documented (s, nsum) table: for h = 0 Metropolis the s = +1 half, indexed by
   /// s * nsum (dE depends on it alone); for heat bath either half (they are equal).
   static RuleTable from(const IsingThresholds& t) {
     RuleTable out{};
     const int first = R == Rule::metropolis_field ? 0 : 2 * D + 1;
+    out.certain_begin = entries;
+    out.certain_end = entries;
     for (int e = 0; e < entries; ++e) {
       out.below[e] = t.below[first + e];
-      out.always[e] = t.always[first + e];
+      if (t.always[first + e] != 0) {
+        if (out.certain_begin == entries) out.certain_begin = e;
+        else if (out.certain_end != e)
+          throw runtime_error("Ising thresholds: the certain moves are not one interval");
+        out.certain_end = e + 1;
+      }
     }
+    if (out.certain_begin == entries) out.certain_end = entries;
     return out;
   }
 
@@ -97,12 +108,11 @@ KOKKOS_INLINE_FUNCTION void update_sites(std::int8_t* __restrict s,
     const int index = RuleTable<D, R>::index(sj, nsum);
     // Table look-up as a sum over the few entries, all arithmetic: GCC 12 vectorises this
     // form (with ternaries or masks here it gives up).
-    std::uint32_t below = 0, always = 0;
-    for (int e = 0; e < RuleTable<D, R>::entries; ++e) {
-      below += (index == e) * t.below[e];
-      always += (index == e) * t.always[e];
-    }
-    const int hit = (words[j] < below) | (always != 0);
+    std::uint32_t below = 0;
+    for (int e = 0; e < RuleTable<D, R>::entries; ++e) below += (index == e) * t.below[e];
+    const int certain = static_cast<unsigned>(index - t.certain_begin) <
+                        static_cast<unsigned>(t.certain_end - t.certain_begin);
+    const int hit = (words[j] < below) | certain;
     if (R == Rule::heat_bath)
       s[j] = static_cast<std::int8_t>(2 * hit - 1);
     else
