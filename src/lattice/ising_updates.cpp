@@ -51,17 +51,28 @@ template <int D, Rule R>
 struct RuleTable {
   static constexpr int entries = R == Rule::metropolis_field ? 2 * (2 * D + 1) : 2 * D + 1;
   std::uint32_t below[entries];
-  std::uint32_t always[entries];
+  /// Entries [certain_begin, certain_end) have probability 1 (threshold 2^32, which does not
+  /// fit in 32 bits). The probabilities are monotone in the neighbour sum within each spin
+  /// half, so the certain entries form one interval: a range test instead of a second table.
+  int certain_begin, certain_end;
 
   /// From the documented (s, nsum) table: for h = 0 Metropolis the s = +1 half, indexed by
   /// s * nsum (dE depends on it alone); for heat bath either half (they are equal).
   static RuleTable from(const IsingThresholds& t) {
     RuleTable out{};
     const int first = R == Rule::metropolis_field ? 0 : 2 * D + 1;
+    out.certain_begin = entries;
+    out.certain_end = entries;
     for (int e = 0; e < entries; ++e) {
       out.below[e] = t.below[first + e];
-      out.always[e] = t.always[first + e];
+      if (t.always[first + e] != 0) {
+        if (out.certain_begin == entries) out.certain_begin = e;
+        else if (out.certain_end != e)
+          throw runtime_error("Ising thresholds: the certain moves are not one interval");
+        out.certain_end = e + 1;
+      }
     }
+    if (out.certain_begin == entries) out.certain_end = entries;
     return out;
   }
 
@@ -97,12 +108,11 @@ KOKKOS_INLINE_FUNCTION void update_sites(std::int8_t* __restrict s,
     const int index = RuleTable<D, R>::index(sj, nsum);
     // Table look-up as a sum over the few entries, all arithmetic: GCC 12 vectorises this
     // form (with ternaries or masks here it gives up).
-    std::uint32_t below = 0, always = 0;
-    for (int e = 0; e < RuleTable<D, R>::entries; ++e) {
-      below += (index == e) * t.below[e];
-      always += (index == e) * t.always[e];
-    }
-    const int hit = (words[j] < below) | (always != 0);
+    std::uint32_t below = 0;
+    for (int e = 0; e < RuleTable<D, R>::entries; ++e) below += (index == e) * t.below[e];
+    const int certain = static_cast<unsigned>(index - t.certain_begin) <
+                        static_cast<unsigned>(t.certain_end - t.certain_begin);
+    const int hit = (words[j] < below) | certain;
     if (R == Rule::heat_bath)
       s[j] = static_cast<std::int8_t>(2 * hit - 1);
     else
@@ -302,8 +312,17 @@ void sweep_colours(SpinField& field, const IsingThresholds& thresholds, std::uin
     Kokkos::parallel_for("ising_update_shell", policy, kernel);
     field.begin_halo_exchange(c);
     if (any_remote) {
+      // The interior in slices along x_0, letting MPI progress the messages in between.
       kernel.phase = 2;
-      Kokkos::parallel_for("ising_update_interior", policy, kernel);
+      constexpr int slices = 4;
+      for (int piece = 0; piece < slices; ++piece) {
+        const int begin = L.local[0] * piece / slices, end = L.local[0] * (piece + 1) / slices;
+        if (begin == end) continue;
+        Kokkos::parallel_for("ising_update_interior",
+                             Kokkos::MDRangePolicy<Kokkos::Rank<2>>({begin, 0}, {end, blocks}),
+                             kernel);
+        field.progress_halo_exchange();
+      }
     }
     field.end_halo_exchange(c);
   }
@@ -337,38 +356,42 @@ IsingThresholds heat_bath_thresholds(const IsingCouplings& c, int d) {
   return t;
 }
 
-CheckerboardMetropolis::CheckerboardMetropolis(const IsingCouplings& couplings)
+template <IsingUpdateRule U>
+CheckerboardUpdate<U>::CheckerboardUpdate(const IsingCouplings& couplings)
     : couplings_(couplings),
-      thresholds_{metropolis_thresholds(couplings, 2), metropolis_thresholds(couplings, 3)} {}
+      thresholds_{U == IsingUpdateRule::metropolis ? metropolis_thresholds(couplings, 2)
+                                                   : heat_bath_thresholds(couplings, 2),
+                  U == IsingUpdateRule::metropolis ? metropolis_thresholds(couplings, 3)
+                                                   : heat_bath_thresholds(couplings, 3)} {}
 
-void CheckerboardMetropolis::sweep(SpinField& field, std::uint64_t seed,
-                                   std::uint64_t sweep_index) const {
-  constexpr std::uint32_t purpose = rng::purpose("metropolis");
-  const bool in_field = couplings_.h != 0.0;
-  if (field.dims() == 2) {
-    if (in_field)
-      sweep_colours<2, Rule::metropolis_field>(field, thresholds(2), purpose, seed, sweep_index);
+template <IsingUpdateRule U>
+void CheckerboardUpdate<U>::sweep(SpinField& field, std::uint64_t seed,
+                                  std::uint64_t sweep_index) const {
+  if constexpr (U == IsingUpdateRule::heat_bath) {
+    constexpr std::uint32_t purpose = rng::purpose("heatbath");
+    if (field.dims() == 2)
+      sweep_colours<2, Rule::heat_bath>(field, thresholds(2), purpose, seed, sweep_index);
     else
-      sweep_colours<2, Rule::metropolis>(field, thresholds(2), purpose, seed, sweep_index);
+      sweep_colours<3, Rule::heat_bath>(field, thresholds(3), purpose, seed, sweep_index);
   } else {
-    if (in_field)
-      sweep_colours<3, Rule::metropolis_field>(field, thresholds(3), purpose, seed, sweep_index);
-    else
-      sweep_colours<3, Rule::metropolis>(field, thresholds(3), purpose, seed, sweep_index);
+    // Without a field dE depends on s * nsum alone: a table half the size.
+    constexpr std::uint32_t purpose = rng::purpose("metropolis");
+    const bool in_field = couplings_.h != 0.0;
+    if (field.dims() == 2) {
+      if (in_field)
+        sweep_colours<2, Rule::metropolis_field>(field, thresholds(2), purpose, seed, sweep_index);
+      else
+        sweep_colours<2, Rule::metropolis>(field, thresholds(2), purpose, seed, sweep_index);
+    } else {
+      if (in_field)
+        sweep_colours<3, Rule::metropolis_field>(field, thresholds(3), purpose, seed, sweep_index);
+      else
+        sweep_colours<3, Rule::metropolis>(field, thresholds(3), purpose, seed, sweep_index);
+    }
   }
 }
 
-CheckerboardHeatBath::CheckerboardHeatBath(const IsingCouplings& couplings)
-    : couplings_(couplings),
-      thresholds_{heat_bath_thresholds(couplings, 2), heat_bath_thresholds(couplings, 3)} {}
-
-void CheckerboardHeatBath::sweep(SpinField& field, std::uint64_t seed,
-                                 std::uint64_t sweep_index) const {
-  constexpr std::uint32_t purpose = rng::purpose("heatbath");
-  if (field.dims() == 2)
-    sweep_colours<2, Rule::heat_bath>(field, thresholds(2), purpose, seed, sweep_index);
-  else
-    sweep_colours<3, Rule::heat_bath>(field, thresholds(3), purpose, seed, sweep_index);
-}
+template class CheckerboardUpdate<IsingUpdateRule::metropolis>;
+template class CheckerboardUpdate<IsingUpdateRule::heat_bath>;
 
 }  // namespace phyflow::lattice

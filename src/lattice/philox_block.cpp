@@ -172,6 +172,7 @@ void philox_block_host(SimdLevel level, std::uint32_t* words, const rng::Stream&
                        std::uint32_t index_lo, std::uint32_t index_hi, std::uint64_t step,
                        int groups) {
 #ifdef PHYFLOW_PHILOX_X86
+  if (static_cast<int>(level) > static_cast<int>(detected_simd_level())) level = detected_simd_level();
   if (level == SimdLevel::avx512) return philox_avx512(words, stream, index_lo, index_hi, step, groups);
   if (level == SimdLevel::avx2) return philox_avx2(words, stream, index_lo, index_hi, step, groups);
 #else

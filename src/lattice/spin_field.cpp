@@ -207,6 +207,15 @@ void SpinField::begin_halo_exchange(int c) {
   }
 }
 
+void SpinField::progress_halo_exchange() {
+  if (requests_.empty()) return;
+  int done = 0;
+  check_mpi(MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &done,
+                        MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+  if (done) requests_.clear();
+}
+
 void SpinField::end_halo_exchange(int c) {
   if (pending_colour_ != c)
     throw runtime_error("SpinField: end_halo_exchange without a matching begin");

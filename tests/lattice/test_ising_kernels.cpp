@@ -6,7 +6,9 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/rng.hpp"
 #include "phyflow/lattice/ising_observables.hpp"
+#include "phyflow/lattice/host_simd.hpp"
 #include "phyflow/lattice/ising_updates.hpp"
+#include "phyflow/lattice/philox_block.hpp"
 #include "phyflow/lattice/spin_field.hpp"
 
 #include <gtest/gtest.h>
@@ -174,19 +176,60 @@ int world_size() {
   return n;
 }
 
+/// The SIMD levels this CPU runs; each must give the same configurations.
+std::vector<SimdLevel> levels() {
+  std::vector<SimdLevel> out;
+  for (SimdLevel l : {SimdLevel::generic, SimdLevel::avx2, SimdLevel::avx512})
+    if (static_cast<int>(l) <= static_cast<int>(detected_simd_level())) out.push_back(l);
+  return out;
+}
+
 TEST(CheckerboardMetropolis, SweepsMatchSerialReferenceOnAnyRankCount) {
-  for (const auto& G : sweep_extents) {
-    check_sweeps(G, false, 0.1);
-    check_sweeps(G, false, 0.0);
+  for (SimdLevel level : levels()) {
+    cap_simd_level(level);
+    SCOPED_TRACE(simd_level_name(level));
+    for (const auto& G : sweep_extents) {
+      check_sweeps(G, false, 0.1);
+      check_sweeps(G, false, 0.0);
+    }
+    // The last dimension split over all ranks: rows long enough (2 ranks) for updating
+    // their ends before the halo exchange and the middle while it runs.
+    check_sweeps({8, 192}, false, 0.0, {1, world_size()});
+    // 3D rows batched for the random numbers (last dimension whole on every rank).
+    check_sweeps({4, 8, 64}, false, 0.0);
   }
-  // The last dimension split over all ranks: rows long enough (2 ranks) for updating their
-  // ends before the halo exchange and the middle while it runs.
-  check_sweeps({8, 192}, false, 0.0, {1, world_size()});
+  cap_simd_level(SimdLevel::avx512);
 }
 
 TEST(CheckerboardHeatBath, SweepsMatchSerialReferenceOnAnyRankCount) {
-  for (const auto& G : sweep_extents) check_sweeps(G, true, 0.1);
-  check_sweeps({8, 192}, true, 0.1, {1, world_size()});
+  for (SimdLevel level : levels()) {
+    cap_simd_level(level);
+    SCOPED_TRACE(simd_level_name(level));
+    for (const auto& G : sweep_extents) check_sweeps(G, true, 0.1);
+    check_sweeps({8, 192}, true, 0.1, {1, world_size()});
+    check_sweeps({4, 8, 64}, true, 0.0);
+  }
+  cap_simd_level(SimdLevel::avx512);
+}
+
+TEST(PhiloxBlock, EverySimdLevelGivesTheStreamsWords) {
+  const phyflow::rng::Stream stream(0x123456789abcdefull, phyflow::rng::purpose("metropolis"));
+  std::vector<std::uint32_t> words(4 * 200);
+  for (SimdLevel level : levels())
+    for (int groups : {0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 200})
+      for (std::uint32_t lo : {0u, 12345u, 0xffffffffu - 200u})
+        for (std::uint32_t hi : {0u, 7u})
+          for (std::uint64_t step : {std::uint64_t{0}, std::uint64_t{5}, (std::uint64_t{1} << 40) + 3}) {
+            std::fill(words.begin(), words.end(), 0u);
+            philox_block_host(level, words.data(), stream, lo, hi, step, groups);
+            for (int j = 0; j < groups; ++j) {
+              const std::uint64_t index = (std::uint64_t{hi} << 32) + lo + static_cast<std::uint64_t>(j);
+              const phyflow::rng::Words w = stream(index, step);
+              for (int i = 0; i < 4; ++i)
+                ASSERT_EQ(words[4 * j + i], w.w[i])
+                    << simd_level_name(level) << " groups " << groups << " j " << j;
+            }
+          }
 }
 
 TEST(IsingThresholds, CertainOutcomesAreExact) {

@@ -13,6 +13,8 @@
 #include <mpi.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,8 @@ Series run_chain(const std::vector<int>& G, const Update& update, std::uint64_t 
 void expect_agrees(const std::vector<double>& series, double exact, double max_error,
                    const std::string& what) {
   const auto m = binned_mean(series);
+  if (std::getenv("PHYFLOW_TEST_VERBOSE"))
+    std::printf("%s: %.4f +- %.4f (exact %.4f)\n", what.c_str(), m.mean, m.error, exact);
   EXPECT_LT(std::abs(m.mean - exact), 4 * m.error)
       << what << ": measured " << m.mean << " +- " << m.error << ", exact " << exact;
   EXPECT_LT(m.error, max_error) << what;
@@ -57,7 +61,7 @@ TEST(CheckerboardMetropolis, EnergyOf4x4MatchesEnumeration) {
   const std::vector<int> G = {4, 4};
   const IsingCouplings c{1.0, 0.0, 0.4};
   const auto exact = enumerate_exact(G, c.J, c.h, c.beta);
-  const Series s = run_chain(G, CheckerboardMetropolis(c), 11, 200, 20000);
+  const Series s = run_chain(G, CheckerboardMetropolis(c), 11, 200, 12000);
   expect_agrees(s.energy, exact.energy, 0.25, "2D Metropolis <H>");
 }
 
@@ -65,7 +69,7 @@ TEST(CheckerboardHeatBath, EnergyAndMagnetizationOf4x4InAFieldMatchEnumeration) 
   const std::vector<int> G = {4, 4};
   const IsingCouplings c{1.0, 0.15, 0.3};
   const auto exact = enumerate_exact(G, c.J, c.h, c.beta);
-  const Series s = run_chain(G, CheckerboardHeatBath(c), 12, 200, 20000);
+  const Series s = run_chain(G, CheckerboardHeatBath(c), 12, 200, 12000);
   expect_agrees(s.energy, exact.energy, 0.25, "2D heat bath <H>");
   expect_agrees(s.magnetization, exact.magnetization, 0.25, "2D heat bath <M>");
 }
@@ -74,10 +78,10 @@ TEST(CheckerboardMetropolis, EnergyOf3DLatticeMatchesEnumeration) {
   const std::vector<int> G = {2, 2, 4};
   const IsingCouplings c{1.0, -0.1, 0.2};
   const auto exact = enumerate_exact(G, c.J, c.h, c.beta);
-  const Series m = run_chain(G, CheckerboardMetropolis(c), 13, 200, 20000);
+  const Series m = run_chain(G, CheckerboardMetropolis(c), 13, 200, 12000);
   expect_agrees(m.energy, exact.energy, 0.3, "3D Metropolis <H>");
   expect_agrees(m.magnetization, exact.magnetization, 0.3, "3D Metropolis <M>");
-  const Series h = run_chain(G, CheckerboardHeatBath(c), 14, 200, 20000);
+  const Series h = run_chain(G, CheckerboardHeatBath(c), 14, 200, 12000);
   expect_agrees(h.energy, exact.energy, 0.3, "3D heat bath <H>");
 }
 

@@ -33,12 +33,20 @@ IsingThresholds metropolis_thresholds(const IsingCouplings& couplings, int d);
 /// Thresholds of the heat-bath outcome s = +1 for dimension d <= 3 (same for both old spins).
 IsingThresholds heat_bath_thresholds(const IsingCouplings& couplings, int d);
 
-/// Metropolis: flip with probability min(1, exp(-beta dE)), dE = 2 s (J nsum + h).
-class CheckerboardMetropolis {
+enum class IsingUpdateRule {
+  metropolis,  ///< flip with probability min(1, exp(-beta dE)), dE = 2 s (J nsum + h); purpose
+               ///< "metropolis"
+  heat_bath,   ///< s = +1 with probability 1 / (1 + exp(-2 beta (J nsum + h))), else -1;
+               ///< purpose "heatbath"
+};
+
+/// A checkerboard sweep with one of the rules above.
+template <IsingUpdateRule Rule>
+class CheckerboardUpdate {
  public:
-  explicit CheckerboardMetropolis(const IsingCouplings& couplings);
+  explicit CheckerboardUpdate(const IsingCouplings& couplings);
   const IsingCouplings& couplings() const { return couplings_; }
-  /// One sweep (both colours); the halo is valid afterwards.
+  /// One sweep (colour 0, its halo, colour 1, its halo); the halo is valid afterwards.
   void sweep(SpinField& field, std::uint64_t seed, std::uint64_t sweep_index) const;
   /// Thresholds for dimension d, indexed as documented at IsingThresholds.
   const IsingThresholds& thresholds(int d) const { return thresholds_[d == 3]; }
@@ -48,18 +56,7 @@ class CheckerboardMetropolis {
   IsingThresholds thresholds_[2];
 };
 
-/// Heat bath: s = +1 with probability 1 / (1 + exp(-2 beta (J nsum + h))), else -1.
-class CheckerboardHeatBath {
- public:
-  explicit CheckerboardHeatBath(const IsingCouplings& couplings);
-  const IsingCouplings& couplings() const { return couplings_; }
-  void sweep(SpinField& field, std::uint64_t seed, std::uint64_t sweep_index) const;
-  /// Thresholds of "s = +1" for dimension d; the entry does not depend on the old spin.
-  const IsingThresholds& thresholds(int d) const { return thresholds_[d == 3]; }
-
- private:
-  IsingCouplings couplings_;
-  IsingThresholds thresholds_[2];
-};
+using CheckerboardMetropolis = CheckerboardUpdate<IsingUpdateRule::metropolis>;
+using CheckerboardHeatBath = CheckerboardUpdate<IsingUpdateRule::heat_bath>;
 
 }  // namespace phyflow::lattice

@@ -43,6 +43,9 @@ class SpinField {
   /// Split form for overlap: begin packs the faces of colour c and posts the messages; the
   /// interior of colour c may then be updated; end waits and writes the ghosts of colour c.
   void begin_halo_exchange(int c);
+  /// Lets MPI move the messages of a begun exchange along (call it between pieces of work:
+  /// messages above the eager limit need the sender inside MPI to make progress).
+  void progress_halo_exchange();
   void end_halo_exchange(int c);
 
   /// The local block in C order over the local extents, no ghosts (local_sites() bytes).
