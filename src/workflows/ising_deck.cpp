@@ -126,6 +126,14 @@ IsingSettings ising_settings(const config::Deck& deck, int ranks) {
     } else {
       MPI_Dims_create(ranks, s.dims, grid.data());
     }
+    // The colour-split storage needs an even block along the last dimension.
+    const int p_last = grid.back();
+    if (s.L % p_last == 0 && (s.L / p_last) % 2 != 0)
+      throw input_error(where + ": lattice.L = " + std::to_string(s.L) + " over the " + grid_text(grid) +
+                        " process grid leaves " + std::to_string(s.L / p_last) +
+                        " sites per rank along the last dimension; it must be even: use a "
+                        "lattice.proc_grid with fewer ranks along the last dimension, or an L "
+                        "divisible by " + std::to_string(2 * p_last));
     for (int p : grid) {
       if (s.L % p != 0 || s.L / p < 2) {
         std::ostringstream msg;
