@@ -169,7 +169,8 @@ struct TemperatureSeries {
 
 void write_checkpoint(const std::string& path, MPI_Comm comm, const config::Deck& deck,
                       const RunPosition& pos, IsingChain& chain, const TemperatureSeries& series,
-                      const io::ParallelIOConfig& iocfg, const std::vector<std::uint64_t>& shape) {
+                      const io::ParallelIOConfig& iocfg, const std::vector<std::uint64_t>& shape,
+                      const nlohmann::json& completed) {
   io::OutputFile f = io::OutputFile::create(comm, path, /*overwrite=*/true, iocfg);
   f.write_provenance({"ising", deck.source_text(), deck.resolved_yaml(), 0});
   f.set_attribute("/", "checkpoint_split", pos.split);
@@ -178,6 +179,8 @@ void write_checkpoint(const std::string& path, MPI_Comm comm, const config::Deck
   f.set_attribute("/", "checkpoint_samples", pos.samples);
   f.set_attribute("/", "checkpoint_between", pos.between);
   f.set_attribute("/", "checkpoint_tau_pilot", pos.tau_pilot);
+  // Summaries of the temperatures already finished, so the final JSON lists them all.
+  f.set_attribute("/", "checkpoint_completed_temperatures", completed.dump());
   std::vector<std::int8_t> block(chain.block_size());
   chain.local_block(block.data());
   io::AppendableDataset<std::int8_t> spins(f, "/spins", shape, chain.block(),
@@ -299,21 +302,20 @@ class IsingRun {
                 " (" + std::to_string(pos.samples) + " samples stored)");
     }
 
-    std::vector<TemperatureResult> results;
-    // Statistics of temperatures finished before an interruption are in the file's
-    // attributes; the summary lists what this process measured and points to the file.
+    if (!resuming) completed_ = nlohmann::json::array();  // else: read from the checkpoint
     const auto t0 = std::chrono::steady_clock::now();
     for (std::uint64_t t = resuming ? pos.temperature : 0; t < split.temperatures.size(); ++t) {
       const bool resume_here = resuming && t == pos.temperature;
       if (!resume_here) pos = RunPosition{split_index, t, 0, 0, s_.between_samples, 0.0};
-      results.push_back(run_temperature(*out, split, pos, resume_here, resume_block, resume_series, ckpt, label));
+      completed_.push_back(result_json(
+          run_temperature(*out, split, pos, resume_here, resume_block, resume_series, ckpt, label)));
     }
 
     // 4. Commit, drop the checkpoint, write the summary.
     out->commit();
     if (rt_.rank() == 0 && file_exists(ckpt)) std::remove(ckpt.c_str());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (rt_.rank() == 0) write_summary(split, results, seconds);
+    if (rt_.rank() == 0) write_summary(split, "complete", seconds);
     log::info(label + ": wrote " + split.path + " (summary " + summary_path_for(split.path) + ")");
   }
 
@@ -332,6 +334,7 @@ class IsingRun {
     pos.samples = std::uint64_t(f.attribute_int("/", "checkpoint_samples"));
     pos.between = std::uint64_t(f.attribute_int("/", "checkpoint_between"));
     pos.tau_pilot = f.attribute_double("/", "checkpoint_tau_pilot");
+    completed_ = nlohmann::json::parse(f.attribute_string("/", "checkpoint_completed_temperatures"));
     series.energy = f.read<double>("/energy");
     series.magnetization = f.read<double>("/magnetization");
     // The whole configuration: each rank later takes its block.
@@ -486,8 +489,14 @@ class IsingRun {
       if ((periodic || budget || signalled) && !in_pilot && pos.sweep < total_steps()) {
         flush();
         out.flush();
-        write_checkpoint(ckpt, rt_.comm(), deck_, pos, *chain, series, iocfg_, shape_);
+        write_checkpoint(ckpt, rt_.comm(), deck_, pos, *chain, series, iocfg_, shape_, completed_);
         if (budget || signalled) {
+          if (rt_.rank() == 0) {
+            nlohmann::json extra = {{"checkpoint", ckpt},
+                                    {"interrupted_at", {{"temperature_index", t}, {"temperature", T},
+                                                        {"step", pos.sweep}, {"samples", pos.samples}}}};
+            write_summary(split, "interrupted", 0.0, extra);
+          }
           const std::string why = signalled ? "signal " + std::to_string(signals::received_signal())
                                             : "checkpoint.stop_after = " + std::to_string(s_.stop_after);
           throw Error(ExitCode::interrupted,
@@ -559,10 +568,26 @@ class IsingRun {
     chain.set_local_block(block.data());
   }
 
-  void write_summary(const IsingSplit& split, const std::vector<TemperatureResult>& results,
-                     double seconds) {
+  nlohmann::json result_json(const TemperatureResult& r) const {
+    const double updates = double(r.steps) * double(s_.algorithm == "single_flip" ? 1 : sites_);
+    return {{"temperature", r.temperature},
+            {"beta", r.beta},
+            {"samples", r.samples},
+            {"steps_between_samples", r.between},
+            {"energy_per_site", {{"mean", r.energy.mean}, {"error", r.energy.error}, {"tau_int", r.energy.tau_int}, {"tau_int_error", r.energy.tau_int_error}}},
+            {"abs_magnetization_per_site", {{"mean", r.abs_m.mean}, {"error", r.abs_m.error}, {"tau_int", r.abs_m.tau_int}}},
+            {"magnetization_per_site", {{"mean", r.m.mean}, {"error", r.m.error}}},
+            {"tau_int_energy_pilot", r.tau_pilot},
+            {"seconds", r.seconds},
+            {"spin_updates_per_ns", r.seconds > 0 ? updates / r.seconds * 1e-9 : 0.0}};
+  }
+
+  /// The JSON summary next to the output: status "complete", or "interrupted" (with where it
+  /// stopped and the checkpoint to resume from). Temperatures lists every finished one.
+  void write_summary(const IsingSplit& split, const std::string& status, double seconds,
+                     const nlohmann::json& extra = nlohmann::json::object()) {
     nlohmann::json j;
-    j["status"] = "complete";
+    j["status"] = status;
     j["workflow"] = "ising";
     j["output"] = split.path;
     j["split"] = split.name;
@@ -576,21 +601,8 @@ class IsingRun {
     j["algorithm"] = s_.algorithm;
     j["wall_seconds"] = seconds;
     j["deck"] = deck_.values();
-    auto& temps = j["temperatures"] = nlohmann::json::array();
-    for (const auto& r : results) {
-      const double updates = double(r.steps) * double(s_.algorithm == "single_flip" ? 1 : sites_);
-      temps.push_back({{"temperature", r.temperature},
-                       {"beta", r.beta},
-                       {"samples", r.samples},
-                       {"steps_between_samples", r.between},
-                       {"energy_per_site", {{"mean", r.energy.mean}, {"error", r.energy.error}, {"tau_int", r.energy.tau_int}, {"tau_int_error", r.energy.tau_int_error}}},
-                       {"abs_magnetization_per_site", {{"mean", r.abs_m.mean}, {"error", r.abs_m.error}, {"tau_int", r.abs_m.tau_int}}},
-                       {"magnetization_per_site", {{"mean", r.m.mean}, {"error", r.m.error}}},
-                       {"seconds", r.seconds},
-                       {"spin_updates_per_ns", r.seconds > 0 ? updates / r.seconds * 1e-9 : 0.0}});
-    }
-    if (results.size() < split.temperatures.size())
-      j["note"] = "resumed run: temperatures finished before the restart are summarised in the HDF5 group attributes";
+    j["temperatures"] = completed_;
+    for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
     write_json_atomic(summary_path_for(split.path), j);
   }
 
@@ -609,6 +621,7 @@ class IsingRun {
   std::uint64_t sites_ = 1;
   std::uint64_t steps_this_run_ = 0;
   bool stop_pending_ = false;
+  nlohmann::json completed_ = nlohmann::json::array();  ///< summaries of finished temperatures
 };
 
 }  // namespace

@@ -48,11 +48,13 @@ for algo in metropolis heatbath single_flip; do
   check "$algo: interrupted run leaves no final file" no_file "$WORK/cut.h5"
   check "$algo: interrupted run leaves partial + checkpoint" bash -c "[ -f '$WORK/cut.h5.partial' ] && [ -f '$WORK/cut.ckpt.h5' ]"
   check "$algo: message says how to resume" output_has "--restart"
+  check "$algo: summary says interrupted" /usr/bin/python3 -c "import json,sys; j=json.load(open('$WORK/cut.json')); sys.exit(j['status']!='interrupted' or 'checkpoint' not in j)"
   pf 4 run "$WORK/d.yaml" --set output.path="$WORK/cut.h5" --set checkpoint.stop_after=40 --restart
   check "$algo: second leg stops again" expect_rc 3
   pf 2 run "$WORK/d.yaml" --set output.path="$WORK/cut.h5" --restart
   check "$algo: restart completes" expect_rc 0
   check "$algo: checkpoint removed after completion" no_file "$WORK/cut.ckpt.h5"
+  check "$algo: resumed summary complete with both temperatures" /usr/bin/python3 -c "import json,sys; j=json.load(open('$WORK/cut.json')); sys.exit(j['status']!='complete' or [t['temperature'] for t in j['temperatures']]!=[2.0,4.6])"
   pf 1 compare "$WORK/full.h5" "$WORK/cut.h5"
   check "$algo: restarted output identical to uninterrupted" expect_rc 0
   rm -f "$WORK"/full.* "$WORK"/cut.*
