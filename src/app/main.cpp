@@ -68,12 +68,15 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
   }
   auto* run = app.get_subcommand("run");
   if (run->parsed() && !cli.help_deck.empty()) {
-    const auto& w = wf::find(cli.help_deck);
+    const auto& w = *phyflow::collective_try(rt.comm(), [&] { return &wf::find(cli.help_deck); });
     if (rt.rank() == 0) std::cout << w.description << "\n\n" << w.schema().describe() << std::flush;
     return 0;
   }
-  if (cli.deck.empty())
-    throw phyflow::input_error("phyflow run needs a deck: phyflow run DECK.yaml (or --help-deck WORKFLOW)");
+  phyflow::collective_try(rt.comm(), [&] {
+    if (cli.deck.empty())
+      throw phyflow::input_error(
+          "phyflow run needs a deck: phyflow run DECK.yaml (or --help-deck WORKFLOW)");
+  });
   const wf::Workflow* w = nullptr;
   const auto deck = phyflow::collective_try(
       rt.comm(), [&] { return wf::load_deck(cli.deck, cli.overrides, rt.size(), &w); });

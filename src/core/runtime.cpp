@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace phyflow {
 
@@ -74,7 +75,15 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
 #endif
 
   if (!Kokkos::is_initialized()) {
-    Kokkos::initialize(argc, argv);
+    // Kokkos sees only its prefixed options (--kokkos-...): Kokkos 3.4 would otherwise take
+    // the program's own --help and print its help instead.
+    std::vector<char*> kokkos_args{argv[0]};
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]).rfind("--kokkos-", 0) == 0) kokkos_args.push_back(argv[i]);
+    int kokkos_argc = static_cast<int>(kokkos_args.size());
+    kokkos_args.push_back(nullptr);
+    char** kokkos_argv = kokkos_args.data();
+    Kokkos::initialize(kokkos_argc, kokkos_argv);
     owns_kokkos_ = true;
   }
 

@@ -83,4 +83,13 @@ check "inspect truncated file: names it" output_has "cut.h5"
 pf 1 validate "$D"
 check "validate good deck: exit 0" expect_rc 0
 
+pf 2 run
+check "run without a deck: exit 2, said once" bash -c "[ $RC -eq 2 ] && [ \$(grep -c 'needs a deck' '$WORK/out.txt') -eq 1 ]"
+
+pf 1 --help
+check "--help is phyflow's (not Kokkos')" bash -c "[ $RC -eq 0 ] && grep -qF 'Subcommands' '$WORK/out.txt'"
+
+pf 1 run --help-deck ising
+check "--help-deck lists keys with ranges" bash -c "[ $RC -eq 0 ] && grep -qF 'sweeps.between_samples' '$WORK/out.txt'"
+
 finish
