@@ -61,31 +61,38 @@ std::string divisibility_message(const std::vector<int>& extent, const std::vect
 
 }  // namespace
 
-CartDecomposition::CartDecomposition(MPI_Comm comm, std::vector<int> global_extent,
-                                     std::vector<int> proc_grid)
-    : global_extent_(std::move(global_extent)), proc_grid_(std::move(proc_grid)) {
-  const int d = dims();
+std::vector<int> CartDecomposition::plan_grid(const std::vector<int>& global_extent,
+                                              std::vector<int> proc_grid, int ranks) {
+  const int d = static_cast<int>(global_extent.size());
   if (d < 1) throw input_error("lattice.dims must be at least 1");
-  for (int e : global_extent_)
+  for (int e : global_extent)
     if (e < 1)
       throw input_error("lattice.L = " + std::to_string(e) + " must be at least 1");
-  check_mpi(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
-  if (proc_grid_.empty()) proc_grid_ = auto_grid(size_, d);
-  if (static_cast<int>(proc_grid_.size()) != d)
-    throw input_error("the process grid " + join_grid(proc_grid_) + " has " +
-                      std::to_string(proc_grid_.size()) + " entries but the lattice has " +
+  if (proc_grid.empty()) proc_grid = auto_grid(ranks, d);
+  if (static_cast<int>(proc_grid.size()) != d)
+    throw input_error("the process grid " + join_grid(proc_grid) + " (lattice.proc_grid) has " +
+                      std::to_string(proc_grid.size()) + " entries but the lattice has " +
                       std::to_string(d) + " dimensions");
   long long grid_ranks = 1;
-  for (int g : proc_grid_) {
-    if (g < 1) throw input_error("process grid " + join_grid(proc_grid_) + " has an entry < 1");
+  for (int g : proc_grid) {
+    if (g < 1) throw input_error("process grid " + join_grid(proc_grid) + " has an entry < 1");
     grid_ranks *= g;
   }
-  if (grid_ranks != size_)
-    throw input_error("the process grid " + join_grid(proc_grid_) + " holds " +
+  if (grid_ranks != ranks)
+    throw input_error("the process grid " + join_grid(proc_grid) + " (lattice.proc_grid) holds " +
                       std::to_string(grid_ranks) + " ranks but the run has " +
-                      std::to_string(size_) + "; choose a grid whose product is the rank count");
-  if (!divides(global_extent_, proc_grid_))
-    throw input_error(divisibility_message(global_extent_, proc_grid_, size_));
+                      std::to_string(ranks) + "; choose a grid whose product is the rank count");
+  if (!divides(global_extent, proc_grid))
+    throw input_error(divisibility_message(global_extent, proc_grid, ranks));
+  return proc_grid;
+}
+
+CartDecomposition::CartDecomposition(MPI_Comm comm, std::vector<int> global_extent,
+                                     std::vector<int> proc_grid)
+    : global_extent_(std::move(global_extent)) {
+  const int d = dims();
+  check_mpi(MPI_Comm_size(comm, &size_), "MPI_Comm_size");
+  proc_grid_ = plan_grid(global_extent_, std::move(proc_grid), size_);
 
   std::vector<int> periodic(d, 1);
   MPI_Comm cart = MPI_COMM_NULL;

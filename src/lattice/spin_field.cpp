@@ -21,29 +21,40 @@ std::string extent_text(const std::vector<int>& extent) {
   return text;
 }
 
-Layout make_layout(const CartDecomposition& dec) {
-  const int d = dec.dims();
+}  // namespace
+
+void SpinField::check_geometry(const std::vector<int>& global_extent,
+                               const std::vector<int>& proc_grid) {
+  const int d = static_cast<int>(global_extent.size());
   if (d < 2 || d > Layout::max_dims)
     throw input_error("lattice.dims = " + std::to_string(d) +
                       ": the Ising kernels support 2 or 3 dimensions");
   for (int k = 0; k < d; ++k)
-    if (dec.global_extent()[k] % 2 != 0)
-      throw input_error("lattice.L = " + std::to_string(dec.global_extent()[k]) +
+    if (global_extent[k] % 2 != 0)
+      throw input_error("lattice.L = " + std::to_string(global_extent[k]) +
                         " is odd: checkerboard updates need an even L so that the two colours "
                         "stay consistent across the periodic boundary; use L = " +
-                        std::to_string(dec.global_extent()[k] + 1));
-  const int last = dec.local_extent()[d - 1];
+                        std::to_string(global_extent[k] + 1));
+  const int last = global_extent[d - 1] / proc_grid[d - 1];
   if (last % 2 != 0) {
-    const int grid = dec.proc_grid()[d - 1];
-    int step = 2 * grid;
-    for (int g : dec.proc_grid()) step = std::lcm(step, g);
+    int step = 2 * proc_grid[d - 1];
+    int ranks = 1;
+    for (int g : proc_grid) step = std::lcm(step, g), ranks *= g;
     throw input_error(
-        "lattice.L = " + std::to_string(dec.global_extent()[d - 1]) + " over the " +
-        dec.grid_text() + " process grid of " + std::to_string(dec.size()) + " MPI ranks gives " +
-        std::to_string(last) + " sites per rank along the last dimension; checkerboard storage "
+        "lattice.L = " + std::to_string(global_extent[d - 1]) + " over the " +
+        extent_text(proc_grid) + " process grid of " + std::to_string(ranks) +
+        " MPI ranks gives " + std::to_string(last) +
+        " sites per rank along the last dimension; checkerboard storage "
         "needs an even number there: set lattice.L to a multiple of " + std::to_string(step) +
         " or run on a rank count whose grid does not split the last dimension that finely");
   }
+}
+
+namespace {
+
+Layout make_layout(const CartDecomposition& dec) {
+  const int d = dec.dims();
+  SpinField::check_geometry(dec.global_extent(), dec.proc_grid());
   Layout L;
   L.dims = d;
   for (int k = 0; k < d; ++k) {

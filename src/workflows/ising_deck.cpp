@@ -1,10 +1,10 @@
 #include "phyflow/workflows/ising_deck.hpp"
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/lattice/cart_decomposition.hpp"
+#include "phyflow/lattice/spin_field.hpp"
 
-#include <mpi.h>
 
-#include <sstream>
 
 namespace phyflow::workflows {
 
@@ -13,7 +13,7 @@ config::Schema ising_schema() {
   s.choice("workflow", "ising", {"ising"}, "what to run");
   s.integer("seed", 42, 0, 4294967295.0, "seed of every random draw (Philox key)");
   s.integer("lattice.dims", 2, 2, 3, "dimension d of the periodic L^d lattice");
-  s.integer("lattice.L", 16, 2, 1 << 16, "linear size L (even: the checkerboard needs it)");
+  s.integer("lattice.L", 16, 2, 1 << 16, "linear size L (even for the checkerboard algorithms)");
   s.int_list("lattice.proc_grid", std::nullopt, 1, 1 << 16,
              "MPI process grid, one entry per dimension (default: MPI_Dims_create)");
   s.real("model.J", 1.0, std::nullopt, std::nullopt, "coupling J in H = -J sum s_i s_j - h sum s_i");
@@ -62,15 +62,7 @@ std::string split_output_path(const std::string& path, const std::string& split)
   return path + "_" + split;
 }
 
-namespace {
 
-std::string grid_text(const std::vector<int>& grid) {
-  std::string s;
-  for (std::size_t i = 0; i < grid.size(); ++i) s += (i ? "x" : "") + std::to_string(grid[i]);
-  return s;
-}
-
-}  // namespace
 
 IsingSettings ising_settings(const config::Deck& deck, int ranks) {
   IsingSettings s;
@@ -93,11 +85,6 @@ IsingSettings ising_settings(const config::Deck& deck, int ranks) {
   s.stop_after = std::uint64_t(deck.integer("checkpoint.stop_after"));
   s.progress_interval = deck.real("progress.interval");
 
-  if (s.L % 2 != 0)
-    throw input_error(where + ": lattice.L = " + std::to_string(s.L) +
-                      " is odd; the periodic checkerboard needs an even L (e.g. " +
-                      std::to_string(s.L + 1) + ")");
-
   std::vector<double> temps;
   const bool has_t = deck.has("temperatures"), has_b = deck.has("betas");
   if (has_t == has_b)
@@ -109,53 +96,20 @@ IsingSettings ising_settings(const config::Deck& deck, int ranks) {
     for (double b : deck.real_list("betas")) temps.push_back(b > 0 ? 1.0 / b : HUGE_VAL);
   }
 
-  // Process grid: the lattice must divide over it (single_flip replicates the lattice).
+  // Process grid: the lattice must divide over it and suit the colour-split storage, checked
+  // by the lattice module itself (single_flip replicates the lattice, so it has no grid).
   if (s.algorithm != "single_flip") {
-    std::vector<int> grid(std::size_t(s.dims), 0);
-    if (deck.has("lattice.proc_grid")) {
-      const auto g = deck.int_list("lattice.proc_grid");
-      if (int(g.size()) != s.dims)
-        throw input_error(where + ": lattice.proc_grid has " + std::to_string(g.size()) +
-                          " entries; it needs one per dimension (" + std::to_string(s.dims) + ")");
-      long long prod = 1;
-      for (std::size_t i = 0; i < g.size(); ++i) grid[i] = int(g[i]), prod *= g[i];
-      if (prod != ranks)
-        throw input_error(where + ": lattice.proc_grid " + grid_text(grid) + " holds " +
-                          std::to_string(prod) + " ranks but the run has " + std::to_string(ranks));
-      s.proc_grid = grid;
-    } else {
-      MPI_Dims_create(ranks, s.dims, grid.data());
+    const std::vector<int> extent(std::size_t(s.dims), s.L);
+    std::vector<int> grid;
+    if (deck.has("lattice.proc_grid"))
+      for (long long g : deck.int_list("lattice.proc_grid")) grid.push_back(int(g));
+    try {
+      grid = lattice::CartDecomposition::plan_grid(extent, grid, ranks);
+      lattice::SpinField::check_geometry(extent, grid);
+    } catch (const Error& e) {
+      throw input_error(where + ": " + e.what());
     }
-    // The colour-split storage needs an even block along the last dimension.
-    const int p_last = grid.back();
-    if (s.L % p_last == 0 && (s.L / p_last) % 2 != 0)
-      throw input_error(where + ": lattice.L = " + std::to_string(s.L) + " over the " + grid_text(grid) +
-                        " process grid leaves " + std::to_string(s.L / p_last) +
-                        " sites per rank along the last dimension; it must be even: use a "
-                        "lattice.proc_grid with fewer ranks along the last dimension, or an L "
-                        "divisible by " + std::to_string(2 * p_last));
-    for (int p : grid) {
-      if (s.L % p != 0 || s.L / p < 2) {
-        std::ostringstream msg;
-        msg << where << ": lattice.L = " << s.L << " does not divide over the " << grid_text(grid)
-            << " process grid of " << ranks << " rank(s) (each rank needs an equal block of at "
-            << "least 2 sites per dimension); use a rank count whose grid divides L (";
-        bool first = true;
-        for (int n = 1; n <= 64; ++n) {
-          std::vector<int> g(std::size_t(s.dims), 0);
-          MPI_Dims_create(n, s.dims, g.data());
-          bool ok = true;
-          for (int q : g) ok = ok && s.L % q == 0 && s.L / q >= 2;
-          if (ok && n != ranks) {
-            msg << (first ? "" : ", ") << n;
-            first = false;
-          }
-          if (n > 16 && !first) break;
-        }
-        msg << " ranks work) or set lattice.L to a multiple of " << p;
-        throw input_error(msg.str());
-      }
-    }
+    if (deck.has("lattice.proc_grid")) s.proc_grid = grid;
   }
 
   const std::string path = deck.string("output.path");

@@ -41,7 +41,7 @@ check "L not divisible: names lattice.L and the grid" output_has "lattice.L = 16
 check "L not divisible: printed once" bash -c "[ \$(grep -c 'does not divide' '$WORK/out.txt') -eq 1 ]"
 
 pf 2 run "$D" --set lattice.L=6 --set "lattice.proc_grid=[1, 2]"
-check "odd block along the last dimension: exit 2, says it must be even" bash -c "[ $RC -eq 2 ] && grep -qF 'must be even' '$WORK/out.txt'"
+check "odd block along the last dimension: exit 2, says it must be even" bash -c "[ $RC -eq 2 ] && grep -qF 'needs an even number there' '$WORK/out.txt'"
 
 pf 2 run "$D" --set "lattice.proc_grid=[2, 2]"
 check "proc_grid not matching the rank count: exit 2" bash -c "[ $RC -eq 2 ] && grep -qF 'holds 4 ranks but the run has 2' '$WORK/out.txt'"

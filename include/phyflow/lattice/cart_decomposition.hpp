@@ -21,6 +21,12 @@ class CartDecomposition {
   CartDecomposition(MPI_Comm comm, std::vector<int> global_extent,
                     std::vector<int> proc_grid = {});
 
+  /// The process grid a decomposition of `global_extent` over `ranks` ranks would use, with
+  /// every check of the constructor (grid size, divisibility) but no communicator: lets a deck
+  /// be validated for a rank count before anything runs. Throws the same input_error.
+  static std::vector<int> plan_grid(const std::vector<int>& global_extent,
+                                    std::vector<int> proc_grid, int ranks);
+
   int dims() const { return static_cast<int>(global_extent_.size()); }
   const std::vector<int>& global_extent() const { return global_extent_; }
   const std::vector<int>& local_extent() const { return local_extent_; }

@@ -23,6 +23,12 @@ class SpinField {
   /// allow checkerboard storage. Spins start at +1 with the halo valid.
   explicit SpinField(CartDecomposition decomposition);
 
+  /// Checks, without building anything, that a lattice of `global_extent` over `proc_grid`
+  /// suits the colour-split storage (d = 2, 3; even L; even block along the last dimension).
+  /// Throws the input_error the constructor would. For deck validation before a run.
+  static void check_geometry(const std::vector<int>& global_extent,
+                             const std::vector<int>& proc_grid);
+
   const CartDecomposition& decomposition() const { return decomposition_; }
   const CheckerboardLayout& layout() const { return layout_; }
   int dims() const { return layout_.dims; }
