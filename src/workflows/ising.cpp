@@ -144,7 +144,7 @@ class SingleFlipIsingChain final : public IsingChain {
     if (block_size() > 0) std::copy(chain_.spins().begin(), chain_.spins().end(), out);
   }
   void set_local_block(const std::int8_t* in) override {
-    // Every rank needs the whole configuration: rank 0's block is broadcast by the caller.
+    // The serial chain needs the whole configuration on every rank (restore reads it all).
     chain_.set_spins(std::vector<std::int8_t>(in, in + chain_.spins().size()));
   }
 
@@ -264,7 +264,6 @@ class IsingRun {
     RunPosition pos;
     pos.split = split_index;
     bool resuming = false;
-    std::vector<std::int8_t> resume_block;
     TemperatureSeries resume_series;
     std::unique_ptr<io::OutputFile> out;
     const bool complete = file_exists(split.path);
@@ -274,7 +273,7 @@ class IsingRun {
       }
       if (options_.restart && file_exists(ckpt)) {
         resuming = true;
-        read_checkpoint(ckpt, pos, resume_block, resume_series);
+        read_checkpoint(ckpt, pos, resume_series);
         if (pos.split != split_index)
           throw input_error("checkpoint '" + ckpt + "' belongs to split " + std::to_string(pos.split));
         out = std::make_unique<io::OutputFile>(io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
@@ -308,7 +307,7 @@ class IsingRun {
       const bool resume_here = resuming && t == pos.temperature;
       if (!resume_here) pos = RunPosition{split_index, t, 0, 0, s_.between_samples, 0.0};
       completed_.push_back(result_json(
-          run_temperature(*out, split, pos, resume_here, resume_block, resume_series, ckpt, label)));
+          run_temperature(*out, split, pos, resume_here, resume_series, ckpt, label)));
     }
 
     // 4. Commit, drop the checkpoint, write the summary.
@@ -319,8 +318,7 @@ class IsingRun {
     log::info(label + ": wrote " + split.path + " (summary " + summary_path_for(split.path) + ")");
   }
 
-  void read_checkpoint(const std::string& ckpt, RunPosition& pos, std::vector<std::int8_t>& block,
-                       TemperatureSeries& series) {
+  void read_checkpoint(const std::string& ckpt, RunPosition& pos, TemperatureSeries& series) {
     io::InputFile f = io::InputFile::open(ckpt, MPI_COMM_SELF);
     config::Deck saved = config::Deck::load_string(f.attribute_string("/", "deck_resolved"), {},
                                                    ising_schema(), ckpt);
@@ -337,12 +335,11 @@ class IsingRun {
     completed_ = nlohmann::json::parse(f.attribute_string("/", "checkpoint_completed_temperatures"));
     series.energy = f.read<double>("/energy");
     series.magnetization = f.read<double>("/magnetization");
-    // The whole configuration: each rank later takes its block.
-    block = f.read<std::int8_t>("/spins");
+    f.expect("/spins", "int8", std::size_t(s_.dims) + 1);  // read per rank on resume
   }
 
   TemperatureResult run_temperature(io::OutputFile& out, const IsingSplit& split, RunPosition& pos,
-                                    bool resume, const std::vector<std::int8_t>& resume_spins,
+                                    bool resume,
                                     const TemperatureSeries& resume_series, const std::string& ckpt,
                                     const std::string& label) {
     const std::uint64_t t = pos.temperature;
@@ -396,7 +393,7 @@ class IsingRun {
       energy_ds->truncate(pos.samples);
       mag_ds->truncate(pos.samples);
       series = resume_series;
-      set_block_from_global(*chain, resume_spins);
+      restore_configuration(*chain, ckpt);
     }
 
     // 2b. Sampling schedule: thermalise, pilot (optional), then one sample every `between`.
@@ -545,26 +542,19 @@ class IsingRun {
     return r;
   }
 
-  void set_block_from_global(IsingChain& chain, const std::vector<std::int8_t>& global) {
-    if (dynamic_cast<SingleFlipIsingChain*>(&chain)) {
-      chain.set_local_block(global.data());
-      return;
+  /// Restores the checkpointed configuration: each rank reads only the hyperslab it owns
+  /// (the serial single-flip chain needs, and reads, the whole lattice on every rank).
+  void restore_configuration(IsingChain& chain, const std::string& ckpt) {
+    const bool whole = dynamic_cast<SingleFlipIsingChain*>(&chain) != nullptr;
+    std::vector<std::uint64_t> offset{0}, count{1};
+    for (int k = 0; k < s_.dims; ++k) {
+      offset.push_back(whole ? 0 : chain.block_offset[std::size_t(k)]);
+      count.push_back(whole ? std::uint64_t(s_.L) : chain.block_count[std::size_t(k)]);
     }
-    // Cut this rank's hyperslab out of the C-ordered global configuration.
-    std::vector<std::int8_t> block(chain.block_size());
-    const int d = s_.dims;
-    const auto& off = chain.block_offset;
-    const auto& cnt = chain.block_count;
-    std::vector<std::uint64_t> idx(std::size_t(d), 0);
-    for (std::uint64_t i = 0; i < block.size(); ++i) {
-      std::uint64_t g = 0;
-      for (int k = 0; k < d; ++k) g = g * std::uint64_t(s_.L) + off[std::size_t(k)] + idx[std::size_t(k)];
-      block[i] = global[g];
-      for (int k = d - 1; k >= 0; --k) {
-        if (++idx[std::size_t(k)] < cnt[std::size_t(k)]) break;
-        idx[std::size_t(k)] = 0;
-      }
-    }
+    const auto block = collective_try(rt_.comm(), [&] {
+      io::InputFile f = io::InputFile::open(ckpt, MPI_COMM_SELF);
+      return f.read_hyperslab<std::int8_t>("/spins", offset, count);
+    });
     chain.set_local_block(block.data());
   }
 
