@@ -1,0 +1,230 @@
+// Pairwise force laws of the N-body simulations (DESIGN.md §6; REFERENCES.md "Symbolic
+// distillation"): small functors usable in Kokkos kernels, PETSc TS right-hand sides and as
+// the ground truth for distillation. Convention: U is the pair energy, F_i = -grad_{x_i} U.
+#pragma once
+
+#include <Kokkos_Core.hpp>
+#include <cmath>
+#include <string>
+
+namespace phyflow::nbody {
+
+/// The largest spatial dimension the fixed-size kernels support.
+constexpr int max_dim = 3;
+
+/// Shift of the softened distance r' = |x_i - x_j| + 0.01 used by the seed's laws
+/// (Cranmer et al. 2020, simulate.py: `bounded_dist = dist + min_dist`, min_dist = 1e-2).
+constexpr double distance_shift = 0.01;
+
+// ---------------------------------------------------------------------------------------------
+// Radial laws. Each law supplies radial(r, qi, qj, mi, mj, u, du_dr): the pair energy u as a
+// function of the plain distance r = |x_i - x_j| and its derivative. RadialLaw turns that into
+// potential() and pair_force() for D = 1, 2, 3 by static (CRTP) dispatch: no virtual calls.
+//
+// Coincident bodies (r = 0): the direction (x_i - x_j)/r is undefined, so pair_force() returns
+// exactly zero there. The laws with the r' shift have finite slope at r = 0, so this is a
+// choice of direction, not a hidden singularity; softened gravity's force goes to zero
+// continuously anyway.
+// ---------------------------------------------------------------------------------------------
+template <class Law>
+struct RadialLaw {
+  /// Pair energy of bodies i and j (positions xi, xj of length D).
+  template <int D>
+  KOKKOS_INLINE_FUNCTION double potential(const double* xi, const double* xj, double qi, double qj,
+                                          double mi, double mj) const {
+    double u = 0.0, du_dr = 0.0;
+    static_cast<const Law&>(*this).radial(distance<D>(xi, xj), qi, qj, mi, mj, u, du_dr);
+    return u;
+  }
+
+  /// Force on body i from body j, written to fi[0..D): F_i = -dU/dr (x_i - x_j)/r.
+  /// Zero for coincident bodies (see above). F_j = -F_i (Newton's third law).
+  template <int D>
+  KOKKOS_INLINE_FUNCTION void pair_force(const double* xi, const double* xj, double qi, double qj,
+                                         double mi, double mj, double* fi) const {
+    const double r = distance<D>(xi, xj);
+    if (!(r > 0.0)) {
+      for (int k = 0; k < D; ++k) fi[k] = 0.0;
+      return;
+    }
+    double u = 0.0, du_dr = 0.0;
+    static_cast<const Law&>(*this).radial(r, qi, qj, mi, mj, u, du_dr);
+    const double scale = -du_dr / r;
+    for (int k = 0; k < D; ++k) fi[k] = scale * (xi[k] - xj[k]);
+  }
+
+  template <int D>
+  KOKKOS_INLINE_FUNCTION static double distance(const double* xi, const double* xj) {
+    double r2 = 0.0;
+    for (int k = 0; k < D; ++k) {
+      const double dx = xi[k] - xj[k];
+      r2 += dx * dx;
+    }
+    return std::sqrt(r2);
+  }
+};
+
+/// spring: U = (r' - 1)^2.
+struct Spring : RadialLaw<Spring> {
+  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double, double, double& u,
+                                     double& du_dr) const {
+    const double s = r + distance_shift - 1.0;
+    u = s * s;
+    du_dr = 2.0 * s;
+  }
+};
+
+/// r1: U = m_i m_j ln r'.
+struct R1 : RadialLaw<R1> {
+  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double mi, double mj, double& u,
+                                     double& du_dr) const {
+    const double rs = r + distance_shift;
+    u = mi * mj * std::log(rs);
+    du_dr = mi * mj / rs;
+  }
+};
+
+/// r2: U = -m_i m_j / r'.
+struct R2 : RadialLaw<R2> {
+  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double mi, double mj, double& u,
+                                     double& du_dr) const {
+    const double rs = r + distance_shift;
+    u = -mi * mj / rs;
+    du_dr = mi * mj / (rs * rs);
+  }
+};
+
+/// charge: U = q_i q_j / r'.
+struct Charge : RadialLaw<Charge> {
+  KOKKOS_INLINE_FUNCTION void radial(double r, double qi, double qj, double, double, double& u,
+                                     double& du_dr) const {
+    const double rs = r + distance_shift;
+    u = qi * qj / rs;
+    du_dr = -qi * qj / (rs * rs);
+  }
+};
+
+/// discontinuous: U = 0 if r' < 2 else (r' - 1)^2 (the seed's three branches 0 / 0 /
+/// (r'-1)^2 at r' < 1 / 1 <= r' < 2 / r' >= 2). The force is zero inside r' < 2; U jumps by 1
+/// at r' = 2, where the force is the one-sided one from outside.
+struct Discontinuous : RadialLaw<Discontinuous> {
+  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double, double, double& u,
+                                     double& du_dr) const {
+    const double rs = r + distance_shift;
+    if (rs < 2.0) {
+      u = 0.0;
+      du_dr = 0.0;
+    } else {
+      u = (rs - 1.0) * (rs - 1.0);
+      du_dr = 2.0 * (rs - 1.0);
+    }
+  }
+};
+
+/// damped: the spring potential (r' - 1)^2 plus the seed's velocity damping.
+///
+/// The damping of the original simulation (MilesCranmer/symbolic_deep_learning, simulate.py,
+/// get_potential, sim == 'damped'; commit f494750) is written as an extra "potential" term
+/// damping * (x_i . v_i) / n with damping = 1, added to the pair term of every pair (i, j)
+/// with i < j in body order (first argument i only); the force takes -grad over positions
+/// only. So each such pair gives body i the force -v_i / n, and body i in all receives
+/// -(n - 1 - i)/n v_i: body 0 the most, the last body none. The damping is thus not a pair
+/// force (no Newton's third law) and depends on body order; we reproduce it exactly because
+/// the damped data sets are defined by it.
+struct Damped : RadialLaw<Damped> {
+  KOKKOS_INLINE_FUNCTION void radial(double r, double qi, double qj, double mi, double mj,
+                                     double& u, double& du_dr) const {
+    Spring().radial(r, qi, qj, mi, mj, u, du_dr);
+  }
+
+  /// The damping force on body i (index i of n bodies, velocity vi) summed over its pairs:
+  /// -(n - 1 - i)/n v_i (see above).
+  template <int D>
+  KOKKOS_INLINE_FUNCTION void damping_force(const double* vi, int i, int n, double* fi) const {
+    const double c = static_cast<double>(n - 1 - i) / static_cast<double>(n);
+    for (int k = 0; k < D; ++k) fi[k] = -c * vi[k];
+  }
+};
+
+/// gravity: U = -G m_i m_j / sqrt(r^2 + eps^2) (Plummer softening, no r' shift). Its force
+/// -G m_i m_j (x_i - x_j) / (r^2 + eps^2)^{3/2} is smooth through r = 0.
+struct SoftenedGravity : RadialLaw<SoftenedGravity> {
+  double G = 1.0;
+  double eps = 0.01;
+
+  SoftenedGravity() = default;
+  KOKKOS_INLINE_FUNCTION SoftenedGravity(double g, double softening) : G(g), eps(softening) {}
+
+  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double mi, double mj, double& u,
+                                     double& du_dr) const {
+    const double s2 = r * r + eps * eps;
+    const double s = std::sqrt(s2);
+    // G * (mi * mj), not (G * mi) * mj: symmetric in i, j to the last bit, so F_j = -F_i
+    // exactly and pair sums conserve momentum to rounding of the sums only.
+    const double gmm = G * (mi * mj);
+    u = -gmm / s;
+    du_dr = gmm * r / (s2 * s);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Choosing a law from a deck.
+// ---------------------------------------------------------------------------------------------
+enum class ForceLaw { spring, r1, r2, charge, damped, discontinuous, gravity };
+
+/// The deck name of a law ("spring", "r1", ...).
+const char* law_name(ForceLaw law);
+
+/// The law named `name` (deck key system.law); input_error naming system.law and the nearest
+/// known name otherwise.
+ForceLaw parse_force_law(const std::string& name);
+
+/// A law with its parameters (only gravity has any).
+struct ForceLawSpec {
+  ForceLaw law = ForceLaw::spring;
+  double gravity_G = 1.0;
+  double gravity_eps = 0.01;
+};
+
+/// Calls f with the functor of `spec` (Spring, R1, ..., SoftenedGravity): the one switch that
+/// turns a runtime choice into a statically dispatched kernel.
+template <class F>
+decltype(auto) with_law(const ForceLawSpec& spec, F&& f) {
+  switch (spec.law) {
+    case ForceLaw::spring:
+      return f(Spring{});
+    case ForceLaw::r1:
+      return f(R1{});
+    case ForceLaw::r2:
+      return f(R2{});
+    case ForceLaw::charge:
+      return f(Charge{});
+    case ForceLaw::damped:
+      return f(Damped{});
+    case ForceLaw::discontinuous:
+      return f(Discontinuous{});
+    case ForceLaw::gravity:
+      break;
+  }
+  return f(SoftenedGravity(spec.gravity_G, spec.gravity_eps));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host helpers for one system of n bodies. State layout as the seed's data sets: row b of
+// `state` (n rows of 2d + 2 doubles) is [x(d), v(d), q, m].
+// ---------------------------------------------------------------------------------------------
+
+/// Number of doubles per body in the state layout.
+constexpr int state_width(int d) { return 2 * d + 2; }
+
+/// a_b = F_b / m_b with F_b the sum of pair forces over all other bodies (plus, for damped,
+/// the seed's damping). accel holds n rows of d doubles. d must be 1, 2 or 3.
+void accelerations(const ForceLawSpec& spec, int d, int n, const double* state, double* accel);
+
+/// Sum over pairs i < j of the pair energy (the conservative part; damped: the spring energy).
+double potential_energy(const ForceLawSpec& spec, int d, int n, const double* state);
+
+/// Kinetic energy sum_b m_b |v_b|^2 / 2 plus potential_energy().
+double total_energy(const ForceLawSpec& spec, int d, int n, const double* state);
+
+}  // namespace phyflow::nbody
