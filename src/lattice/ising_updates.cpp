@@ -11,10 +11,13 @@
 #include <cmath>
 #include <string>
 
-// Kernels run on the host unless Kokkos has a device backend: then the SIMD Philox (host
-// code) is out of reach and the portable loop is used.
-#if !defined(KOKKOS_ENABLE_CUDA) && !defined(KOKKOS_ENABLE_HIP) && !defined(KOKKOS_ENABLE_SYCL) && \
-    !defined(KOKKOS_ENABLE_OPENMPTARGET)
+// The SIMD site loops (x86-64 target attributes, host-only Philox blocks) are used on x86-64
+// hosts; with a device backend, on other CPUs (e.g. aarch64), or when PHYFLOW_PORTABLE_KERNELS
+// is defined, the portable Kokkos loop runs instead (same results, bit for bit).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&                     \
+    !defined(KOKKOS_ENABLE_CUDA) && !defined(KOKKOS_ENABLE_HIP) &&                          \
+    !defined(KOKKOS_ENABLE_SYCL) && !defined(KOKKOS_ENABLE_OPENMPTARGET) &&                 \
+    !defined(PHYFLOW_PORTABLE_KERNELS)
 #define PHYFLOW_ISING_HOST_SIMD 1
 #endif
 
