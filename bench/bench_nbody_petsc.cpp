@@ -5,16 +5,16 @@
 // iteration divided by the accepted steps it took.
 //
 //   build/bench/bench_nbody_petsc                 (one rank: the engine is per simulation)
-#include "phyflow/core/runtime.hpp"
-#include "phyflow/nbody/force_laws.hpp"
-#include "phyflow/nbody/initial_conditions.hpp"
-#include "phyflow/nbody/integrators.hpp"
-
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "phyflow/core/runtime.hpp"
+#include "phyflow/nbody/force_laws.hpp"
+#include "phyflow/nbody/initial_conditions.hpp"
+#include "phyflow/nbody/integrators.hpp"
 
 namespace {
 
@@ -44,8 +44,8 @@ void petsc_simulation(benchmark::State& state, Method method) {
   state.SetItemsProcessed(steps);
   state.counters["steps_per_sim"] =
       benchmark::Counter(static_cast<double>(steps) / static_cast<double>(state.iterations()));
-  state.counters["s_per_step"] =
-      benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["s_per_step"] = benchmark::Counter(
+      static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 }  // namespace
@@ -54,10 +54,12 @@ int main(int argc, char** argv) {
   phyflow::Runtime runtime(argc, argv);
   benchmark::Initialize(&argc, argv);
   for (Method m : {Method::rk45, Method::rk4, Method::verlet}) {
-    const std::string name = std::string("PetscTs/spring/n4/2D/") +
-                             (m == Method::rk45 ? "rk45" : m == Method::rk4 ? "rk4" : "verlet");
-    benchmark::RegisterBenchmark(name.c_str(), [m](benchmark::State& s) { petsc_simulation(s, m); })
-        ->Unit(benchmark::kMillisecond);
+    const std::string name = std::string("PetscTs/spring/n4/2D/") + (m == Method::rk45  ? "rk45"
+                                                                     : m == Method::rk4 ? "rk4"
+                                                                                        : "verlet");
+    benchmark::RegisterBenchmark(name.c_str(), [m](benchmark::State& s) {
+      petsc_simulation(s, m);
+    })->Unit(benchmark::kMillisecond);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -2,8 +2,6 @@
 // simulation on one PETSc TS on PETSC_COMM_SELF. ODE state y = [x (n d), v (n d)], body-major
 // like the seed's rows; q and m are constants of the right-hand side. Built without PETSc,
 // integrate_petsc only says so.
-#include "phyflow/nbody/integrators.hpp"
-
 #include <cmath>
 #include <limits>
 #include <string>
@@ -11,6 +9,7 @@
 
 #include "phyflow/core/build_info.hpp"
 #include "phyflow/core/error.hpp"
+#include "phyflow/nbody/integrators.hpp"
 
 #if PHYFLOW_HAVE_PETSC
 #include <petscts.h>
@@ -28,8 +27,8 @@ void check_petsc(PetscErrorCode rc, const char* call) {
   const char* generic = nullptr;
   char* specific = nullptr;
   PetscErrorMessage(rc, &generic, &specific);
-  std::string text = std::string("PETSc ") + call + " failed (PETSc error " +
-                     std::to_string(static_cast<int>(rc));
+  std::string text =
+      std::string("PETSc ") + call + " failed (PETSc error " + std::to_string(static_cast<int>(rc));
   if (generic) text += ": " + std::string(generic);
   if (specific && *specific) text += ": " + std::string(specific);
   throw runtime_error(text + ")");
@@ -60,7 +59,9 @@ using OwnedIS = Owned<IS, ISDestroy>;
 /// status 2 of the simulation.
 class QuietPetscErrors {
  public:
-  QuietPetscErrors() { check_petsc(PetscPushErrorHandler(PetscReturnErrorHandler, nullptr), "PetscPushErrorHandler"); }
+  QuietPetscErrors() {
+    check_petsc(PetscPushErrorHandler(PetscReturnErrorHandler, nullptr), "PetscPushErrorHandler");
+  }
   QuietPetscErrors(const QuietPetscErrors&) = delete;
   QuietPetscErrors& operator=(const QuietPetscErrors&) = delete;
   ~QuietPetscErrors() { PetscPopErrorHandler(); }
@@ -274,12 +275,10 @@ void integrate_petsc(const ForceLawSpec& law, int d, int n, const TimeGrid& grid
     case Method::verlet: {
       register_kick_drift_kick();
       check_petsc(TSSetType(ts.get(), TSBASICSYMPLECTIC), "TSSetType(TSBASICSYMPLECTIC)");
-      check_petsc(TSBasicSymplecticSetType(ts.get(), kick_drift_kick),
-                  "TSBasicSymplecticSetType");
+      check_petsc(TSBasicSymplecticSetType(ts.get(), kick_drift_kick), "TSBasicSymplecticSetType");
       OwnedIS positions, velocities;
       check_petsc(ISCreateStride(PETSC_COMM_SELF, nd, 0, 1, positions.out()), "ISCreateStride");
-      check_petsc(ISCreateStride(PETSC_COMM_SELF, nd, nd, 1, velocities.out()),
-                  "ISCreateStride");
+      check_petsc(ISCreateStride(PETSC_COMM_SELF, nd, nd, 1, velocities.out()), "ISCreateStride");
       // The TS keeps its own references to the index sets.
       check_petsc(TSRHSSplitSetIS(ts.get(), "position", positions.get()), "TSRHSSplitSetIS");
       check_petsc(TSRHSSplitSetIS(ts.get(), "momentum", velocities.get()), "TSRHSSplitSetIS");
@@ -308,7 +307,8 @@ void integrate_petsc(const ForceLawSpec& law, int d, int n, const TimeGrid& grid
     check_petsc(TSGetStepNumber(ts.get(), &steps_before), "TSGetStepNumber");
     if (fixed_step) {
       // The step count ends the frame; the time limit half a step beyond it never does.
-      check_petsc(TSSetMaxSteps(ts.get(), static_cast<PetscInt>(k) * grid.substeps), "TSSetMaxSteps");
+      check_petsc(TSSetMaxSteps(ts.get(), static_cast<PetscInt>(k) * grid.substeps),
+                  "TSSetMaxSteps");
       check_petsc(TSSetMaxTime(ts.get(), t_k + 0.5 * grid.step()), "TSSetMaxTime");
     } else {
       check_petsc(TSSetMaxSteps(ts.get(), steps_before + settings.max_steps_per_frame),

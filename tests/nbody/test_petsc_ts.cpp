@@ -4,7 +4,6 @@
 // motion landing exactly on the frame times, the definition of one velocity Verlet step,
 // PETSc's error norm against the formula in integrators.hpp, and the failure paths.
 #include <gtest/gtest.h>
-
 #include <petscts.h>
 
 #include <algorithm>
@@ -31,7 +30,7 @@ struct Trajectory {
 };
 
 Trajectory integrate(const ForceLawSpec& law, int d, int n, const TimeGrid& grid,
-              const IntegratorSettings& settings, const std::vector<double>& initial) {
+                     const IntegratorSettings& settings, const std::vector<double>& initial) {
   Trajectory run;
   run.frames.assign(static_cast<std::size_t>(grid.nt * n * state_width(d)), -1.0);
   run.accel.assign(static_cast<std::size_t>(grid.nt * n * d), -1.0);
@@ -76,7 +75,8 @@ void kepler_relative(double t, double r[2], double v[2]) {
   const double e = kepler_e;
   const double mean = std::fmod(t, 2.0 * pi);
   double ecc = mean + e * std::sin(mean);
-  for (int it = 0; it < 50; ++it) ecc -= (ecc - e * std::sin(ecc) - mean) / (1.0 - e * std::cos(ecc));
+  for (int it = 0; it < 50; ++it)
+    ecc -= (ecc - e * std::sin(ecc) - mean) / (1.0 - e * std::cos(ecc));
   const double root = std::sqrt(1.0 - e * e);
   const double ecc_rate = 1.0 / (1.0 - e * std::cos(ecc));
   r[0] = std::cos(ecc) - e;
@@ -196,13 +196,16 @@ TEST(PetscTs, KeplerOrbitVerletIsSecondOrderWithBoundedEnergy) {
     const double e0 = total_energy(law, 2, 2, run.frames.data());
     window[i][0] = window[i][1] = 0.0;
     for (int k = 0; k < grid.nt; ++k) {
-      const double de = std::abs(total_energy(law, 2, 2, &run.frames[static_cast<std::size_t>(k * 12)]) - e0);
+      const double de =
+          std::abs(total_energy(law, 2, 2, &run.frames[static_cast<std::size_t>(k * 12)]) - e0);
       double& worst = window[i][k <= 100 ? 0 : 1];
       worst = std::max(worst, de / std::abs(e0));
     }
   }
-  std::printf("verlet energy error over periods 0-10 / 10-20: %.4e / %.4e (h = T/1000), "
-              "%.4e / %.4e (T/2000)\n", window[0][0], window[0][1], window[1][0], window[1][1]);
+  std::printf(
+      "verlet energy error over periods 0-10 / 10-20: %.4e / %.4e (h = T/1000), "
+      "%.4e / %.4e (T/2000)\n",
+      window[0][0], window[0][1], window[1][0], window[1][1]);
   for (int i = 0; i < 2; ++i) {
     EXPECT_GT(window[i][0], 0.0);
     EXPECT_LT(window[i][1], 1.01 * window[i][0]);
@@ -237,7 +240,11 @@ TEST(PetscTs, Rk45KeepsEnergyOfConservativeSeedLaws) {
       const double scale = (e0 - u0) + std::abs(u0);
       double drift = 0.0;
       for (int k = 0; k < grid.nt; ++k)
-        drift = std::max(drift, std::abs(total_energy(law, d, n, &run.frames[static_cast<std::size_t>(k * n * w)]) - e0) / scale);
+        drift = std::max(
+            drift,
+            std::abs(total_energy(law, d, n, &run.frames[static_cast<std::size_t>(k * n * w)]) -
+                     e0) /
+                scale);
       // Each accepted step commits a local error of at most ~tol (weighted RMS); summed over
       // the steps without cancellation that bounds the drift by steps * tol. Measured: 1e-14
       // to 2.5e-7, at most 1.2% of the bound (close encounters of r2 / charge need the most
@@ -246,8 +253,8 @@ TEST(PetscTs, Rk45KeepsEnergyOfConservativeSeedLaws) {
       EXPECT_LT(drift, bound) << law_name(l) << " sim " << sim;
       worst_ratio = std::max(worst_ratio, drift / bound);
     }
-    std::printf("rk45 %s: largest energy drift / (steps * tol) over 4 systems: %.2e\n",
-                law_name(l), worst_ratio);
+    std::printf("rk45 %s: largest energy drift / (steps * tol) over 4 systems: %.2e\n", law_name(l),
+                worst_ratio);
   }
 }
 
@@ -263,8 +270,8 @@ TEST(PetscTs, Rk45DampedLawLosesTheWorkOfTheDamping) {
   law.law = ForceLaw::damped;
   const double h = grid.frame_spacing();
   for (std::uint64_t sim = 0; sim < 4; ++sim) {
-    const Trajectory run =
-        integrate(law, d, n, grid, settings_for(Method::rk45), seed_bodies(ForceLaw::damped, sim, d, n));
+    const Trajectory run = integrate(law, d, n, grid, settings_for(Method::rk45),
+                                     seed_bodies(ForceLaw::damped, sim, d, n));
     ASSERT_EQ(run.stats.status, 0);
     std::vector<double> power(static_cast<std::size_t>(grid.nt), 0.0);
     for (int k = 0; k < grid.nt; ++k)
@@ -277,7 +284,8 @@ TEST(PetscTs, Rk45DampedLawLosesTheWorkOfTheDamping) {
     double work = 0.0, worst = 0.0;
     for (int k = 2; k < grid.nt; k += 2) {
       work += h / 3.0 * (power[k - 2] + 4.0 * power[k - 1] + power[k]);
-      const double de = total_energy(law, d, n, &run.frames[static_cast<std::size_t>(k * n * w)]) - e0;
+      const double de =
+          total_energy(law, d, n, &run.frames[static_cast<std::size_t>(k * n * w)]) - e0;
       worst = std::max(worst, std::abs(de + work));
     }
     EXPECT_GT(work, 1.0);  // the damping does take energy out
@@ -293,7 +301,7 @@ TEST(PetscTs, FramesSitExactlyOnTheTimeGrid) {
   // velocity move uniformly, x(t) = x0 + v t, so every frame shows the time it was taken at.
   ForceLawSpec law;
   law.law = ForceLaw::discontinuous;
-  const std::vector<double> initial = {0.1, -0.2, 0.7, -1.3, 1.0, 2.0,
+  const std::vector<double> initial = {0.1, -0.2, 0.7, -1.3, 1.0,  2.0,
                                        0.4, 0.2,  0.7, -1.3, -1.0, 0.5};
   TimeGrid grid;
   grid.dt = 0.03;
@@ -412,7 +420,8 @@ TEST(PetscTs, NonFiniteStateFailsTheSimulationWithNaNFrames) {
     const Trajectory run = integrate(kepler_law(), 2, 2, grid, settings_for(m), initial);
     EXPECT_EQ(run.stats.status, 2) << method_name_for_test(m);
     for (std::size_t i = 1; i < initial.size(); ++i) EXPECT_EQ(run.frames[i], initial[i]);
-    for (std::size_t i = initial.size(); i < run.frames.size(); ++i) EXPECT_TRUE(std::isnan(run.frames[i]));
+    for (std::size_t i = initial.size(); i < run.frames.size(); ++i)
+      EXPECT_TRUE(std::isnan(run.frames[i]));
     for (std::size_t i = 4; i < run.accel.size(); ++i) EXPECT_TRUE(std::isnan(run.accel[i]));
   }
 }
