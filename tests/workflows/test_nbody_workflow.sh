@@ -15,8 +15,9 @@ time: {dt: 0.01, nt: $6}
 integrator: {method: $7, engine: $8, rtol: 1.0e-9, atol: 1.0e-9}
 output: {path: $WORK/unused.h5}
 YAML
+  local file="$1"
   shift 8
-  for line in "$@"; do echo "$line" >>"$1"; done
+  for line in "$@"; do echo "$line" >>"$file"; done
 }
 json() { /usr/bin/python3 -c "import json,sys; j=json.load(open('$1')); sys.exit(0 if ($2) else 1)"; }
 
