@@ -333,13 +333,16 @@ class BatchIntegrator {
   KOKKOS_INLINE_FUNCTION double scaled_rms(int s, int v_slot, int y_slot, int diff_slot,
                                            double div) const {
     double sum = 0.0;
+    int count = 0;
     for (int c = 0; c < size(); ++c) {
       double v = scratch_(s, v_slot, c);
       if (diff_slot >= 0) v = (v - scratch_(s, diff_slot, c)) / div;
-      const double w = v / (atol_ + rtol_ * std::fabs(scratch_(s, y_slot, c)));
-      sum += w * w;
+      const double scale = atol_ + rtol_ * std::fabs(scratch_(s, y_slot, c));
+      if (scale == 0.0) continue;  // atol = 0 and y_c = 0: no scale (as in the error norm)
+      sum += (v / scale) * (v / scale);
+      ++count;
     }
-    return std::sqrt(sum / static_cast<double>(size()));
+    return count > 0 ? std::sqrt(sum / static_cast<double>(count)) : 0.0;
   }
 
   /// The starting step of Hairer, Norsett & Wanner, "Solving ODEs I", II.4 (the form with RMS
@@ -409,8 +412,11 @@ class BatchIntegrator {
                        DP::b6 * scratch_(s, k[5], c));
         derivative(s, ynew, k[6]);
 
-        // PETSc's weighted RMS norm of (5th-order - embedded 4th-order solution).
+        // PETSc's weighted RMS norm of (5th-order - embedded 4th-order solution). Like PETSc
+        // (TSErrorWeightedNorm), components whose tolerance is 0 (atol = 0 and both solutions
+        // 0) are left out of the sum and of the count.
         double sum = 0.0;
+        int count = 0;
         for (int c = 0; c < N; ++c) {
           const double err =
               h_try * (DP::e1 * scratch_(s, k[0], c) + DP::e3 * scratch_(s, k[2], c) +
@@ -419,9 +425,11 @@ class BatchIntegrator {
           const double high = scratch_(s, ynew, c), low = high - err;
           const double scale =
               atol_ + rtol_ * (std::fabs(high) > std::fabs(low) ? std::fabs(high) : std::fabs(low));
+          if (scale == 0.0) continue;  // (a NaN scale is kept: it must fail the step)
           sum += (err / scale) * (err / scale);
+          ++count;
         }
-        const double enorm = std::sqrt(sum / static_cast<double>(N));
+        const double enorm = count > 0 ? std::sqrt(sum / static_cast<double>(count)) : 0.0;
         if (!finite(enorm)) return fail_from(s, f, 2);
 
         const bool accept = enorm <= 1.0;
@@ -445,6 +453,9 @@ class BatchIntegrator {
           // the controller wanted before the cut is remembered (as Boost.Odeint's
           // integrate_times does).
           h = clamped && h > h_next ? h : h_next;
+          // No step can be longer than a frame interval; the cap keeps a force-free system's
+          // step (x10 per step) from overflowing without changing any step taken.
+          if (h > spacing_) h = spacing_;
           last_rejected = false;
           ++stats_(s).steps;
         } else {

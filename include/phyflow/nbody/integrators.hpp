@@ -54,7 +54,8 @@ struct IntegratorSettings {
 /// Error norm of rk45 (both engines, so they agree): PETSc's weighted RMS norm
 ///   sqrt( (1/N) sum_i (e_i / (atol + rtol * max(|y_i|, |y~_i|)))^2 ),
 /// over the N = 2 n d position and velocity components of one simulation; a step is accepted
-/// when the norm is <= 1.
+/// when the norm is <= 1. As in PETSc, a component whose tolerance is 0 (atol = 0 and both
+/// values 0) is left out of the sum and of N.
 
 /// What happened to one simulation.
 struct SimStats {
