@@ -6,6 +6,8 @@
 //   phyflow info                            versions and backends
 //   phyflow inspect FILE.h5                 what a dataset holds
 //   phyflow compare A.h5 B.h5               are two outputs' datasets bitwise identical?
+//   phyflow export FILE.h5 --npy [--out DIR] [--prune-percentile P] [--overwrite]
+//                                           an N-body output as the seed project's .npy pair
 //
 // Run under MPI: mpiexec -n 4 phyflow run inputs/ising2d.yaml
 // Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 interrupted (checkpoint written).
@@ -15,6 +17,7 @@
 #include "phyflow/core/runtime.hpp"
 #include "phyflow/io/compare.hpp"
 #include "phyflow/io/inspect.hpp"
+#include "phyflow/io/nbody_export.hpp"
 #include "phyflow/workflows/workflow.hpp"
 
 #include <CLI/CLI.hpp>
@@ -30,6 +33,8 @@ struct Cli {
   std::string deck, help_deck, file_a, file_b;
   std::vector<std::string> overrides;
   bool overwrite = false, restart = false, log_all_ranks = false;
+  bool npy = false;
+  phyflow::io::NbodyNpyExportOptions export_options;
 };
 
 int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
@@ -38,7 +43,8 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
     if (rt.rank() == 0) std::cout << phyflow::Runtime::describe() << std::flush;
     return 0;
   }
-  // inspect and compare read on rank 0 only (no MPI inside); an error is shared by all ranks.
+  // inspect, compare and export read on rank 0 only (no MPI inside); an error is shared by all
+  // ranks.
   if (app.got_subcommand("inspect")) {
     const std::string text =
         phyflow::collective_try(rt.comm(), [&] {
@@ -65,6 +71,17 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
     int differ = diffs.empty() ? 0 : 1;
     MPI_Bcast(&differ, 1, MPI_INT, 0, rt.comm());
     return differ;
+  }
+  if (app.got_subcommand("export")) {
+    const std::string report = phyflow::collective_try(rt.comm(), [&] {
+      if (!cli.npy)
+        throw phyflow::input_error(
+            "phyflow export needs an output format: phyflow export FILE.h5 --npy");
+      return rt.rank() == 0 ? phyflow::io::export_nbody_npy(cli.export_options).summary()
+                            : std::string();
+    });
+    if (rt.rank() == 0) std::cout << report << std::flush;
+    return 0;
   }
   auto* run = app.get_subcommand("run");
   if (run->parsed() && !cli.help_deck.empty()) {
@@ -131,6 +148,28 @@ int main(int argc, char** argv) {
   auto* compare = app.add_subcommand("compare", "compare every dataset of two files bit for bit");
   compare->add_option("a", cli.file_a, "first file")->required();
   compare->add_option("b", cli.file_b, "second file")->required();
+  auto* exporter = app.add_subcommand(
+      "export", "write an N-body output (workflow: nbody) in the seed project's file format");
+  auto& xo = cli.export_options;
+  exporter->add_option("file", xo.input, "N-body output (.h5) with /data and /accel")->required();
+  exporter->add_flag("--npy", cli.npy,
+                     "write sim=LAW_key=SEED_ns=.._n=.._dim=.._nt=.._dt=DT.npy (/data) and "
+                     "accel_sim=...npy (/accel), as the seed's simulations/run_sims.py named them");
+  exporter->add_option("--out", xo.out_dir, "directory for the .npy files (default: the file's)")
+      ->type_name("DIR");
+  exporter
+      ->add_option_function<double>(
+          "--prune-percentile",
+          [&xo](const double& p) {
+            xo.prune = true;
+            xo.prune_percentile = p;
+          },
+          "drop frames with a velocity or acceleration component outside the (100-P, P) "
+          "percentiles, as the seed loader's prune_outliers = P (50 < P < 100, e.g. 99); writes "
+          "the kept frames as (kept, 1, n, ...) arrays, time-major, names ending _pruned=P. "
+          "Memory on rank 0: 8*ns*nt*n*dim bytes plus 16 bytes per frame")
+      ->type_name("P");
+  exporter->add_flag("--overwrite", xo.overwrite, "replace existing .npy files");
 
   try {
     app.parse(argc, argv);

@@ -21,6 +21,8 @@ struct OutputFileState;
 
 template <class T>
 class AppendableDataset;
+template <class T>
+class BoxDataset;
 
 /// Every member function except the accessors is collective: all ranks of comm() call it in
 /// the same order with the same arguments (HDF5 metadata is collective). A failure throws
@@ -91,6 +93,8 @@ class OutputFile {
   explicit OutputFile(std::shared_ptr<detail::OutputFileState> state);
   template <class T>
   friend class AppendableDataset;
+  template <class T>
+  friend class BoxDataset;
 
   enum class NumberKind { int64, uint64, float64 };
   void put_number_attribute(const std::string& object, const std::string& name, NumberKind kind,

@@ -32,7 +32,8 @@ struct TimeGrid {
 enum class Method { verlet, rk4, rk45 };
 
 /// Which implementation runs the scheme: Kokkos kernels over a batch of simulations, or one
-/// PETSc TS per simulation (TSRK "5dp" / TSRK "4" / TSBASICSYMPLECTIC "vv").
+/// PETSc TS per simulation (TSRK "5dp" / TSRK "4" / TSBASICSYMPLECTIC with a kick-drift-kick
+/// scheme, see integrate_petsc).
 enum class Engine { kokkos, petsc };
 
 const char* method_name(Method m);  ///< "verlet", "rk4", "rk45"
@@ -53,9 +54,11 @@ struct IntegratorSettings {
 
 /// Error norm of rk45 (both engines, so they agree): PETSc's weighted RMS norm
 ///   sqrt( (1/N) sum_i (e_i / (atol + rtol * max(|y_i|, |y~_i|)))^2 ),
-/// over the N = 2 n d position and velocity components of one simulation; a step is accepted
-/// when the norm is <= 1. As in PETSc, a component whose tolerance is 0 (atol = 0 and both
-/// values 0) is left out of the sum and of N.
+/// over the N = 2 n d position and velocity components of one simulation, with y the new
+/// (5th-order) solution, y~ the embedded 4th-order one and e = y - y~; a step is accepted
+/// when the norm is <= 1. (Checked against PETSc 3.18's TSErrorWeightedNorm, NORM_2, in
+/// test_petsc_ts. PETSc skips components whose weight is 0 and divides by the number left;
+/// that happens only with atol = 0 and y_i = y~_i = 0.)
 
 /// What happened to one simulation.
 struct SimStats {
@@ -82,10 +85,21 @@ void integrate_batch(const ForceLawSpec& law, int d, const TimeGrid& grid,
                      const BatchFrames& frames, const BatchFrames& accel, const BatchStats& stats);
 
 /// One simulation with PETSc TS on PETSC_COMM_SELF (the reference): `initial` holds n rows of
-/// 2d + 2 doubles; `frames` receives nt * n * (2d + 2) doubles and `accel` nt * n * d.
-/// rk45 -> TSRK 5dp adaptive with settings.rtol/atol and the weighted RMS norm above;
-/// rk4 -> TSRK 4 with the fixed step grid.step(); verlet -> TSBASICSYMPLECTIC "vv"
-/// (velocity Verlet) with the fixed step. Frames are hit exactly (TS_EXACTFINALTIME_MATCHSTEP).
+/// 2d + 2 doubles; `frames` receives nt * n * (2d + 2) doubles and `accel` nt * n * d
+/// (frame 0 = `initial` bit for bit; accel[k] = accelerations() of frame k).
+/// rk45 -> TSRK 5dp with TSADAPTBASIC, settings.rtol/atol and the weighted RMS norm above;
+///   first trial step frame_spacing() / 100; frames hit exactly (TS_EXACTFINALTIME_MATCHSTEP,
+///   one TSSolve per frame); a frame needing more than max_steps_per_frame steps (accepted +
+///   rejected) sets status 1.
+/// rk4 -> TSRK 4, verlet -> TSBASICSYMPLECTIC: exactly `substeps` steps of grid.step() per
+///   frame (TSADAPTNONE). PETSc's TSBASICSYMPLECTICVELVERLET is the drift-kick-drift form, so
+///   verlet registers the kick-drift-kick coefficients (c = {1/2, 1/2}, d = {1, 0}) with
+///   TSBasicSymplecticRegister and matches the Kokkos velocity Verlet step for step.
+/// verlet with the damped law is an input_error (the symplectic split needs position-only
+/// forces). stats: cumulative TSGetStepNumber / TSGetStepRejections; status 2 when the state
+/// turns non-finite; frames and accel of a failed simulation are NaN from the failed frame on.
+/// PETSc options (PETSC_OPTIONS) are not read: the deck alone fixes the result. Built without
+/// PETSc, it throws runtime_error saying so.
 void integrate_petsc(const ForceLawSpec& law, int d, int n, const TimeGrid& grid,
                      const IntegratorSettings& settings, const double* initial, double* frames,
                      double* accel, SimStats& stats);

@@ -1,6 +1,6 @@
 // The workflows phyflow can run: each turns a validated deck into output files. A workflow
 // declares its deck schema and a run function; the registry lists them for the CLI
-// (`phyflow run`, `validate`, `--help-deck`). Later capabilities (train, flow, sr, nbody)
+// (`phyflow run`, `validate`, `--help-deck`). Later capabilities (train, flow, sr)
 // register here the same way.
 #pragma once
 
@@ -42,5 +42,6 @@ config::Deck load_deck(const std::string& path, const std::vector<std::string>& 
 
 // Factories, one per workflow file.
 Workflow ising_workflow();
+Workflow nbody_workflow();
 
 }  // namespace phyflow::workflows

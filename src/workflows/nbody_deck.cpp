@@ -1,0 +1,151 @@
+// The N-body deck: schema and cross-key checks (see nbody_deck.hpp).
+#include "phyflow/workflows/nbody_deck.hpp"
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/workflows/ising_deck.hpp"  // split_output_path
+
+#include <cmath>
+
+namespace phyflow::workflows {
+
+config::Schema nbody_schema() {
+  config::Schema s("nbody");
+  s.choice("workflow", "nbody", {"nbody"}, "what to run");
+  s.integer("seed", 1, 0, 4294967295.0,
+            "seed of the initial conditions (Philox key; the seed project used 1/2/3 for "
+            "train/val/test)");
+  s.choice("system.law", "spring",
+           {"spring", "r1", "r2", "charge", "damped", "discontinuous", "gravity"},
+           "pair force law (r' = r + 0.01): spring (r'-1)^2, r1 m1 m2 ln r', r2 -m1 m2/r', "
+           "charge q1 q2/r', damped spring + the seed's damping, discontinuous 0 if r'<2 else "
+           "(r'-1)^2, gravity -G m1 m2/sqrt(r^2+eps^2)");
+  s.integer("system.n", 4, std::nullopt, 1e9, "bodies per simulation (>= 2)");
+  s.integer("system.dims", 2, 1, 3, "spatial dimension");
+  s.real("system.G", 1.0, 0.0, std::nullopt, "gravity: coupling G");
+  s.real("system.softening", 0.01, 0.0, std::nullopt, "gravity: Plummer softening length eps");
+  s.integer("ensemble.ns", 1000, 1, 1e12, "independent simulations (the seed: 10 000)");
+  s.integer("ensemble.batch", 0, 0, 1e12,
+            "simulations integrated together over all ranks before a write (0: chosen so a "
+            "rank's frames take about 256 MiB); does not change the results");
+  s.choice("parallel.distribute", "simulations", {"simulations", "bodies"},
+           "simulations: each rank integrates a block of the ensemble; bodies: every "
+           "simulation is spread over all ranks by particles with a ring pass (large n)");
+  s.integer("parallel.tile", 256, 1, 1e9,
+            "distribute=bodies: bodies per tile; forces are summed per tile in a fixed order, "
+            "so results do not depend on the rank count (ranks <= tiles)");
+  s.real("time.dt", 0.01, std::nullopt, std::nullopt,
+         "nominal step: the nt frames span dt * nt, at t_k = k dt nt/(nt-1) (seed: spring 1e-2, "
+         "r1 5e-3, r2 1e-3, charge 1e-3, damped 2e-2, discontinuous 1e-2)");
+  s.integer("time.nt", 500, 2, 1e9, "stored frames per simulation (frame 0 = initial state)");
+  s.integer("time.substeps", 1, 1, 1e9, "verlet/rk4: fixed steps between two frames");
+  s.choice("integrator.method", "rk45", {"rk45", "verlet", "rk4"},
+           "rk45: Dormand-Prince 5(4), adaptive per simulation (the seed's odeint); verlet: "
+           "velocity Verlet (symplectic); rk4: classical Runge-Kutta");
+  s.choice("integrator.engine", "auto", {"auto", "kokkos", "petsc"},
+           "kokkos: batched kernels; petsc: one PETSc TS per simulation (TSRK 5dp / TSRK 4 / "
+           "TSBASICSYMPLECTIC vv), the reference; auto: petsc for rk45, kokkos otherwise");
+  s.real("integrator.rtol", 1.4e-8, 1e-15, 1.0, "rk45: relative tolerance");
+  s.real("integrator.atol", 1.4e-8, 1e-300, 1e6, "rk45: absolute tolerance");
+  s.integer("integrator.max_steps_per_frame", 2000, 1, 1e12,
+            "rk45: a simulation needing more steps between two frames is marked failed (its "
+            "frames NaN from there, status in /diagnostics/status)");
+  s.string("output.path", std::string("nbody.h5"),
+           "output HDF5 file (written as PATH.partial, renamed when complete)");
+  s.boolean("io.collective", true, "collective MPI-IO transfers (H5FD_MPIO_COLLECTIVE)");
+  s.integer("io.alignment", 0, 0, 1e12, "HDF5 object alignment in bytes (0: HDF5 default)");
+  s.integer("checkpoint.every", 0, 0, 1e15,
+            "checkpoint every N batches (distribute=bodies: frames); 0: only on SIGTERM/SIGUSR1");
+  s.integer("checkpoint.stop_after", 0, 0, 1e15,
+            "checkpoint and stop (exit code 3) after N batches (bodies: frames) of this run");
+  s.real("progress.interval", 5.0, 0.0, 1e6, "seconds between progress lines");
+  s.table_list("splits",
+               "several output files from one deck, e.g. train/val/test (the seed: seeds 1/2/3); "
+               "each entry: name, seed, ns; files are named OUTPUT_<name>.h5");
+  s.string("splits[].name", std::nullopt, "split name, appended to output.path").required();
+  s.integer("splits[].seed", std::nullopt, 0, 4294967295.0, "seed of this split (default: seed + index)");
+  s.integer("splits[].ns", std::nullopt, 1, 1e12, "simulations of this split (default: ensemble.ns)");
+  return s;
+}
+
+NbodySettings nbody_settings(const config::Deck& deck, int ranks) {
+  NbodySettings s;
+  const std::string where = "deck '" + deck.origin() + "'";
+  s.law.law = nbody::parse_force_law(deck.string("system.law"));
+  s.law.gravity_G = deck.real("system.G");
+  s.law.gravity_eps = deck.real("system.softening");
+  const long long n = deck.integer("system.n");
+  if (n < 2)
+    throw input_error(where + ": system.n = " + std::to_string(n) +
+                      ": a simulation needs at least 2 bodies; set system.n >= 2");
+  s.n = int(n);
+  s.dims = int(deck.integer("system.dims"));
+  s.grid.dt = deck.real("time.dt");
+  if (!(s.grid.dt > 0.0) || !std::isfinite(s.grid.dt))
+    throw input_error(where + ": time.dt = " + deck.at("time.dt").dump() +
+                      ": the time step must be positive and finite, e.g. time.dt: 0.01");
+  s.grid.nt = int(deck.integer("time.nt"));
+  s.grid.substeps = int(deck.integer("time.substeps"));
+  s.integrator.method = nbody::parse_method(deck.string("integrator.method"));
+  const std::string engine = deck.string("integrator.engine");
+  s.integrator.engine = engine == "auto" ? (s.integrator.method == nbody::Method::rk45
+                                                ? nbody::Engine::petsc
+                                                : nbody::Engine::kokkos)
+                                         : nbody::parse_engine(engine);
+  s.integrator.rtol = deck.real("integrator.rtol");
+  s.integrator.atol = deck.real("integrator.atol");
+  s.integrator.max_steps_per_frame = int(deck.integer("integrator.max_steps_per_frame"));
+  s.distribution = deck.string("parallel.distribute") == "bodies" ? Distribution::bodies
+                                                                  : Distribution::simulations;
+  s.batch = std::uint64_t(deck.integer("ensemble.batch"));
+  s.tile = int(deck.integer("parallel.tile"));
+  s.checkpoint_every = std::uint64_t(deck.integer("checkpoint.every"));
+  s.stop_after = std::uint64_t(deck.integer("checkpoint.stop_after"));
+  s.progress_interval = deck.real("progress.interval");
+  s.collective_io = deck.boolean("io.collective");
+  s.alignment = std::uint64_t(deck.integer("io.alignment"));
+
+  if (s.integrator.engine == nbody::Engine::petsc && s.integrator.method == nbody::Method::verlet &&
+      s.law.law == nbody::ForceLaw::damped)
+    throw input_error(where + ": integrator.method verlet with integrator.engine petsc "
+                      "(TSBASICSYMPLECTIC) needs a velocity-independent force, and the damped law "
+                      "depends on v; use integrator.method rk45 or rk4, or integrator.engine kokkos");
+  if (s.distribution == Distribution::bodies) {
+    if (s.integrator.method == nbody::Method::rk45 || s.integrator.engine == nbody::Engine::petsc)
+      throw input_error(where + ": parallel.distribute = bodies integrates with the Kokkos "
+                        "verlet or rk4 kernels; set integrator.method: verlet (or rk4) and "
+                        "integrator.engine: kokkos (or auto)");
+    const long long tiles = (n + s.tile - 1) / s.tile;
+    if (tiles < ranks)
+      throw input_error(where + ": parallel.distribute = bodies with system.n = " +
+                        std::to_string(n) + " and parallel.tile = " + std::to_string(s.tile) +
+                        " gives " + std::to_string(tiles) + " tiles for " + std::to_string(ranks) +
+                        " ranks; every rank needs a tile: use fewer ranks, a smaller "
+                        "parallel.tile, or distribute: simulations");
+  }
+
+  const std::string path = deck.string("output.path");
+  const std::uint64_t seed = std::uint64_t(deck.integer("seed"));
+  const std::uint64_t ns = std::uint64_t(deck.integer("ensemble.ns"));
+  if (deck.has("splits")) {
+    std::size_t i = 0;
+    for (const auto& row : deck.at("splits")) {
+      NbodySplit sp;
+      sp.name = row.at("name").get<std::string>();
+      if (sp.name.empty() || sp.name.find_first_of("/ ") != std::string::npos)
+        throw input_error(where + ": splits[" + std::to_string(i) + "].name '" + sp.name +
+                          "' must be a non-empty word (it becomes part of the file name)");
+      for (const auto& other : s.splits)
+        if (other.name == sp.name) throw input_error(where + ": two splits are named '" + sp.name + "'");
+      sp.path = split_output_path(path, sp.name);
+      sp.seed = row.contains("seed") ? row.at("seed").get<std::uint64_t>() : seed + i;
+      sp.ns = row.contains("ns") ? row.at("ns").get<std::uint64_t>() : ns;
+      s.splits.push_back(sp);
+      ++i;
+    }
+  } else {
+    s.splits.push_back(NbodySplit{"", path, seed, ns});
+  }
+  return s;
+}
+
+}  // namespace phyflow::workflows
