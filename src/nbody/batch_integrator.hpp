@@ -20,7 +20,10 @@ using StageScratch = Kokkos::View<double***>;
 
 /// State vectors in the scratch use the body-major layout of the seed, without q and m
 /// (constant, read from `initial`): component b * 2d + k is x_k of body b, b * 2d + d + k
-/// is v_k.
+/// is v_k. Every method has one more slot, holding 1 / m_b: a = F * (1/m) instead of F / m
+/// saves n divisions per force evaluation (10 % of an n = 4 RK4 step on a Zen 4 core, where
+/// the pair's sqrt and division set the pace); the product may differ from F / m in the last
+/// bit, which no contract fixes.
 template <Method M>
 struct SlotCount;
 template <>
@@ -43,8 +46,8 @@ struct DormandPrince {
   static constexpr double a21 = 1.0 / 5.0;
   static constexpr double a31 = 3.0 / 40.0, a32 = 9.0 / 40.0;
   static constexpr double a41 = 44.0 / 45.0, a42 = -56.0 / 15.0, a43 = 32.0 / 9.0;
-  static constexpr double a51 = 19372.0 / 6561.0, a52 = -25360.0 / 2187.0,
-                          a53 = 64448.0 / 6561.0, a54 = -212.0 / 729.0;
+  static constexpr double a51 = 19372.0 / 6561.0, a52 = -25360.0 / 2187.0, a53 = 64448.0 / 6561.0,
+                          a54 = -212.0 / 729.0;
   static constexpr double a61 = 9017.0 / 3168.0, a62 = -355.0 / 33.0, a63 = 46732.0 / 5247.0,
                           a64 = 49.0 / 176.0, a65 = -5103.0 / 18656.0;
   static constexpr double b1 = 35.0 / 384.0, b3 = 500.0 / 1113.0, b4 = 125.0 / 192.0,
@@ -69,7 +72,8 @@ struct StepControl {
 template <int D, class Law, Method M>
 class BatchIntegrator {
  public:
-  static constexpr int slots = SlotCount<M>::value;
+  static constexpr int INV_M = SlotCount<M>::value;  // the slot of 1 / m_b
+  static constexpr int slots = SlotCount<M>::value + 1;
 
   BatchIntegrator(const Law& law, int n, const TimeGrid& grid, const IntegratorSettings& s,
                   const BatchState& initial, const BatchFrames& frames, const BatchFrames& accel,
@@ -94,6 +98,7 @@ class BatchIntegrator {
     stats_(s).steps = 0;
     stats_(s).rejected = 0;
     stats_(s).status = 0;
+    for (int b = 0; b < n_; ++b) scratch_(s, INV_M, b) = 1.0 / mass(s, b);
     if constexpr (M == Method::verlet) run_verlet(s);
     if constexpr (M == Method::rk4) run_rk4(s);
     if constexpr (M == Method::rk45) run_rk45(s);
@@ -115,9 +120,10 @@ class BatchIntegrator {
   /// slot `out` at component b * out_stride + out_offset + k. Each pair i < j is evaluated
   /// once and applied with both signs (Newton's third law); body i's sum is complete after
   /// row i (rows j < i subtracted their pair terms from it before), so it is divided by m_i
-  /// there. Damping (the seed's non-pair term) is included when `with_damping`.
-  KOKKOS_INLINE_FUNCTION void accelerations(int s, int in, int out, int out_offset,
-                                            int out_stride, bool with_damping) const {
+  /// there (times 1 / m_i, see SlotCount). Damping (the seed's non-pair term) is included when
+  /// `with_damping`.
+  KOKKOS_INLINE_FUNCTION void accelerations(int s, int in, int out, int out_offset, int out_stride,
+                                            bool with_damping) const {
     for (int b = 0; b < n_; ++b)
       for (int k = 0; k < D; ++k) scratch_(s, out, b * out_stride + out_offset + k) = 0.0;
     for (int i = 0; i < n_; ++i) {
@@ -146,7 +152,7 @@ class BatchIntegrator {
       }
       for (int k = 0; k < D; ++k) {
         double& a = scratch_(s, out, i * out_stride + out_offset + k);
-        a = (a + sum[k]) / mi;
+        a = (a + sum[k]) * scratch_(s, INV_M, i);
       }
     }
   }
@@ -327,13 +333,16 @@ class BatchIntegrator {
   KOKKOS_INLINE_FUNCTION double scaled_rms(int s, int v_slot, int y_slot, int diff_slot,
                                            double div) const {
     double sum = 0.0;
+    int count = 0;
     for (int c = 0; c < size(); ++c) {
       double v = scratch_(s, v_slot, c);
       if (diff_slot >= 0) v = (v - scratch_(s, diff_slot, c)) / div;
-      const double w = v / (atol_ + rtol_ * std::fabs(scratch_(s, y_slot, c)));
-      sum += w * w;
+      const double scale = atol_ + rtol_ * std::fabs(scratch_(s, y_slot, c));
+      if (scale == 0.0) continue;  // atol = 0 and y_c = 0: no scale (as in the error norm)
+      sum += (v / scale) * (v / scale);
+      ++count;
     }
-    return std::sqrt(sum / static_cast<double>(size()));
+    return count > 0 ? std::sqrt(sum / static_cast<double>(count)) : 0.0;
   }
 
   /// The starting step of Hairer, Norsett & Wanner, "Solving ODEs I", II.4 (the form with RMS
@@ -350,8 +359,8 @@ class BatchIntegrator {
     derivative(s, STAGE, probe);
     const double d2 = scaled_rms(s, probe, y, k1, h0);
     const double dmax = d1 > d2 ? d1 : d2;
-    const double h1 = dmax <= 1e-15 ? (h0 * 1e-3 > 1e-6 ? h0 * 1e-3 : 1e-6)
-                                    : std::pow(0.01 / dmax, 1.0 / 5.0);
+    const double h1 =
+        dmax <= 1e-15 ? (h0 * 1e-3 > 1e-6 ? h0 * 1e-3 : 1e-6) : std::pow(0.01 / dmax, 1.0 / 5.0);
     return 100.0 * h0 < h1 ? 100.0 * h0 : h1;
   }
 
@@ -380,8 +389,7 @@ class BatchIntegrator {
         const double h_try = clamped ? t_frame - t : h;
 
         const int k12[2] = {k[0], k[1]}, k123[3] = {k[0], k[1], k[2]},
-                  k1234[4] = {k[0], k[1], k[2], k[3]},
-                  k12345[5] = {k[0], k[1], k[2], k[3], k[4]};
+                  k1234[4] = {k[0], k[1], k[2], k[3]}, k12345[5] = {k[0], k[1], k[2], k[3], k[4]};
         const double a2[1] = {DP::a21}, a3[2] = {DP::a31, DP::a32},
                      a4[3] = {DP::a41, DP::a42, DP::a43},
                      a5[4] = {DP::a51, DP::a52, DP::a53, DP::a54},
@@ -404,8 +412,11 @@ class BatchIntegrator {
                        DP::b6 * scratch_(s, k[5], c));
         derivative(s, ynew, k[6]);
 
-        // PETSc's weighted RMS norm of (5th-order - embedded 4th-order solution).
+        // PETSc's weighted RMS norm of (5th-order - embedded 4th-order solution). Like PETSc
+        // (TSErrorWeightedNorm), components whose tolerance is 0 (atol = 0 and both solutions
+        // 0) are left out of the sum and of the count.
         double sum = 0.0;
+        int count = 0;
         for (int c = 0; c < N; ++c) {
           const double err =
               h_try * (DP::e1 * scratch_(s, k[0], c) + DP::e3 * scratch_(s, k[2], c) +
@@ -414,9 +425,11 @@ class BatchIntegrator {
           const double high = scratch_(s, ynew, c), low = high - err;
           const double scale =
               atol_ + rtol_ * (std::fabs(high) > std::fabs(low) ? std::fabs(high) : std::fabs(low));
+          if (scale == 0.0) continue;  // (a NaN scale is kept: it must fail the step)
           sum += (err / scale) * (err / scale);
+          ++count;
         }
-        const double enorm = std::sqrt(sum / static_cast<double>(N));
+        const double enorm = count > 0 ? std::sqrt(sum / static_cast<double>(count)) : 0.0;
         if (!finite(enorm)) return fail_from(s, f, 2);
 
         const bool accept = enorm <= 1.0;
@@ -424,10 +437,9 @@ class BatchIntegrator {
         if (!accept && last_rejected) safety *= StepControl::reject_safety;
         double factor =
             enorm > 0.0 ? safety * std::pow(enorm, StepControl::exponent) : StepControl::clip_max;
-        factor = factor < StepControl::clip_min ? StepControl::clip_min
-                                                : (factor > StepControl::clip_max
-                                                       ? StepControl::clip_max
-                                                       : factor);
+        factor = factor < StepControl::clip_min
+                     ? StepControl::clip_min
+                     : (factor > StepControl::clip_max ? StepControl::clip_max : factor);
         const double h_next = h_try * factor;
         if (accept) {
           const int swap_y = y;
@@ -441,6 +453,9 @@ class BatchIntegrator {
           // the controller wanted before the cut is remembered (as Boost.Odeint's
           // integrate_times does).
           h = clamped && h > h_next ? h : h_next;
+          // No step can be longer than a frame interval; the cap keeps a force-free system's
+          // step (x10 per step) from overflowing without changing any step taken.
+          if (h > spacing_) h = spacing_;
           last_rejected = false;
           ++stats_(s).steps;
         } else {

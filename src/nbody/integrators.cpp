@@ -73,8 +73,8 @@ std::string shape(const BatchFrames& v) {
 }
 
 void check_arguments(int d, const TimeGrid& grid, const IntegratorSettings& settings,
-                     const BatchState& initial, const BatchFrames& frames,
-                     const BatchFrames& accel, const BatchStats& stats) {
+                     const BatchState& initial, const BatchFrames& frames, const BatchFrames& accel,
+                     const BatchStats& stats) {
   if (d < 1 || d > max_dim)
     throw input_error("system.dims = " + std::to_string(d) +
                       ": the N-body integrators support dimensions 1, 2 and 3");
@@ -89,8 +89,7 @@ void check_arguments(int d, const TimeGrid& grid, const IntegratorSettings& sett
     if (!(settings.rtol >= 0.0) || !(settings.atol >= 0.0) ||
         !(settings.rtol > 0.0 || settings.atol > 0.0))
       throw input_error("integrator.rtol / integrator.atol = " + std::to_string(settings.rtol) +
-                        " / " + std::to_string(settings.atol) +
-                        ": must be >= 0 and not both zero");
+                        " / " + std::to_string(settings.atol) + ": must be >= 0 and not both zero");
     if (settings.max_steps_per_frame < 1)
       throw input_error("integrator.max_steps_per_frame = " +
                         std::to_string(settings.max_steps_per_frame) + ": must be >= 1");
@@ -98,15 +97,15 @@ void check_arguments(int d, const TimeGrid& grid, const IntegratorSettings& sett
   const std::size_t ns = initial.extent(0), n = initial.extent(1);
   const auto w = static_cast<std::size_t>(state_width(d)), nt = static_cast<std::size_t>(grid.nt);
   if (n < 1 || initial.extent(2) != w)
-    throw runtime_error("integrate_batch: initial state has extents (" + std::to_string(ns) +
-                        ", " + std::to_string(n) + ", " + std::to_string(initial.extent(2)) +
-                        "), expected (ns, n >= 1, " + std::to_string(w) + ") for dims = " +
-                        std::to_string(d));
+    throw runtime_error("integrate_batch: initial state has extents (" + std::to_string(ns) + ", " +
+                        std::to_string(n) + ", " + std::to_string(initial.extent(2)) +
+                        "), expected (ns, n >= 1, " + std::to_string(w) +
+                        ") for dims = " + std::to_string(d));
   if (frames.extent(0) != ns || frames.extent(1) != nt || frames.extent(2) != n ||
       frames.extent(3) != w)
     throw runtime_error("integrate_batch: frames have shape " + shape(frames) + ", expected (" +
-                        std::to_string(ns) + ", " + std::to_string(nt) + ", " +
-                        std::to_string(n) + ", " + std::to_string(w) + ")");
+                        std::to_string(ns) + ", " + std::to_string(nt) + ", " + std::to_string(n) +
+                        ", " + std::to_string(w) + ")");
   if (accel.extent(0) != ns || accel.extent(1) != nt || accel.extent(2) != n ||
       accel.extent(3) != static_cast<std::size_t>(d))
     throw runtime_error("integrate_batch: accelerations have shape " + shape(accel) +
