@@ -62,19 +62,29 @@ run_job() { # run_job [VAR=value ...] [-- ARGS]: the job script's output, on std
 shopt -s nullglob
 sbatch_files=("$src"/jobs/*.sbatch)
 ((${#sbatch_files[@]} > 0)) || fail "no jobs/*.sbatch found under $src"
+job_lib="$src/jobs/lib/common.sh"
+check "jobs/lib/common.sh: bash -n" bash -n "$job_lib"
 for script in "${sbatch_files[@]}"; do
   name=${script#"$src"/}
   check "$name: bash -n" bash -n "$script"
   check "$name: #SBATCH --signal=B:USR1@<seconds>" grep -Eq '^#SBATCH --signal=B:USR1@[0-9]+' "$script"
   check "$name: #SBATCH --requeue" grep -Eq '^#SBATCH --requeue' "$script"
-  check "$name: traps USR1" grep -Eq '^trap .* USR1$' "$script"
-  check "$name: traps TERM" grep -Eq '^trap .* TERM$' "$script"
+  # The stop/requeue contract may live in the shared library the script sources.
+  contract="$work/contract.sh"
+  cat "$script" >"$contract"
+  # shellcheck disable=SC2016 # the literal text $jobs_lib is what is looked for
+  if grep -q 'source "\$jobs_lib"' "$script"; then
+    cat "$job_lib" >>"$contract"
+    name="$name (+ jobs/lib/common.sh)"
+  fi
+  check "$name: traps USR1" grep -Eq '^ *trap .* USR1$' "$contract"
+  check "$name: traps TERM" grep -Eq '^ *trap .* TERM$' "$contract"
   # shellcheck disable=SC2016 # the literal text $SLURM_JOB_ID is what is looked for
-  check "$name: requeues with scontrol" grep -q 'scontrol requeue "\$SLURM_JOB_ID"' "$script"
-  check "$name: resumes with --restart" grep -q -- '--restart' "$script"
-  check "$name: binds ranks with srun --cpu-bind" grep -q 'srun --cpu-bind=' "$script"
+  check "$name: requeues with scontrol" grep -q 'scontrol requeue "\$SLURM_JOB_ID"' "$contract"
+  check "$name: resumes with --restart" grep -q -- '--restart' "$contract"
+  check "$name: binds ranks with srun --cpu-bind" grep -q 'srun --cpu-bind=' "$contract"
   if command -v shellcheck >/dev/null; then
-    check "$name: shellcheck" shellcheck "$script"
+    check "$name: shellcheck -x" shellcheck -x "$script"
   else
     skip "$name: shellcheck not installed"
   fi
