@@ -41,15 +41,25 @@ phyflow_executable() {
 # setup_launcher: exports the OpenMP thread settings and fills the array `launcher`.
 setup_launcher() {
   export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-${OMP_NUM_THREADS:-1}}
-  export OMP_PROC_BIND=${OMP_PROC_BIND:-spread}
-  export OMP_PLACES=${OMP_PLACES:-threads}
   if [[ -n ${SLURM_JOB_ID:-} ]]; then
     # Since Slurm 22.05 srun no longer inherits --cpus-per-task from the batch allocation;
     # without this each rank would be bound to a single core.
     [[ -n ${SLURM_CPUS_PER_TASK:-} ]] && export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK
     launcher=(srun --cpu-bind=cores)
+    # Threads are pinned (spread over the rank's cores) only where srun really binds each
+    # rank to its own cores: OpenMP pins a process's first thread to the first CPU it may
+    # use, so ranks left unbound (TaskPlugin task/none) would all share one CPU.
+    local task_plugin
+    task_plugin=$(scontrol show config 2>/dev/null | sed -n 's/^TaskPlugin *= *//p')
+    if [[ $task_plugin == *affinity* || $task_plugin == *cgroup* ]]; then
+      export OMP_PROC_BIND=${OMP_PROC_BIND:-spread}
+      export OMP_PLACES=${OMP_PLACES:-threads}
+    else
+      say "note: Slurm's TaskPlugin (${task_plugin:-unknown}) does not bind ranks to cores," \
+        "so OpenMP threads are left unpinned"
+    fi
   else
-    # Local testing: no allocation, so no binding (ranks may share cores with other work).
+    # Local testing: no allocation; mpiexec binds ranks as it sees fit, threads stay unpinned.
     local -a mpiexec_flags
     read -r -a mpiexec_flags <<<"${MPIEXEC_PREFLAGS:-}"
     launcher=("${MPIEXEC:-mpiexec}" -n "${NRANKS:-2}" ${mpiexec_flags[@]+"${mpiexec_flags[@]}"})

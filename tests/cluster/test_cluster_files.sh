@@ -187,11 +187,14 @@ for task in $(seq 0 11); do
   triples+=$triple$'\n'
   read -r law dt dims <<<"$triple"
   law=${law#law=} dt=${dt#dt=} dims=${dims#dims=}
-  grep -q "command: .* run .*/inputs/nbody_spring2d.yaml --set system.law=$law --set time.dt=$dt --set system.dims=$dims --set system.n=4 .* --set output.path=$work/nb/${law}_${dims}d/${law}_${dims}d.h5\$" <<<"$out" ||
-    commands_ok=0
+  sets="--set system.law=$law --set time.dt=$dt --set system.dims=$dims --set system.n=4"
+  path="$work/nb/${law}_${dims}d/${law}_${dims}d.h5"
+  grep -q "command: .* run .*/inputs/nbody_spring2d.yaml $sets .* --set output.path=$path\$" \
+    <<<"$out" || commands_ok=0
 done
 expected=$(for d in 2 3; do
-  printf "law=%s dt=%s dims=$d\n" r1 5e-3 r2 1e-3 spring 1e-2 charge 1e-3 damped 2e-2 discontinuous 1e-2
+  printf "law=%s dt=%s dims=$d\n" r1 5e-3 r2 1e-3 spring 1e-2 charge 1e-3 damped 2e-2 \
+    discontinuous 1e-2
 done | sort)
 check "nbody: tasks 0..11 run each (law, seed dt, dimension) of the seed once" \
   test "$(sed '/^$/d' <<<"$triples" | sort)" = "$expected"
@@ -210,7 +213,8 @@ check "nbody: a law without a seed time step is refused (exit 2) and told to wri
   exited_saying "$status" 2 "$out" "gravity:DT"
 out=$(run_nbody LAWS="gravity:2e-3 spring" N=8 ARRAY_TASK_ID=0 -- --dry-run)
 check "nbody: LAW:DT sets the step; N sets system.n and the default OUTDIR data/nbody/n8" \
-  grep -q -- "--set system.law=gravity --set time.dt=2e-3 .*--set system.n=8 .*/data/nbody/n8/gravity_2d/gravity_2d.h5" <<<"$out"
+  grep -q -- "--set system.law=gravity --set time.dt=2e-3 .*--set system.n=8 \
+.*/data/nbody/n8/gravity_2d/gravity_2d.h5" <<<"$out"
 out=$(run_nbody DIMS="2 4" ARRAY_TASK_ID=6 -- --dry-run)
 check "nbody: a dimension other than 1, 2, 3 is refused with exit 2" test "$?" = 2
 
@@ -391,7 +395,8 @@ nbody_env=(PHYFLOW="$PHYFLOW_EXE" MPIEXEC="${MPIEXEC:-mpiexec}" NRANKS=2 DECK="$
   LAWS="charge:2e-3 spring:5e-2" DIMS="3 2" N=6 BATCH=10 CHECKPOINT_EVERY=0
   OUTDIR="$work/nbody" ARRAY_TASK_ID=3)
 dir="$work/nbody/spring_2d"
-env ${no_slurm[@]+"${no_slurm[@]}"} "${nbody_env[@]}" bash "$nbody_job" >"$work/nbody_stopped.log" 2>&1 &
+env ${no_slurm[@]+"${no_slurm[@]}"} "${nbody_env[@]}" bash "$nbody_job" \
+  >"$work/nbody_stopped.log" 2>&1 &
 job_pid=$!
 for _ in $(seq 600); do # up to 60 s for phyflow to start writing
   [[ -e $dir/spring_2d_train.h5.partial ]] && break
@@ -406,7 +411,7 @@ indent <"$work/nbody_stopped.log"
 check "nbody: SIGUSR1 to the job script: phyflow checkpoints and the script exits 3 (got $status)" \
   test "$status" = 3
 stopped_checkpoints=$(compgen -G "$dir/spring_2d_*.ckpt.h5")
-check "  ... a split's checkpoint exists (${stopped_checkpoints##*/}), the test split is not complete" \
+check "  ... a split's checkpoint (${stopped_checkpoints##*/}), the test split not complete" \
   test -n "$stopped_checkpoints" -a ! -e "$dir/spring_2d_test.h5"
 
 out=$(run_nbody "${nbody_env[@]}")
@@ -437,9 +442,14 @@ check "  ... summaries: splits train/val/test with seeds 1/2/3, law spring, 2D, 
 mkdir -p "$work/nbody_ref"
 "$PHYFLOW_EXE" run "$work/nbody.yaml" --set system.law=spring --set time.dt=5e-2 \
   --set system.dims=2 --set system.n=6 --set output.path="$work/nbody_ref/ref.h5" \
-  >"$work/nbody_ref.log" 2>&1 || { indent <"$work/nbody_ref.log"; fail "the uninterrupted reference run failed"; }
+  >"$work/nbody_ref.log" 2>&1 || {
+  indent <"$work/nbody_ref.log"
+  fail "the uninterrupted reference run failed"
+}
 # shellcheck disable=SC2317 # invoked through check
-identical() { "$PHYFLOW_EXE" compare "$1" "$2" >"$work/compare.log" 2>&1 || ! indent <"$work/compare.log"; }
+identical() { # identical A.h5 B.h5: phyflow compare, its output shown when they differ
+  "$PHYFLOW_EXE" compare "$1" "$2" >"$work/compare.log" 2>&1 || ! indent <"$work/compare.log"
+}
 for split in train val test; do
   check "  ... $split identical to an uninterrupted run (phyflow compare)" \
     identical "$dir/spring_2d_$split.h5" "$work/nbody_ref/ref_$split.h5"
