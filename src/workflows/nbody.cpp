@@ -174,6 +174,12 @@ class NbodyRun {
   }
 
   void run() {
+    // Whether any split left something a --restart continues (see run_split), decided before
+    // any split runs and changes the files.
+    for (const NbodySplit& split : s_.splits)
+      restart_has_state_ = restart_has_state_ || file_exists(split.path) ||
+                           file_exists(split.path + ".partial") ||
+                           file_exists(checkpoint_path_for(split.path));
     signals::install();
     for (std::size_t i = 0; i < s_.splits.size(); ++i) run_split(i);
     signals::uninstall();
@@ -337,8 +343,15 @@ class NbodyRun {
     bodies_reference_.clear();
     restart_rows_.clear();
     const bool complete = file_exists(split.path);
+    const bool partial = file_exists(split.path + ".partial");
+    // --restart over several splits: the run that was stopped finished the splits before the
+    // checkpointed one and never began those after it, so a split with no output, no .partial
+    // and no checkpoint starts afresh (when the deck's other splits left something to continue:
+    // with nothing at all, --restart is a mistake); one with a .partial but no checkpoint
+    // (killed before its first checkpoint) starts over only when --overwrite is given too.
+    bool fresh = false;
     collective_try(rt_.comm(), [&] {
-      if (options_.restart && complete && !file_exists(split.path + ".partial")) return;
+      if (options_.restart && complete && !partial) return;
       if (options_.restart && file_exists(ckpt)) {
         resuming = true;
         read_checkpoint(ckpt, split_index, done, done_sim);
@@ -347,12 +360,21 @@ class NbodyRun {
           read_restart_rows(split, done_sim, done - 1);
         out.file = std::make_unique<io::OutputFile>(
             io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
-      } else if (options_.restart) {
+      } else if (options_.restart && !restart_has_state_ && !options_.overwrite) {
         throw input_error("--restart: there is no checkpoint '" + ckpt + "' to resume output '" +
                           split.path + "' from; run without --restart (add --overwrite to start over)");
+      } else if (options_.restart && (partial || complete) && !options_.overwrite) {
+        throw input_error("--restart: '" + split.path + ".partial' has no checkpoint '" + ckpt +
+                          "' to resume from (stopped before its first checkpoint); add --overwrite "
+                          "to start this split over");
+      } else if (options_.restart) {
+        fresh = true;
       }
     });
-    if (options_.restart && complete && !resuming) {
+    if (fresh) {
+      log::info(name + ": no checkpoint for '" + split.path + "'; starting this split " +
+                (partial || complete ? "over (--overwrite)" : "(not begun before)"));
+    } else if (options_.restart && complete && !resuming) {
       log::info(name + ": '" + split.path + "' is already complete; skipping");
       return;
     }
@@ -775,6 +797,7 @@ class NbodyRun {
   /// distribute=bodies, the simulation in progress: E(0), K(0) + |U(0)|, P(0) (3), the
   /// momentum scale, and the largest energy and momentum drifts so far (8 numbers).
   std::vector<double> bodies_reference_;
+  bool restart_has_state_ = false;    ///< some split has an output, .partial or checkpoint
   std::vector<double> restart_rows_;  ///< bodies: this rank's rows of the frame to resume from
 };
 

@@ -1,15 +1,20 @@
 #!/bin/bash
-# Checks the cluster files: every jobs/*.sbatch parses and carries the stop/requeue contract,
-# the Spack recipe compiles and has its required shape, the job array maps task ids onto the
-# (temperature, seed) grid; and, when PHYFLOW_EXE names a built phyflow, runs
-# jobs/ising_dataset.sbatch outside Slurm for real: fallback to mpiexec, skip of finished work,
-# SIGUSR1 -> checkpoint -> exit 3, and the resume with --restart.
+# Checks the cluster files: every jobs/*.sbatch parses and carries the stop/requeue contract
+# (in the script or the jobs/lib/common.sh it sources), the Spack recipe compiles and has its
+# required shape, the job arrays map task ids onto their grids ((temperature, seed) for
+# jobs/ising_dataset.sbatch, (law, dimension) with the seed's time steps for
+# jobs/nbody_dataset.sbatch), the N-body job's fresh/restart/overwrite decision from the files
+# an earlier attempt left; and, when PHYFLOW_EXE names a built phyflow, runs both job scripts
+# outside Slurm for real: fallback to mpiexec, skip of finished work, SIGUSR1 -> checkpoint ->
+# exit 3, and the resume with --restart (for N-body across its three split files, bitwise
+# identical to an uninterrupted run).
 # Environment (ctest sets them): PHYFLOW_SOURCE_DIR, PHYFLOW_EXE, MPIEXEC.
 
 set -uo pipefail
 
 src=${PHYFLOW_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 job="$src/jobs/ising_dataset.sbatch"
+nbody_job="$src/jobs/nbody_dataset.sbatch"
 recipe="$src/spack/packages/phyflow/package.py"
 work=$(mktemp -d "${TMPDIR:-/tmp}/phyflow_cluster.XXXXXX")
 job_pid=""
@@ -48,33 +53,47 @@ finish() {
 no_slurm=()
 for var in $(compgen -e | grep '^SLURM_'); do no_slurm+=(-u "$var"); done
 outside_slurm() { env ${no_slurm[@]+"${no_slurm[@]}"} "$@"; }
-run_job() { # run_job [VAR=value ...] [-- ARGS]: the job script's output, on stdout
+run_script() { # run_script SCRIPT [VAR=value ...] [-- ARGS]: the job script's output, on stdout
+  local script=$1
+  shift
   local -a assignments=()
   while (($#)) && [[ $1 != -- ]]; do
     assignments+=("$1")
     shift
   done
   (($#)) && shift
-  outside_slurm ${assignments[@]+"${assignments[@]}"} bash "$job" "$@" 2>&1
+  outside_slurm ${assignments[@]+"${assignments[@]}"} bash "$script" "$@" 2>&1
 }
+run_job() { run_script "$job" "$@"; }         # the Ising job
+run_nbody() { run_script "$nbody_job" "$@"; } # the N-body job
 
 # ---- 1. job scripts: syntax and the stop/requeue contract -----------------------------------
 shopt -s nullglob
 sbatch_files=("$src"/jobs/*.sbatch)
 ((${#sbatch_files[@]} > 0)) || fail "no jobs/*.sbatch found under $src"
+job_lib="$src/jobs/lib/common.sh"
+check "jobs/lib/common.sh: bash -n" bash -n "$job_lib"
 for script in "${sbatch_files[@]}"; do
   name=${script#"$src"/}
   check "$name: bash -n" bash -n "$script"
   check "$name: #SBATCH --signal=B:USR1@<seconds>" grep -Eq '^#SBATCH --signal=B:USR1@[0-9]+' "$script"
   check "$name: #SBATCH --requeue" grep -Eq '^#SBATCH --requeue' "$script"
-  check "$name: traps USR1" grep -Eq '^trap .* USR1$' "$script"
-  check "$name: traps TERM" grep -Eq '^trap .* TERM$' "$script"
+  # The stop/requeue contract may live in the shared library the script sources.
+  contract="$work/contract.sh"
+  cat "$script" >"$contract"
+  # shellcheck disable=SC2016 # the literal text $jobs_lib is what is looked for
+  if grep -q 'source "\$jobs_lib"' "$script"; then
+    cat "$job_lib" >>"$contract"
+    name="$name (+ jobs/lib/common.sh)"
+  fi
+  check "$name: traps USR1" grep -Eq '^ *trap .* USR1$' "$contract"
+  check "$name: traps TERM" grep -Eq '^ *trap .* TERM$' "$contract"
   # shellcheck disable=SC2016 # the literal text $SLURM_JOB_ID is what is looked for
-  check "$name: requeues with scontrol" grep -q 'scontrol requeue "\$SLURM_JOB_ID"' "$script"
-  check "$name: resumes with --restart" grep -q -- '--restart' "$script"
-  check "$name: binds ranks with srun --cpu-bind" grep -q 'srun --cpu-bind=' "$script"
+  check "$name: requeues with scontrol" grep -q 'scontrol requeue "\$SLURM_JOB_ID"' "$contract"
+  check "$name: resumes with --restart" grep -q -- '--restart' "$contract"
+  check "$name: binds ranks with srun --cpu-bind" grep -q 'srun --cpu-bind=' "$contract"
   if command -v shellcheck >/dev/null; then
-    check "$name: shellcheck" shellcheck "$script"
+    check "$name: shellcheck -x" shellcheck -x "$script"
   else
     skip "$name: shellcheck not installed"
   fi
@@ -148,14 +167,125 @@ check "  ... with OMP_NUM_THREADS from SLURM_CPUS_PER_TASK" grep -q "threads per
 check "  ... and relative paths anchored at SLURM_SUBMIT_DIR" \
   grep -q "output.path=$work/data/ising/ising_T2.0_seed11.h5" <<<"$out"
 
-# ---- 4. the real thing, when phyflow is built --------------------------------------------------
+# ---- 4. the N-body job array: task id -> (law, dt, dimension); what a rerun resumes -----------
+# shellcheck disable=SC2317 # invoked through check
+exited_saying() { # exited_saying STATUS EXPECTED TEXT PATTERN: the exit status, and the message
+  [[ $1 == "$2" ]] && grep -q -- "$4" <<<"$3"
+}
+range=$(run_nbody -- --array-range)
+check "nbody: --array-range of the default grid, 6 laws x 2 dimensions (got '$range')" \
+  test "$range" = "0-11"
+range=$(run_nbody LAWS="spring charge:2e-3 r2" DIMS="2 3" -- --array-range)
+check "nbody: --array-range covers LAWS x DIMS = 3 x 2 (got '$range')" test "$range" = "0-5"
+
+# Every (law, seed dt, dimension) of the seed once over tasks 0..11, each task's command
+# carrying its own law, dt and dimension and writing into OUTDIR/LAW_DIMd/LAW_DIMd.h5.
+triples="" commands_ok=1
+for task in $(seq 0 11); do
+  out=$(run_nbody ARRAY_TASK_ID="$task" OUTDIR="$work/nb" -- --dry-run)
+  triple=$(grep -o 'law=[^ ]* dt=[^ ]* dims=[^ ]*' <<<"$out")
+  triples+=$triple$'\n'
+  read -r law dt dims <<<"$triple"
+  law=${law#law=} dt=${dt#dt=} dims=${dims#dims=}
+  sets="--set system.law=$law --set time.dt=$dt --set system.dims=$dims --set system.n=4"
+  path="$work/nb/${law}_${dims}d/${law}_${dims}d.h5"
+  grep -q "command: .* run .*/inputs/nbody_spring2d.yaml $sets .* --set output.path=$path\$" \
+    <<<"$out" || commands_ok=0
+done
+expected=$(for d in 2 3; do
+  printf "law=%s dt=%s dims=$d\n" r1 5e-3 r2 1e-3 spring 1e-2 charge 1e-3 damped 2e-2 \
+    discontinuous 1e-2
+done | sort)
+check "nbody: tasks 0..11 run each (law, seed dt, dimension) of the seed once" \
+  test "$(sed '/^$/d' <<<"$triples" | sort)" = "$expected"
+check "  ... each command sets system.law, time.dt, system.dims and OUTDIR/LAW_DIMd/LAW_DIMd.h5" \
+  test "$commands_ok" = 1
+out=$(run_nbody ARRAY_TASK_ID=7 -- --dry-run)
+check "nbody: task 7 is law 7 mod 6 = r2 in dimension 7 div 6 = 3D, dt 1e-3" \
+  grep -q "law=r2 dt=1e-3 dims=3 n=4" <<<"$out"
+out=$(run_nbody ARRAY_TASK_ID=12 -- --dry-run)
+status=$?
+check "nbody: task 12 of 12 is refused with exit 2 naming --array=0-11 (got $status)" \
+  exited_saying "$status" 2 "$out" "--array=0-11"
+out=$(run_nbody LAWS="gravity" -- --dry-run)
+status=$?
+check "nbody: a law without a seed time step is refused (exit 2) and told to write LAW:DT" \
+  exited_saying "$status" 2 "$out" "gravity:DT"
+out=$(run_nbody LAWS="gravity:2e-3 spring" N=8 ARRAY_TASK_ID=0 -- --dry-run)
+check "nbody: LAW:DT sets the step; N sets system.n and the default OUTDIR data/nbody/n8" \
+  grep -q -- "--set system.law=gravity --set time.dt=2e-3 .*--set system.n=8 \
+.*/data/nbody/n8/gravity_2d/gravity_2d.h5" <<<"$out"
+out=$(run_nbody DIMS="2 4" ARRAY_TASK_ID=6 -- --dry-run)
+check "nbody: a dimension other than 1, 2, 3 is refused with exit 2" test "$?" = 2
+
+out=$(env SLURM_JOB_ID=1 SLURM_ARRAY_TASK_ID=8 SLURM_CPUS_PER_TASK=3 SLURM_SUBMIT_DIR="$work" \
+  bash "$nbody_job" --dry-run 2>&1)
+check "nbody under Slurm: the launcher is srun --cpu-bind=cores" \
+  grep -q "command: srun --cpu-bind=cores " <<<"$out"
+check "  ... with OMP_NUM_THREADS from SLURM_CPUS_PER_TASK" grep -q "threads per rank: 3" <<<"$out"
+check "  ... and relative paths anchored at SLURM_SUBMIT_DIR" \
+  grep -q "output.path=$work/data/nbody/n4/spring_3d/spring_3d.h5" <<<"$out"
+
+# Slurm runs a copy of the script from its spool directory: jobs/lib/common.sh is then found
+# under the submit directory, and a clear error names PHYFLOW_JOBS_LIB when it is not.
+mkdir -p "$work/spool" && cp "$nbody_job" "$work/spool/"
+out=$(outside_slurm SLURM_SUBMIT_DIR="$src" bash "$work/spool/nbody_dataset.sbatch" --dry-run 2>&1)
+check "nbody: a copy of the script away from jobs/ finds jobs/lib under the submit directory" \
+  grep -q "command: " <<<"$out"
+out=$(cd "$work" && outside_slurm bash "$work/spool/nbody_dataset.sbatch" --dry-run 2>&1)
+status=$?
+check "  ... and where there is none: exit 2 naming PHYFLOW_JOBS_LIB (got $status)" \
+  exited_saying "$status" 2 "$out" PHYFLOW_JOBS_LIB
+
+# The restart decision, from the files an earlier attempt left (task 2: spring in 2D).
+leftovers() { # leftovers FILE...: a fresh task directory holding just these files
+  rm -rf "$work/left" && mkdir -p "$work/left/spring_2d"
+  local f
+  for f in "$@"; do : >"$work/left/spring_2d/spring_2d_$f"; done
+}
+decision() { # the restart flags of task 2's command: "", "--restart", "--overwrite", both
+  run_nbody ARRAY_TASK_ID=2 OUTDIR="$work/left" "$@" -- --dry-run |
+    sed -n 's/.*command: //p' | grep -o -- ' --restart\| --overwrite' | tr -d '\n' | sed 's/^ //'
+}
+leftovers
+check "nbody restart decision: nothing left -> a plain run" test "$(decision)" = ""
+leftovers train.h5.partial train.ckpt.h5 train.json
+check "  ... a split's checkpoint -> --restart" test "$(decision)" = "--restart"
+leftovers train.h5 train.json val.h5.partial val.ckpt.h5 val.json
+check "  ... train complete, val checkpointed -> --restart" test "$(decision)" = "--restart"
+leftovers train.h5 train.json
+check "  ... train complete, nothing else -> --restart (val and test begin)" \
+  test "$(decision)" = "--restart"
+leftovers train.h5 train.json val.h5.partial
+check "  ... train complete, val .partial without checkpoint -> --restart --overwrite" \
+  test "$(decision)" = "--restart --overwrite"
+leftovers train.h5.partial
+check "  ... only a .partial without checkpoint -> --overwrite (start over)" \
+  test "$(decision)" = "--overwrite"
+leftovers
+check "  ... requeued (SLURM_RESTART_COUNT=1) with nothing left -> --overwrite" \
+  test "$(decision SLURM_RESTART_COUNT=1)" = "--overwrite"
+leftovers train.h5 val.h5 test.h5
+out=$(run_nbody ARRAY_TASK_ID=2 OUTDIR="$work/left" -- --dry-run)
+status=$?
+check "  ... all three split files exist -> nothing to do, exit 0 (got $status)" \
+  exited_saying "$status" 0 "$out" "nothing to do"
+check "  ... before any command" test "$(grep -c "command:" <<<"$out")" = 0
+leftovers train.h5 val.h5
+out=$(run_nbody ARRAY_TASK_ID=2 OUTDIR="$work/left" SPLITS="train val" -- --dry-run)
+check "  ... SPLITS names the deck's splits (train val complete -> nothing to do)" \
+  grep -q "nothing to do" <<<"$out"
+
+# ---- 5. the real thing, when phyflow is built --------------------------------------------------
 if [[ -z ${PHYFLOW_EXE:-} || ! -x ${PHYFLOW_EXE:-} ]]; then
   skip "PHYFLOW_EXE does not name an executable phyflow: the job script was not run"
   finish
 fi
 
 # A small 2D Ising deck, and a longer one to be stopped part-way: that one keeps no spins
-# and checkpoints only when signalled, so a checkpoint file proves the signal path.
+# and checkpoints only when signalled, so a checkpoint file proves the signal path. It runs a
+# few seconds (200 000 sweeps of L = 128): a signal that came after phyflow finished would
+# find no handler and kill it (4 000 samples took 0.1 s, less than the test's reaction time).
 write_deck() { # write_deck FILE L SAMPLES CHECKPOINT_EVERY STORE_SPINS
   cat >"$1" <<EOF
 workflow: ising
@@ -170,7 +300,7 @@ checkpoint: {every: $4}
 EOF
 }
 write_deck "$work/small.yaml" 16 50 10 true
-write_deck "$work/long.yaml" 128 4000 0 false
+write_deck "$work/long.yaml" 128 100000 0 false
 # shellcheck disable=SC2317 # reachable: finish above exits only when phyflow is missing
 validates() { "$PHYFLOW_EXE" validate "$1" >/dev/null; }
 check "the small test deck is valid (phyflow validate)" validates "$work/small.yaml"
@@ -240,5 +370,96 @@ indent <<<"$out"
 check "the next run resumes with --restart" grep -q "command: .* --restart" <<<"$out"
 check "  ... and completes (got $status)" test "$status" = 0 -a -f "$stem.h5"
 check "  ... with a complete summary for seed 7, T = 2.0" summary_is "$stem.json" 7 2.0 2
+
+# ---- 6. the N-body job for real: three split files, stopped in one, resumed ------------------
+# A deck like inputs/nbody_spring2d.yaml but small: splits of 3000/300/300 simulations of
+# 20 frames at tight tolerance, so the first split runs a few seconds in batches of 10 and a
+# signal lands inside it; checkpoints only when signalled (CHECKPOINT_EVERY=0), so the
+# checkpoint file proves the signal path.
+cat >"$work/nbody.yaml" <<EOF
+workflow: nbody
+seed: 1
+system: {law: r1, n: 4, dims: 3}
+ensemble: {ns: 10}
+time: {dt: 0.01, nt: 20}
+integrator: {method: rk45, engine: kokkos, rtol: 1.0e-13, atol: 1.0e-13}
+output: {path: unused.h5}
+splits:
+  - {name: train, seed: 1, ns: 3000}
+  - {name: val, seed: 2, ns: 300}
+  - {name: test, seed: 3, ns: 300}
+EOF
+check "the N-body test deck is valid (phyflow validate)" validates "$work/nbody.yaml"
+# Task 3 of LAWS x DIMS = (charge, spring) x (3, 2): spring in 2D at dt 0.05 with n = 6.
+nbody_env=(PHYFLOW="$PHYFLOW_EXE" MPIEXEC="${MPIEXEC:-mpiexec}" NRANKS=2 DECK="$work/nbody.yaml"
+  LAWS="charge:2e-3 spring:5e-2" DIMS="3 2" N=6 BATCH=10 CHECKPOINT_EVERY=0
+  OUTDIR="$work/nbody" ARRAY_TASK_ID=3)
+dir="$work/nbody/spring_2d"
+env ${no_slurm[@]+"${no_slurm[@]}"} "${nbody_env[@]}" bash "$nbody_job" \
+  >"$work/nbody_stopped.log" 2>&1 &
+job_pid=$!
+for _ in $(seq 600); do # up to 60 s for phyflow to start writing
+  [[ -e $dir/spring_2d_train.h5.partial ]] && break
+  kill -0 "$job_pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -USR1 "$job_pid" 2>/dev/null
+wait "$job_pid"
+status=$?
+job_pid=""
+indent <"$work/nbody_stopped.log"
+check "nbody: SIGUSR1 to the job script: phyflow checkpoints and the script exits 3 (got $status)" \
+  test "$status" = 3
+stopped_checkpoints=$(compgen -G "$dir/spring_2d_*.ckpt.h5")
+check "  ... a split's checkpoint (${stopped_checkpoints##*/}), the test split not complete" \
+  test -n "$stopped_checkpoints" -a ! -e "$dir/spring_2d_test.h5"
+
+out=$(run_nbody "${nbody_env[@]}")
+status=$?
+indent <<<"$out"
+check "nbody: the next run resumes with --restart" grep -q "command: .* --restart" <<<"$out"
+check "  ... and completes all three splits (got $status)" test "$status" = 0 -a \
+  -f "$dir/spring_2d_train.h5" -a -f "$dir/spring_2d_val.h5" -a -f "$dir/spring_2d_test.h5"
+check "  ... leaving no checkpoint or .partial" \
+  test -z "$(find "$dir" -name '*.ckpt.h5' -o -name '*.partial')"
+# shellcheck disable=SC2317 # reachable: finish above exits only when phyflow is missing
+split_summaries_are() { # split_summaries_are STEM: the task's overrides arrived in every split
+  python3 - "$@" <<'EOF'
+import json, sys
+for split, seed in (("train", 1), ("val", 2), ("test", 3)):
+    j = json.load(open(f"{sys.argv[1]}_{split}.json"))
+    assert j["status"] == "complete", (split, j["status"])
+    assert (j["split"], j["seed"]) == (split, seed), (j["split"], j["seed"])
+    d = j["deck"]
+    got = (d["system"]["law"], d["system"]["dims"], d["system"]["n"], d["time"]["dt"])
+    assert got == ("spring", 2, 6, 0.05), got
+EOF
+}
+check "  ... summaries: splits train/val/test with seeds 1/2/3, law spring, 2D, n 6, dt 0.05" \
+  split_summaries_are "$dir/spring_2d"
+
+# The stopped-and-resumed files are bitwise those of one uninterrupted run.
+mkdir -p "$work/nbody_ref"
+"$PHYFLOW_EXE" run "$work/nbody.yaml" --set system.law=spring --set time.dt=5e-2 \
+  --set system.dims=2 --set system.n=6 --set output.path="$work/nbody_ref/ref.h5" \
+  >"$work/nbody_ref.log" 2>&1 || {
+  indent <"$work/nbody_ref.log"
+  fail "the uninterrupted reference run failed"
+}
+# shellcheck disable=SC2317 # invoked through check
+identical() { # identical A.h5 B.h5: phyflow compare, its output shown when they differ
+  "$PHYFLOW_EXE" compare "$1" "$2" >"$work/compare.log" 2>&1 || ! indent <"$work/compare.log"
+}
+for split in train val test; do
+  check "  ... $split identical to an uninterrupted run (phyflow compare)" \
+    identical "$dir/spring_2d_$split.h5" "$work/nbody_ref/ref_$split.h5"
+done
+
+before=$(stat -c %Y "$dir/spring_2d_test.h5" 2>/dev/null)
+out=$(run_nbody "${nbody_env[@]}")
+status=$?
+check "nbody: a finished pair is skipped: exit 0, files untouched" \
+  test "$status" = 0 -a "$(stat -c %Y "$dir/spring_2d_test.h5" 2>/dev/null)" = "$before"
+check "  ... and the log says so" grep -q "nothing to do" <<<"$out"
 
 finish

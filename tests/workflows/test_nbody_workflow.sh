@@ -109,6 +109,29 @@ check "splits: run" expect_rc 0
 check "splits: three files" bash -c "[ -f '$WORK/spring_train.h5' ] && [ -f '$WORK/spring_val.h5' ] && [ -f '$WORK/spring_test.h5' ]"
 check "splits: sizes 4/3/2" bash -c "h5ls '$WORK/spring_train.h5/data' | grep -q '{4,' && h5ls '$WORK/spring_val.h5/data' | grep -q '{3,' && h5ls '$WORK/spring_test.h5/data' | grep -q '{2,'"
 check "splits: seeds recorded" json "$WORK/spring_test.json" "j['seed']==3 and j['split']=='test'"
+# A run stopped inside one split resumes with --restart: the checkpointed split continues and
+# the splits never begun start (what a requeued Slurm task does, jobs/nbody_dataset.sbatch).
+pf 2 run "$WORK/s.yaml" --set output.path="$WORK/cut.h5" --set ensemble.batch=2 --set checkpoint.stop_after=1
+check "splits: stop_after stops the first split (exit 3, its checkpoint, nothing of val)" \
+  bash -c "[ $RC -eq 3 ] && [ -f '$WORK/cut_train.ckpt.h5' ] && [ ! -e '$WORK/cut_val.h5.partial' ]"
+pf 2 run "$WORK/s.yaml" --set output.path="$WORK/cut.h5" --restart
+check "splits: --restart resumes train and runs val and test" expect_rc 0
+for s in train val test; do
+  pf 1 compare "$WORK/spring_$s.h5" "$WORK/cut_$s.h5"
+  check "splits: resumed $s identical to uninterrupted" expect_rc 0
+done
+rm -f "$WORK/cut_test.h5" && touch "$WORK/cut_test.h5.partial"
+pf 2 run "$WORK/s.yaml" --set output.path="$WORK/cut.h5" --restart
+check "splits: a .partial without checkpoint: --restart refuses (exit 2) and names --overwrite" \
+  bash -c "[ $RC -eq 2 ] && grep -q 'cut_test.h5.partial' '$WORK/out.txt' && grep -q -- '--overwrite' '$WORK/out.txt'"
+pf 2 run "$WORK/s.yaml" --set output.path="$WORK/cut.h5" --restart --overwrite
+check "splits: --restart --overwrite skips the complete splits and starts that one over" \
+  bash -c "[ $RC -eq 0 ] && grep -q 'cut_train.h5.* already complete' '$WORK/out.txt'"
+pf 1 compare "$WORK/spring_test.h5" "$WORK/cut_test.h5"
+check "splits: restarted test identical to uninterrupted" expect_rc 0
+pf 2 run "$WORK/s.yaml" --set output.path="$WORK/none.h5" --restart
+check "splits: --restart with nothing to resume still refuses (exit 2)" \
+  bash -c "[ $RC -eq 2 ] && ! ls '$WORK'/none* 2>/dev/null"
 
 # --- bad decks: one clear message naming the key, exit 2 ------------------------------------
 deck "$WORK/d.yaml" sprng 4 2 5 11 rk4 kokkos
