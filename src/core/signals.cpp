@@ -25,8 +25,11 @@ void install() {
 void uninstall() {
   if (!g_installed) return;
   std::signal(SIGTERM, SIG_DFL);
-  std::signal(SIGUSR1, SIG_DFL);
   std::signal(SIGINT, SIG_DFL);
+  // SIGUSR1 only ever asks for a checkpoint (Slurm's time-limit warning): one that arrives
+  // after the work is done must not kill a run whose output is complete, so it stays ignored
+  // rather than going back to its default action (terminate).
+  std::signal(SIGUSR1, SIG_IGN);
   g_installed = false;
 }
 

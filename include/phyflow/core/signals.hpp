@@ -9,7 +9,8 @@ namespace phyflow::signals {
 
 /// Installs the handlers (idempotent).
 void install();
-/// Restores the default actions.
+/// Restores the default actions of SIGTERM and SIGINT; SIGUSR1 (a checkpoint request) is
+/// ignored from then on, so a late one cannot kill a finished run.
 void uninstall();
 /// True once a stop signal reached this rank.
 bool stop_requested();
