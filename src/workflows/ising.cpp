@@ -227,6 +227,13 @@ class IsingRun {
   }
 
   void run() {
+    // Whether any split left something a --restart continues, decided before any split runs:
+    // a stopped run finished the splits before the checkpointed one and never began the
+    // later ones, which a --restart then starts afresh.
+    for (const IsingSplit& split : s_.splits)
+      restart_has_state_ = restart_has_state_ || file_exists(split.path) ||
+                           file_exists(split.path + ".partial") ||
+                           file_exists(checkpoint_path_for(split.path));
     signals::install();
     for (std::size_t i = 0; i < s_.splits.size(); ++i) run_split(i);
     signals::uninstall();
@@ -277,9 +284,13 @@ class IsingRun {
         if (pos.split != split_index)
           throw input_error("checkpoint '" + ckpt + "' belongs to split " + std::to_string(pos.split));
         out = std::make_unique<io::OutputFile>(io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
-      } else if (options_.restart) {
+      } else if (options_.restart && !restart_has_state_ && !options_.overwrite) {
         throw input_error("--restart: there is no checkpoint '" + ckpt + "' to resume output '" +
                           split.path + "' from; run without --restart (add --overwrite to start over)");
+      } else if (options_.restart && file_exists(split.path + ".partial") && !options_.overwrite) {
+        throw input_error("--restart: '" + split.path + ".partial' has no checkpoint '" + ckpt +
+                          "' to resume from (stopped before its first checkpoint); add --overwrite "
+                          "to start this split over");
       }
     });
     if (options_.restart && complete && !resuming) {
@@ -611,6 +622,7 @@ class IsingRun {
   std::uint64_t sites_ = 1;
   std::uint64_t steps_this_run_ = 0;
   bool stop_pending_ = false;
+  bool restart_has_state_ = false;  ///< some split has an output, .partial or checkpoint
   nlohmann::json completed_ = nlohmann::json::array();  ///< summaries of finished temperatures
 };
 

@@ -60,6 +60,21 @@ for algo in metropolis heatbath single_flip; do
   rm -f "$WORK"/full.* "$WORK"/cut.*
 done
 
+# Splits: a run stopped in its first split resumes that split and then runs the splits it never
+# began; the files equal an uninterrupted run's.
+deck "$WORK/sp.yaml" 2 16 metropolis
+printf 'splits:\n  - {name: a, seed: 1}\n  - {name: b, seed: 2}\n' >>"$WORK/sp.yaml"
+pf 2 run "$WORK/sp.yaml" --set output.path="$WORK/full.h5"
+pf 2 run "$WORK/sp.yaml" --set output.path="$WORK/cut.h5" --set checkpoint.stop_after=30
+check "splits: stop in the first split exits 3" expect_rc 3
+pf 2 run "$WORK/sp.yaml" --set output.path="$WORK/cut.h5" --restart
+check "splits: restart runs the rest" expect_rc 0
+pf 1 compare "$WORK/full_a.h5" "$WORK/cut_a.h5"
+check "splits: resumed split identical" expect_rc 0
+pf 1 compare "$WORK/full_b.h5" "$WORK/cut_b.h5"
+check "splits: split begun after the restart identical" expect_rc 0
+rm -f "$WORK"/full* "$WORK"/cut*
+
 # Periodic checkpoints do not change the data.
 deck "$WORK/d.yaml" 2 16 metropolis
 pf 2 run "$WORK/d.yaml" --set output.path="$WORK/a.h5"
