@@ -2,12 +2,12 @@
 # Weak scaling of N-body ensembles through the real program (integration + diagnostics +
 # collective HDF5 writes): P ranks integrate P x NS simulations; efficiency = time(1 rank,
 # NS) / time(P ranks, P x NS). Usage: bench/nbody_weak_scaling.sh [NS] [N] [METHOD] [RUNS]
-# Needs a built phyflow (PHYFLOW, default build/src/app/phyflow). Prints one line per rank
+# TMPDIR chooses the disk (e.g. TMPDIR=/dev/shm takes the disk out). Needs a built phyflow (PHYFLOW, default build/src/app/phyflow). Prints one line per rank
 # count with the best of RUNS runs (wall_seconds from the JSON summary).
 set -euo pipefail
 ns=${1:-10000}; n=${2:-4}; method=${3:-rk4}; runs=${4:-3}
 exe=${PHYFLOW:-build/src/app/phyflow}
-work=$(mktemp -d /tmp/phyflow-weak.XXXXXX); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/phyflow-weak.XXXXXX"); trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 cat >"$work/deck.yaml" <<YAML
 workflow: nbody

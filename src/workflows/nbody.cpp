@@ -41,6 +41,7 @@
 #include <memory>
 #include <numeric>
 #include <sys/stat.h>
+#include <type_traits>
 
 namespace phyflow::workflows {
 
@@ -195,7 +196,16 @@ class NbodyRun {
     const std::uint64_t per_sim =
         std::uint64_t(s_.grid.nt) * std::uint64_t(s_.n) * std::uint64_t(w_ + s_.dims) * 8 +
         std::uint64_t(s_.grid.nt) * 8;
-    const std::uint64_t per_rank = std::max<std::uint64_t>(1, (std::uint64_t(256) << 20) / per_sim);
+    // Host backends: a batch a thread's caches can hold (~4 MiB of frames per thread); the
+    // kernel, the copy-out, the diagnostics and the write each stream the batch once, and a
+    // 10^4-simulation batch ran 5x slower end to end than batches of 100-300 (measured, see
+    // docs/PERFORMANCE.md). Device backends: large batches (256 MiB) to fill the device.
+    const bool host = std::is_same_v<Kokkos::DefaultExecutionSpace::memory_space, Kokkos::HostSpace>;
+    const std::uint64_t budget =
+        host ? (std::uint64_t(4) << 20) *
+                   std::uint64_t(std::max(1, int(Kokkos::DefaultExecutionSpace().concurrency())))
+             : (std::uint64_t(256) << 20);
+    const std::uint64_t per_rank = std::max<std::uint64_t>(1, budget / per_sim);
     return std::min<std::uint64_t>(split.ns, per_rank * std::uint64_t(rt_.size()));
   }
 

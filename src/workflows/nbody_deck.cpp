@@ -26,7 +26,8 @@ config::Schema nbody_schema() {
   s.integer("ensemble.ns", 1000, 1, 1e12, "independent simulations (the seed: 10 000)");
   s.integer("ensemble.batch", 0, 0, 1e12,
             "simulations integrated together over all ranks before a write (0: chosen so a "
-            "rank's frames take about 256 MiB); does not change the results");
+            "rank's frames take about 4 MiB per host thread, 256 MiB on a GPU); does not "
+            "change the results");
   s.choice("parallel.distribute", "simulations", {"simulations", "bodies"},
            "simulations: each rank integrates a block of the ensemble; bodies: every "
            "simulation is spread over all ranks by particles with a ring pass (large n)");
