@@ -13,7 +13,7 @@ namespace {
 
 constexpr ForceLaw all_laws[] = {ForceLaw::spring, ForceLaw::r1,     ForceLaw::r2,
                                  ForceLaw::charge, ForceLaw::damped, ForceLaw::discontinuous,
-                                 ForceLaw::gravity};
+                                 ForceLaw::gravity, ForceLaw::power};
 
 template <int D, class Law>
 void accelerations_d(const Law& law, int n, const double* state, double* accel) {
@@ -71,6 +71,8 @@ const char* law_name(ForceLaw law) {
       return "damped";
     case ForceLaw::discontinuous:
       return "discontinuous";
+    case ForceLaw::power:
+      return "power";
     case ForceLaw::gravity:
       return "gravity";
   }

@@ -311,6 +311,11 @@ class NbodyRun {
       f.set_attribute("/", "G", s_.law.gravity_G);
       f.set_attribute("/", "softening", s_.law.gravity_eps);
     }
+    if (s_.law.law == nbody::ForceLaw::power) {
+      f.set_attribute("/", "power_A", s_.law.power_A);
+      f.set_attribute("/", "power_exponent", s_.law.power_exponent);
+      f.set_attribute("/", "power_coupling", deck_.string("system.power.coupling"));
+    }
     f.set_attribute("/", "distance_shift", nbody::distance_shift);
     f.set_attribute("/", "ns", split.ns);
     f.set_attribute("/", "n", std::int64_t(s_.n));

@@ -15,14 +15,19 @@ config::Schema nbody_schema() {
             "seed of the initial conditions (Philox key; the seed project used 1/2/3 for "
             "train/val/test)");
   s.choice("system.law", "spring",
-           {"spring", "r1", "r2", "charge", "damped", "discontinuous", "gravity"},
+           {"spring", "r1", "r2", "charge", "damped", "discontinuous", "gravity", "power"},
            "pair force law (r' = r + 0.01): spring (r'-1)^2, r1 m1 m2 ln r', r2 -m1 m2/r', "
            "charge q1 q2/r', damped spring + the seed's damping, discontinuous 0 if r'<2 else "
-           "(r'-1)^2, gravity -G m1 m2/sqrt(r^2+eps^2)");
+           "(r'-1)^2, gravity -G m1 m2/sqrt(r^2+eps^2), power A c12 r'^p (system.power.*)");
   s.integer("system.n", 4, std::nullopt, 1e9, "bodies per simulation (>= 2)");
   s.integer("system.dims", 2, 1, 3, "spatial dimension");
   s.real("system.G", 1.0, 0.0, std::nullopt, "gravity: coupling G");
   s.real("system.softening", 0.01, 0.0, std::nullopt, "gravity: Plummer softening length eps");
+  s.real("system.power.A", 1.0, std::nullopt, std::nullopt, "power: amplitude A in U = A c12 r'^p");
+  s.real("system.power.exponent", -1.0, -12.0, 12.0,
+         "power: exponent p (0 means U = A c12 ln r')");
+  s.choice("system.power.coupling", "mass", {"none", "mass", "charge"},
+           "power: c12 = 1, m1 m2 or q1 q2");
   s.integer("ensemble.ns", 1000, 1, 1e12, "independent simulations (the seed: 10 000)");
   s.integer("ensemble.batch", 0, 0, 1e12,
             "simulations integrated together over all ranks before a write (0: chosen so a "
@@ -74,6 +79,12 @@ NbodySettings nbody_settings(const config::Deck& deck, int ranks) {
   s.law.law = nbody::parse_force_law(deck.string("system.law"));
   s.law.gravity_G = deck.real("system.G");
   s.law.gravity_eps = deck.real("system.softening");
+  s.law.power_A = deck.real("system.power.A");
+  s.law.power_exponent = deck.real("system.power.exponent");
+  const std::string coupling = deck.string("system.power.coupling");
+  s.law.power_coupling = coupling == "none"   ? nbody::PowerLaw::none
+                         : coupling == "charge" ? nbody::PowerLaw::charge
+                                                : nbody::PowerLaw::mass;
   const long long n = deck.integer("system.n");
   if (n < 2)
     throw input_error(where + ": system.n = " + std::to_string(n) +

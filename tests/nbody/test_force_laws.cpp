@@ -21,13 +21,16 @@ using namespace phyflow::nbody;
 
 const ForceLaw every_law[] = {ForceLaw::spring, ForceLaw::r1,     ForceLaw::r2,
                               ForceLaw::charge, ForceLaw::damped, ForceLaw::discontinuous,
-                              ForceLaw::gravity};
+                              ForceLaw::gravity, ForceLaw::power};
 
 ForceLawSpec spec_of(ForceLaw law) {
   ForceLawSpec s;
   s.law = law;
   s.gravity_G = 1.3;  // not 1, so a missing G would show
   s.gravity_eps = 0.2;
+  s.power_A = 0.7;  // a deck-defined law: U = 0.7 m_i m_j r'^-1.5
+  s.power_exponent = -1.5;
+  s.power_coupling = PowerLaw::mass;
   return s;
 }
 
@@ -351,6 +354,44 @@ TEST(ForceLaws, KernelAccelerationsMatchHost) {
         EXPECT_NEAR(accel_mirror(b, k), host_accel[b * D + k],
                     1e-14 * (1.0 + std::fabs(host_accel[b * D + k])))
             << law_name(law_id);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The deck-defined power law reproduces the seed's r1, r2 and charge laws with their
+// parameters (to rounding: pow and the division order differ from the closed forms).
+TEST(ForceLaws, PowerLawReproducesTheSeedFamilies) {
+  struct Case {
+    ForceLaw seed_law;
+    double A, p;
+    int coupling;
+  };
+  const Case cases[] = {{ForceLaw::r1, 1.0, 0.0, PowerLaw::mass},
+                        {ForceLaw::r2, -1.0, -1.0, PowerLaw::mass},
+                        {ForceLaw::charge, 1.0, -1.0, PowerLaw::charge}};
+  Normals normal(77);
+  for (const Case& c : cases) {
+    ForceLawSpec power;
+    power.law = ForceLaw::power;
+    power.power_A = c.A;
+    power.power_exponent = c.p;
+    power.power_coupling = c.coupling;
+    for (int trial = 0; trial < 50; ++trial) {
+      const auto s = random_system(normal, 3, 5);
+      std::vector<double> a_seed(15), a_power(15);
+      accelerations(spec_of(c.seed_law), 3, 5, s.data(), a_seed.data());
+      accelerations(power, 3, 5, s.data(), a_power.data());
+      for (int k = 0; k < 15; ++k)
+        EXPECT_NEAR(a_power[std::size_t(k)], a_seed[std::size_t(k)],
+                    1e-13 * (1.0 + std::fabs(a_seed[std::size_t(k)])))
+            << law_name(c.seed_law);
+      EXPECT_NEAR(potential_energy(power, 3, 5, s.data()),
+                  potential_energy(spec_of(c.seed_law), 3, 5, s.data()), 1e-12)
+          << law_name(c.seed_law);
+    }
   }
 }
 

@@ -23,7 +23,8 @@ json() { /usr/bin/python3 -c "import json,sys; j=json.load(open('$1')); sys.exit
 
 # --- layout and reproducibility over rank counts -------------------------------------------
 for spec in "spring 4 2 kokkos rk45" "charge 5 3 kokkos rk4" "r1 4 2 kokkos verlet" \
-            "damped 4 2 kokkos rk45" "r2 3 3 petsc rk45" "spring 4 2 petsc verlet"; do
+            "damped 4 2 kokkos rk45" "r2 3 3 petsc rk45" "spring 4 2 petsc verlet" \
+            "power 3 3 kokkos rk4"; do
   set -- $spec
   deck "$WORK/d.yaml" "$1" "$2" "$3" 9 11 "$5" "$4"
   for n in 1 2 4; do

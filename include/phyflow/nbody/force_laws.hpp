@@ -167,10 +167,41 @@ struct SoftenedGravity : RadialLaw<SoftenedGravity> {
   }
 };
 
+/// power: a pair law defined in the deck, U = A c_ij r'^p (p != 0) or U = A c_ij ln r'
+/// (p = 0), with r' = r + 0.01 as the seed's laws and coupling c_ij = 1, m_i m_j or q_i q_j.
+/// It spans the seed's r1 (A = 1, p = 0, mass), r2 (A = -1, p = -1, mass) and charge (A = 1,
+/// p = -1, charge) families and any other power of the distance.
+struct PowerLaw : RadialLaw<PowerLaw> {
+  enum Coupling : int { none = 0, mass = 1, charge = 2 };
+  double A = 1.0;
+  double p = -1.0;
+  int coupling = mass;
+
+  PowerLaw() = default;
+  KOKKOS_INLINE_FUNCTION PowerLaw(double amplitude, double exponent, int coupling_kind)
+      : A(amplitude), p(exponent), coupling(coupling_kind) {}
+
+  KOKKOS_INLINE_FUNCTION void radial(double r, double qi, double qj, double mi, double mj,
+                                     double& u, double& du_dr) const {
+    const double rs = r + distance_shift;
+    // A * (c_ij): symmetric in i, j to the last bit, so F_j = -F_i exactly.
+    const double c = coupling == mass ? mi * mj : (coupling == charge ? qi * qj : 1.0);
+    const double ac = A * c;
+    if (p == 0.0) {
+      u = ac * std::log(rs);
+      du_dr = ac / rs;
+    } else {
+      const double rp = std::pow(rs, p);
+      u = ac * rp;
+      du_dr = ac * p * rp / rs;
+    }
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 // Choosing a law from a deck.
 // ---------------------------------------------------------------------------------------------
-enum class ForceLaw { spring, r1, r2, charge, damped, discontinuous, gravity };
+enum class ForceLaw { spring, r1, r2, charge, damped, discontinuous, gravity, power };
 
 /// The deck name of a law ("spring", "r1", ...).
 const char* law_name(ForceLaw law);
@@ -179,11 +210,14 @@ const char* law_name(ForceLaw law);
 /// known name otherwise.
 ForceLaw parse_force_law(const std::string& name);
 
-/// A law with its parameters (only gravity has any).
+/// A law with its parameters (gravity and power have some).
 struct ForceLawSpec {
   ForceLaw law = ForceLaw::spring;
   double gravity_G = 1.0;
   double gravity_eps = 0.01;
+  double power_A = 1.0;         ///< power: amplitude A
+  double power_exponent = -1.0; ///< power: exponent p (0: logarithm)
+  int power_coupling = PowerLaw::mass;
 };
 
 /// Calls f with the functor of `spec` (Spring, R1, ..., SoftenedGravity): the one switch that
@@ -203,6 +237,8 @@ decltype(auto) with_law(const ForceLawSpec& spec, F&& f) {
       return f(Damped{});
     case ForceLaw::discontinuous:
       return f(Discontinuous{});
+    case ForceLaw::power:
+      return f(PowerLaw(spec.power_A, spec.power_exponent, spec.power_coupling));
     case ForceLaw::gravity:
       break;
   }
