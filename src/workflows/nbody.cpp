@@ -823,7 +823,8 @@ Workflow nbody_workflow() {
   w.name = "nbody";
   w.description =
       "N-body simulations in the symbolic-distillation seed's layout: ensembles of ns systems "
-      "of n bodies (spring, r1, r2, charge, damped, discontinuous, gravity) integrated with "
+      "of n bodies (spring, r1, r2, charge, damped, discontinuous, gravity, a deck-defined "
+      "power law) integrated with "
       "Kokkos kernels (verlet, rk4, adaptive Dormand-Prince per simulation) or PETSc TS, or one "
       "large system spread over the ranks by particles; /data (ns, nt, n, 2d+2) and /accel "
       "(ns, nt, n, d) into parallel HDF5.";
