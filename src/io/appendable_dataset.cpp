@@ -2,6 +2,7 @@
 #include "phyflow/io/appendable_dataset.hpp"
 
 #include "attributes.hpp"
+#include "dataset_writes.hpp"
 #include "output_file_state.hpp"
 
 #include <algorithm>
@@ -213,29 +214,8 @@ AppendableDataset<T>::AppendableDataset(OutputFile& file, const std::string& pat
       chunk_dims(sample_shape, sizeof(T), s.file->config, samples_hint);
   s.chunk_samples = chunk[0];
 
-  detail::Handle space = detail::dataspace(
-      H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()));
-  detail::Handle dcpl = detail::property_list(H5P_DATASET_CREATE);
-  detail::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
-                "H5Pset_chunk failed for dataset " + s.where());
-  // Every element is written before anyone reads it: writing fill values first would double
-  // the I/O (parallel HDF5 allocates chunks as soon as the extent grows).
-  H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
-  H5Pset_obj_track_times(dcpl.get(), false);
-  // Little-endian storage of the C++ type: the same bytes whichever machine wrote the file.
-  hid_t file_type = detail::native_type<T>();
-  if constexpr (std::is_same_v<T, double>) file_type = H5T_IEEE_F64LE;
-  if constexpr (std::is_same_v<T, float>) file_type = H5T_IEEE_F32LE;
-  if constexpr (std::is_same_v<T, std::int8_t>) file_type = H5T_STD_I8LE;
-  if constexpr (std::is_same_v<T, std::int32_t>) file_type = H5T_STD_I32LE;
-  if constexpr (std::is_same_v<T, std::int64_t>) file_type = H5T_STD_I64LE;
-  s.dataset = detail::dataset(H5Dcreate2(fid, s.path.c_str(), file_type, space.get(), H5P_DEFAULT,
-                                         dcpl.get(), H5P_DEFAULT));
-  if (!s.dataset) throw runtime_error("cannot create dataset " + s.where() + detail::hdf5_reason());
-  if (!detail::write_string_attribute(s.dataset.get(), "meaning", meaning) ||
-      !detail::write_string_attribute(s.dataset.get(), "units", units))
-    throw runtime_error("cannot write meaning/units attributes of dataset " + s.where() +
-                        detail::hdf5_reason());
+  s.dataset = detail::create_chunked_dataset(fid, s.path, detail::little_endian_type<T>(), dims,
+                                             max_dims, chunk, meaning, units, s.where());
 }
 
 template <class T>
@@ -319,31 +299,13 @@ void AppendableDataset<T>::append(const T* local, std::uint64_t n_samples) {
                         std::to_string(s.size + n_samples) + " samples" + why +
                         " (is the disk full?)");
 
-  detail::Handle file_space = detail::dataspace(H5Dget_space(set));
-  detail::Handle mem_space;
-  if (writes) {
-    std::vector<hsize_t> start{s.size}, count{n_samples};
-    for (std::size_t i = 0; i < s.sample_shape.size(); ++i) {
-      start.push_back(s.block.offset[i]);
-      count.push_back(s.block.count[i]);
-    }
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                        nullptr);
-    mem_space =
-        detail::dataspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr));
-  } else {
-    // Nothing to write, but the collective write needs every rank.
-    H5Sselect_none(file_space.get());
-    const hsize_t one = 1;
-    mem_space = detail::dataspace(H5Screate_simple(1, &one, nullptr));
-    H5Sselect_none(mem_space.get());
+  std::vector<hsize_t> start{s.size}, count{n_samples};
+  for (std::size_t i = 0; writes && i < s.sample_shape.size(); ++i) {
+    start.push_back(s.block.offset[i]);
+    count.push_back(s.block.count[i]);
   }
-  const herr_t status = H5Dwrite(set, detail::native_type<T>(), mem_space.get(), file_space.get(),
-                                 s.file->transfer.get(), local);
-  const std::string reason = status < 0 ? detail::hdf5_reason() : std::string();
-  if (!detail::all_succeeded(s.file->comm, status >= 0))
-    throw runtime_error("cannot write " + std::to_string(n_samples) + " samples to dataset " +
-                        s.where() + reason + " (is the disk full?)");
+  detail::write_box_collectively(*s.file, set, detail::native_type<T>(), writes, start, count,
+                                 local, std::to_string(n_samples) + " samples to", s.where());
   s.size += n_samples;
 }
 

@@ -2,6 +2,7 @@
 #include "phyflow/io/box_dataset.hpp"
 
 #include "attributes.hpp"
+#include "dataset_writes.hpp"
 #include "output_file_state.hpp"
 
 #include <algorithm>
@@ -20,20 +21,6 @@ struct BoxDataset<T>::State {
   std::string where() const { return file->where(path); }
 };
 
-namespace {
-
-template <class T>
-hid_t little_endian_type() {
-  if constexpr (std::is_same_v<T, double>) return H5T_IEEE_F64LE;
-  if constexpr (std::is_same_v<T, float>) return H5T_IEEE_F32LE;
-  if constexpr (std::is_same_v<T, std::int8_t>) return H5T_STD_I8LE;
-  if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_STD_U8LE;
-  if constexpr (std::is_same_v<T, std::int32_t>) return H5T_STD_I32LE;
-  if constexpr (std::is_same_v<T, std::int64_t>) return H5T_STD_I64LE;
-  return detail::native_type<T>();
-}
-
-}  // namespace
 
 template <class T>
 BoxDataset<T>::BoxDataset(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -65,20 +52,8 @@ BoxDataset<T>::BoxDataset(OutputFile& file, const std::string& path,
 
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
   const std::vector<hsize_t> chunk_dims(chunk.begin(), chunk.end());
-  detail::Handle space =
-      detail::dataspace(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-  detail::Handle dcpl = detail::property_list(H5P_DATASET_CREATE);
-  detail::check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk_dims.size()), chunk_dims.data()),
-                "H5Pset_chunk failed for dataset " + s.where());
-  H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER);
-  H5Pset_obj_track_times(dcpl.get(), false);
-  s.dataset = detail::dataset(H5Dcreate2(fid, s.path.c_str(), little_endian_type<T>(),
-                                         space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
-  if (!s.dataset) throw runtime_error("cannot create dataset " + s.where() + detail::hdf5_reason());
-  if (!detail::write_string_attribute(s.dataset.get(), "meaning", meaning) ||
-      !detail::write_string_attribute(s.dataset.get(), "units", units))
-    throw runtime_error("cannot write meaning/units attributes of dataset " + s.where() +
-                        detail::hdf5_reason());
+  s.dataset = detail::create_chunked_dataset(fid, s.path, detail::little_endian_type<T>(), dims,
+                                             dims, chunk_dims, meaning, units, s.where());
 }
 
 template <class T>
@@ -147,25 +122,9 @@ void BoxDataset<T>::write(const std::vector<std::uint64_t>& offset,
                         (problem.empty() ? std::string("another rank's box is invalid")
                                          : "rank " + std::to_string(s.file->rank) + ": " + problem));
 
-  detail::Handle file_space = detail::dataspace(H5Dget_space(set));
-  detail::Handle mem_space;
-  if (writes) {
-    const std::vector<hsize_t> start(offset.begin(), offset.end()), n(count.begin(), count.end());
-    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, n.data(),
-                        nullptr);
-    mem_space = detail::dataspace(H5Screate_simple(static_cast<int>(n.size()), n.data(), nullptr));
-  } else {
-    // Nothing to write, but the collective write needs every rank.
-    H5Sselect_none(file_space.get());
-    const hsize_t one = 1;
-    mem_space = detail::dataspace(H5Screate_simple(1, &one, nullptr));
-    H5Sselect_none(mem_space.get());
-  }
-  const herr_t status = H5Dwrite(set, detail::native_type<T>(), mem_space.get(), file_space.get(),
-                                 s.file->transfer.get(), local);
-  const std::string reason = status < 0 ? detail::hdf5_reason() : std::string();
-  if (!detail::all_succeeded(s.file->comm, status >= 0))
-    throw runtime_error("cannot write to dataset " + s.where() + reason + " (is the disk full?)");
+  const std::vector<hsize_t> start(offset.begin(), offset.end()), n(count.begin(), count.end());
+  detail::write_box_collectively(*s.file, set, detail::native_type<T>(), writes, start, n, local,
+                                 "a box to", s.where());
 }
 
 template <class T>

@@ -113,7 +113,7 @@ SpinField::SpinField(CartDecomposition decomposition)
     f.neighbour_lo = decomposition_.neighbour_lo(k);
     f.neighbour_hi = decomposition_.neighbour_hi(k);
     // Along the last dimension one value per row travels; rows where the colour has no face
-    // site there carry a 0 placeholder. Alone along k, ghosts are copied directly: no buffers.
+    // site there carry a padding 0 that unpack skips. Alone along k, ghosts are copied directly.
     f.count = !layout_.remote[k] ? 0
               : k < d - 1        ? std::int64_t{face_rows(layout_, k).count} * layout_.half
                                  : layout_.rows;
