@@ -37,13 +37,13 @@
 #include "phyflow/lattice/spin_field.hpp"
 #include "phyflow/workflows/ising_deck.hpp"
 #include "phyflow/workflows/workflow.hpp"
+#include "split_files.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <sys/stat.h>
 
 namespace phyflow::workflows {
 
@@ -51,15 +51,9 @@ namespace {
 
 constexpr int kTempShift = 40;  // step = (temperature index << 40) + sweep
 
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string checkpoint_path_for(const std::string& output) {
-  const std::string base = summary_path_for(output);  // "x.json"
-  return base.substr(0, base.size() - 5) + ".ckpt.h5";
-}
+using detail::checkpoint_path_for;
+using detail::file_exists;
+using detail::SplitStart;
 
 // ------------------------------------------------------------------------------ samplers
 
@@ -194,14 +188,7 @@ void write_checkpoint(const std::string& path, MPI_Comm comm, const config::Deck
 }
 
 /// Deck keys that may change between an interrupted run and its restart.
-bool restart_compatible(const config::Deck& a, const config::Deck& b) {
-  auto strip = [](nlohmann::json v) {
-    v.erase("checkpoint");
-    v.erase("progress");
-    return v;
-  };
-  return strip(a.values()) == strip(b.values());
-}
+const std::vector<std::string> restart_may_change = {"checkpoint", "progress"};
 
 // ----------------------------------------------------------------------------- the run
 
@@ -230,10 +217,9 @@ class IsingRun {
     // Whether any split left something a --restart continues, decided before any split runs:
     // a stopped run finished the splits before the checkpointed one and never began the
     // later ones, which a --restart then starts afresh.
-    for (const IsingSplit& split : s_.splits)
-      restart_has_state_ = restart_has_state_ || file_exists(split.path) ||
-                           file_exists(split.path + ".partial") ||
-                           file_exists(checkpoint_path_for(split.path));
+    std::vector<std::string> outputs;
+    for (const IsingSplit& split : s_.splits) outputs.push_back(split.path);
+    restart_has_state_ = detail::any_split_has_files(outputs);
     signals::install();
     for (std::size_t i = 0; i < s_.splits.size(); ++i) run_split(i);
     signals::uninstall();
@@ -273,27 +259,17 @@ class IsingRun {
     bool resuming = false;
     TemperatureSeries resume_series;
     std::unique_ptr<io::OutputFile> out;
-    const bool complete = file_exists(split.path);
+    SplitStart start = SplitStart::create;
     collective_try(rt_.comm(), [&] {
-      if (options_.restart && complete && !file_exists(split.path + ".partial")) {
-        return;  // finished by an earlier run
-      }
-      if (options_.restart && file_exists(ckpt)) {
-        resuming = true;
-        read_checkpoint(ckpt, pos, resume_series);
-        if (pos.split != split_index)
-          throw input_error("checkpoint '" + ckpt + "' belongs to split " + std::to_string(pos.split));
-        out = std::make_unique<io::OutputFile>(io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
-      } else if (options_.restart && !restart_has_state_ && !options_.overwrite) {
-        throw input_error("--restart: there is no checkpoint '" + ckpt + "' to resume output '" +
-                          split.path + "' from; run without --restart (add --overwrite to start over)");
-      } else if (options_.restart && file_exists(split.path + ".partial") && !options_.overwrite) {
-        throw input_error("--restart: '" + split.path + ".partial' has no checkpoint '" + ckpt +
-                          "' to resume from (stopped before its first checkpoint); add --overwrite "
-                          "to start this split over");
-      }
+      start = detail::split_start(split.path, options_, restart_has_state_);
+      if (start != SplitStart::resume) return;
+      resuming = true;
+      read_checkpoint(ckpt, pos, resume_series);
+      if (pos.split != split_index)
+        throw input_error("checkpoint '" + ckpt + "' belongs to split " + std::to_string(pos.split));
+      out = std::make_unique<io::OutputFile>(io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
     });
-    if (options_.restart && complete && !resuming) {
+    if (start == SplitStart::skip) {
       log::info(label + ": '" + split.path + "' is already complete; skipping");
       return;
     }
@@ -333,7 +309,7 @@ class IsingRun {
     io::InputFile f = io::InputFile::open(ckpt, MPI_COMM_SELF);
     config::Deck saved = config::Deck::load_string(f.attribute_string("/", "deck_resolved"), {},
                                                    ising_schema(), ckpt);
-    if (!restart_compatible(saved, deck_))
+    if (!detail::restart_compatible(saved, deck_, restart_may_change))
       throw input_error("checkpoint '" + ckpt + "' was written by a different deck (only "
                         "checkpoint.* and progress.* may change on --restart); rerun with the "
                         "original deck, or start over with --overwrite");

@@ -33,6 +33,7 @@
 #include "phyflow/workflows/nbody_deck.hpp"
 #include "phyflow/workflows/nbody_run.hpp"
 #include "phyflow/workflows/workflow.hpp"
+#include "split_files.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -40,34 +41,19 @@
 #include <cstdio>
 #include <memory>
 #include <numeric>
-#include <sys/stat.h>
 #include <type_traits>
 
 namespace phyflow::workflows {
 
 namespace {
 
-bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-std::string checkpoint_path_for(const std::string& output) {
-  const std::string base = summary_path_for(output);  // "x.json"
-  return base.substr(0, base.size() - 5) + ".ckpt.h5";
-}
+using detail::checkpoint_path_for;
+using detail::file_exists;
+using detail::SplitStart;
 
 /// Deck keys that may change between an interrupted run and its restart: checkpointing,
 /// progress output and the batch size (results do not depend on it).
-bool restart_compatible(const config::Deck& a, const config::Deck& b) {
-  auto strip = [](nlohmann::json v) {
-    v.erase("checkpoint");
-    v.erase("progress");
-    if (v.contains("ensemble")) v["ensemble"].erase("batch");
-    return v;
-  };
-  return strip(a.values()) == strip(b.values());
-}
+const std::vector<std::string> restart_may_change = {"checkpoint", "progress", "ensemble.batch"};
 
 /// Per-simulation diagnostics, in global simulation order.
 struct Diagnostics {
@@ -177,10 +163,9 @@ class NbodyRun {
   void run() {
     // Whether any split left something a --restart continues (see run_split), decided before
     // any split runs and changes the files.
-    for (const NbodySplit& split : s_.splits)
-      restart_has_state_ = restart_has_state_ || file_exists(split.path) ||
-                           file_exists(split.path + ".partial") ||
-                           file_exists(checkpoint_path_for(split.path));
+    std::vector<std::string> outputs;
+    for (const NbodySplit& split : s_.splits) outputs.push_back(split.path);
+    restart_has_state_ = detail::any_split_has_files(outputs);
     signals::install();
     for (std::size_t i = 0; i < s_.splits.size(); ++i) run_split(i);
     signals::uninstall();
@@ -357,39 +342,19 @@ class NbodyRun {
     diag_.resize(rt_.rank() == 0 ? split.ns : 0);
     bodies_reference_.clear();
     restart_rows_.clear();
-    const bool complete = file_exists(split.path);
-    const bool partial = file_exists(split.path + ".partial");
-    // --restart over several splits: the run that was stopped finished the splits before the
-    // checkpointed one and never began those after it, so a split with no output, no .partial
-    // and no checkpoint starts afresh (when the deck's other splits left something to continue:
-    // with nothing at all, --restart is a mistake); one with a .partial but no checkpoint
-    // (killed before its first checkpoint) starts over only when --overwrite is given too.
-    bool fresh = false;
+    SplitStart start = SplitStart::create;
     collective_try(rt_.comm(), [&] {
-      if (options_.restart && complete && !partial) return;
-      if (options_.restart && file_exists(ckpt)) {
-        resuming = true;
-        read_checkpoint(ckpt, split_index, done, done_sim);
-        if (rt_.rank() == 0) read_diagnostics(split, done_sim);
-        if (s_.distribution == Distribution::bodies && done > 0)
-          read_restart_rows(split, done_sim, done - 1);
-        out.file = std::make_unique<io::OutputFile>(
-            io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
-      } else if (options_.restart && !restart_has_state_ && !options_.overwrite) {
-        throw input_error("--restart: there is no checkpoint '" + ckpt + "' to resume output '" +
-                          split.path + "' from; run without --restart (add --overwrite to start over)");
-      } else if (options_.restart && (partial || complete) && !options_.overwrite) {
-        throw input_error("--restart: '" + split.path + ".partial' has no checkpoint '" + ckpt +
-                          "' to resume from (stopped before its first checkpoint); add --overwrite "
-                          "to start this split over");
-      } else if (options_.restart) {
-        fresh = true;
-      }
+      start = detail::split_start(split.path, options_, restart_has_state_);
+      if (start != SplitStart::resume) return;
+      resuming = true;
+      read_checkpoint(ckpt, split_index, done, done_sim);
+      if (rt_.rank() == 0) read_diagnostics(split, done_sim);
+      if (s_.distribution == Distribution::bodies && done > 0)
+        read_restart_rows(split, done_sim, done - 1);
+      out.file = std::make_unique<io::OutputFile>(
+          io::OutputFile::reopen_partial(rt_.comm(), split.path, iocfg_));
     });
-    if (fresh) {
-      log::info(name + ": no checkpoint for '" + split.path + "'; starting this split " +
-                (partial || complete ? "over (--overwrite)" : "(not begun before)"));
-    } else if (options_.restart && complete && !resuming) {
+    if (start == SplitStart::skip) {
       log::info(name + ": '" + split.path + "' is already complete; skipping");
       return;
     }
@@ -699,7 +664,7 @@ class NbodyRun {
     io::InputFile f = io::InputFile::open(ckpt, MPI_COMM_SELF);
     config::Deck saved = config::Deck::load_string(f.attribute_string("/", "deck_resolved"), {},
                                                    nbody_schema(), ckpt);
-    if (!restart_compatible(saved, deck_))
+    if (!detail::restart_compatible(saved, deck_, restart_may_change))
       throw input_error("checkpoint '" + ckpt + "' was written by a different deck (only "
                         "checkpoint.*, progress.* and ensemble.batch may change on --restart); "
                         "rerun with the original deck, or start over with --overwrite");

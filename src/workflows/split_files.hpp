@@ -1,0 +1,40 @@
+// Private to the workflows: the files of a run's splits (output, .partial, checkpoint) and the
+// one --restart decision every workflow makes from them, so Ising, N-body and the later
+// training/flow runs resume the same way.
+#pragma once
+
+#include "phyflow/core/config.hpp"
+#include "phyflow/workflows/workflow.hpp"
+
+#include <string>
+#include <vector>
+
+namespace phyflow::workflows::detail {
+
+bool file_exists(const std::string& path);
+
+/// "runs/x.h5" -> "runs/x.ckpt.h5".
+std::string checkpoint_path_for(const std::string& output);
+
+/// Whether any of the outputs has a final file, a .partial or a checkpoint: decided before a
+/// run touches any of them, it tells a --restart that continues from one that has nothing.
+bool any_split_has_files(const std::vector<std::string>& outputs);
+
+enum class SplitStart { create, resume, skip };
+
+/// What a run does with the split writing `output`:
+///   without --restart: create (OutputFile::create refuses to replace without --overwrite);
+///   --restart: skip a complete one (no .partial), resume one with a checkpoint, create one
+///   never begun (when another split left files: the stopped run had not reached it), and
+///   create a .partial without checkpoint again only with --overwrite.
+/// Throws input_error naming the file and the fix otherwise. Checks the file system on every
+/// rank: call it inside collective_try.
+SplitStart split_start(const std::string& output, const RunOptions& options,
+                       bool any_split_has_files);
+
+/// Whether a checkpoint's deck and the restarting deck agree on everything but the sections
+/// and keys in `may_change` ("checkpoint", "ensemble.batch", ...).
+bool restart_compatible(const config::Deck& saved, const config::Deck& now,
+                        const std::vector<std::string>& may_change);
+
+}  // namespace phyflow::workflows::detail
