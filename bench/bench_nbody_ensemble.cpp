@@ -26,7 +26,7 @@ using namespace phyflow::nbody;
 constexpr int ensemble = 10000;
 constexpr int dims = 2;
 
-/// Force evaluations one simulation made (see batch_integrator.hpp): Verlet one per step plus
+/// Force evaluations one simulation made (see lane_integrator.hpp): Verlet one per step plus
 /// the initial one; RK4 four per step plus the last frame's; rk45 six per attempt (FSAL) plus
 /// two for the starting step.
 double evaluations(Method m, const SimStats& s) {

@@ -1,12 +1,14 @@
 // Names of the integration methods and engines (deck parsing) and integrate_batch(): argument
 // checks on the host, then one statically specialised Kokkos kernel per (dimension, law,
-// method), one thread per simulation (batch_integrator.hpp).
+// method), each thread stepping a pack of simulations, one per SIMD lane
+// (lane_integrator.hpp), with the pack width picked for the CPU at run time.
 #include "phyflow/nbody/integrators.hpp"
 
 #include <limits>
 #include <string>
 
-#include "batch_integrator.hpp"
+#include "lane_launch.hpp"
+#include "phyflow/lattice/host_simd.hpp"
 #include "phyflow/core/config.hpp"
 #include "phyflow/core/error.hpp"
 
@@ -34,36 +36,21 @@ T parse_name(const std::string& name, const std::string& key, const T (&options)
                     "'? (known: " + names + ")");
 }
 
-template <int D, Method M, class Law>
-void launch(const Law& law, const TimeGrid& grid, const IntegratorSettings& settings,
-            const BatchState& initial, const BatchFrames& frames, const BatchFrames& accel,
-            const BatchStats& stats) {
-  const int batch = static_cast<int>(initial.extent(0));
-  const int n = static_cast<int>(initial.extent(1));
-  using Kernel = detail::BatchIntegrator<D, Law, M>;
-  // Allocated per call, so concurrent calls never share work space; each thread owns row s.
-  const detail::StageScratch scratch(
-      Kokkos::view_alloc(Kokkos::WithoutInitializing, "phyflow::nbody::stage_scratch"), batch,
-      Kernel::slots, n * 2 * D);
-  const Kernel kernel(law, n, grid, settings, initial, frames, accel, stats, scratch,
-                      std::numeric_limits<double>::quiet_NaN());
-  Kokkos::parallel_for("phyflow::nbody::integrate_batch",
-                       Kokkos::RangePolicy<Kokkos::DefaultExecutionSpace>(0, batch), kernel);
-  Kokkos::fence();
-}
-
-template <int D, class Law>
-void launch_method(const Law& law, const TimeGrid& grid, const IntegratorSettings& settings,
-                   const BatchState& initial, const BatchFrames& frames, const BatchFrames& accel,
-                   const BatchStats& stats) {
-  switch (settings.method) {
-    case Method::verlet:
-      return launch<D, Method::verlet>(law, grid, settings, initial, frames, accel, stats);
-    case Method::rk4:
-      return launch<D, Method::rk4>(law, grid, settings, initial, frames, accel, stats);
-    case Method::rk45:
-      return launch<D, Method::rk45>(law, grid, settings, initial, frames, accel, stats);
-  }
+/// Packs of the widest SIMD the CPU runs (PHYFLOW_SIMD caps it, as for the Ising kernels);
+/// every width gives the same bits.
+void launch(const ForceLawSpec& law, int d, const TimeGrid& grid,
+            const IntegratorSettings& settings, const BatchState& initial,
+            const BatchFrames& frames, const BatchFrames& accel, const BatchStats& stats) {
+  constexpr int L = detail::lanes_for<Kokkos::DefaultExecutionSpace>();
+#if PHYFLOW_NBODY_LANE_DISPATCH
+  const lattice::SimdLevel level = lattice::host_simd_level();
+  if (L < 8 && level == lattice::SimdLevel::avx512)
+    return detail::launch_lanes_avx512(law, d, grid, settings, initial, frames, accel, stats);
+  if (L < 4 && level >= lattice::SimdLevel::avx2)
+    return detail::launch_lanes_avx2(law, d, grid, settings, initial, frames, accel, stats);
+#endif
+  detail::launch_lanes_for<L, detail::DefaultTarget>(law, d, grid, settings, initial, frames,
+                                                     accel, stats);
 }
 
 std::string shape(const BatchFrames& v) {
@@ -153,11 +140,7 @@ void integrate_batch(const ForceLawSpec& law, int d, const TimeGrid& grid,
                      const BatchFrames& frames, const BatchFrames& accel, const BatchStats& stats) {
   check_arguments(d, grid, settings, initial, frames, accel, stats);
   if (initial.extent(0) == 0) return;
-  with_law(law, [&](const auto& functor) {
-    if (d == 1) launch_method<1>(functor, grid, settings, initial, frames, accel, stats);
-    if (d == 2) launch_method<2>(functor, grid, settings, initial, frames, accel, stats);
-    if (d == 3) launch_method<3>(functor, grid, settings, initial, frames, accel, stats);
-  });
+  launch(law, d, grid, settings, initial, frames, accel, stats);
 }
 
 }  // namespace phyflow::nbody

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <string>
 
+#include "phyflow/nbody/lane_math.hpp"
+
 namespace phyflow::nbody {
 
 /// The largest spatial dimension the fixed-size kernels support.
@@ -20,6 +22,9 @@ constexpr double distance_shift = 0.01;
 // Radial laws. Each law supplies radial(r, qi, qj, mi, mj, u, du_dr): the pair energy u as a
 // function of the plain distance r = |x_i - x_j| and its derivative. RadialLaw turns that into
 // potential() and pair_force() for D = 1, 2, 3 by static (CRTP) dispatch: no virtual calls.
+// Every function is a template on the number type T: double, or a pack of simulations in SIMD
+// lanes (lane_math.hpp), so branches are written as lanes::select and the math as lanes::sqrt,
+// log and pow; T = double compiles to the plain scalar code.
 //
 // Coincident bodies (r = 0): the direction (x_i - x_j)/r is undefined, so pair_force() returns
 // exactly zero there. The laws with the r' shift have finite slope at r = 0, so this is a
@@ -29,46 +34,43 @@ constexpr double distance_shift = 0.01;
 template <class Law>
 struct RadialLaw {
   /// Pair energy of bodies i and j (positions xi, xj of length D).
-  template <int D>
-  KOKKOS_INLINE_FUNCTION double potential(const double* xi, const double* xj, double qi, double qj,
-                                          double mi, double mj) const {
-    double u = 0.0, du_dr = 0.0;
+  template <int D, class T>
+  KOKKOS_INLINE_FUNCTION T potential(const T* xi, const T* xj, T qi, T qj, T mi, T mj) const {
+    T u{}, du_dr{};
     static_cast<const Law&>(*this).radial(distance<D>(xi, xj), qi, qj, mi, mj, u, du_dr);
     return u;
   }
 
   /// Force on body i from body j, written to fi[0..D): F_i = -dU/dr (x_i - x_j)/r.
-  /// Zero for coincident bodies (see above). F_j = -F_i (Newton's third law).
-  template <int D>
-  KOKKOS_INLINE_FUNCTION void pair_force(const double* xi, const double* xj, double qi, double qj,
-                                         double mi, double mj, double* fi) const {
-    const double r = distance<D>(xi, xj);
-    if (!(r > 0.0)) {
-      for (int k = 0; k < D; ++k) fi[k] = 0.0;
-      return;
-    }
-    double u = 0.0, du_dr = 0.0;
+  /// Zero for coincident bodies (see above) and when r is not a number. F_j = -F_i (Newton's
+  /// third law).
+  template <int D, class T>
+  KOKKOS_INLINE_FUNCTION void pair_force(const T* xi, const T* xj, T qi, T qj, T mi, T mj,
+                                         T* fi) const {
+    const T r = distance<D>(xi, xj);
+    T u{}, du_dr{};
     static_cast<const Law&>(*this).radial(r, qi, qj, mi, mj, u, du_dr);
-    const double scale = -du_dr / r;
+    // At r = 0 the quotient is inf or NaN and is discarded by the select (no traps are set).
+    const T scale = lanes::select(r > 0.0, -du_dr / r, T{});
     for (int k = 0; k < D; ++k) fi[k] = scale * (xi[k] - xj[k]);
   }
 
-  template <int D>
-  KOKKOS_INLINE_FUNCTION static double distance(const double* xi, const double* xj) {
-    double r2 = 0.0;
+  template <int D, class T>
+  KOKKOS_INLINE_FUNCTION static T distance(const T* xi, const T* xj) {
+    T r2{};
     for (int k = 0; k < D; ++k) {
-      const double dx = xi[k] - xj[k];
+      const T dx = xi[k] - xj[k];
       r2 += dx * dx;
     }
-    return std::sqrt(r2);
+    return lanes::sqrt(r2);
   }
 };
 
 /// spring: U = (r' - 1)^2.
 struct Spring : RadialLaw<Spring> {
-  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double, double, double& u,
-                                     double& du_dr) const {
-    const double s = r + distance_shift - 1.0;
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T, T, T, T, T& u, T& du_dr) const {
+    const T s = r + distance_shift - 1.0;
     u = s * s;
     du_dr = 2.0 * s;
   }
@@ -76,19 +78,19 @@ struct Spring : RadialLaw<Spring> {
 
 /// r1: U = m_i m_j ln r'.
 struct R1 : RadialLaw<R1> {
-  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double mi, double mj, double& u,
-                                     double& du_dr) const {
-    const double rs = r + distance_shift;
-    u = mi * mj * std::log(rs);
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T, T, T mi, T mj, T& u, T& du_dr) const {
+    const T rs = r + distance_shift;
+    u = mi * mj * lanes::log(rs);
     du_dr = mi * mj / rs;
   }
 };
 
 /// r2: U = -m_i m_j / r'.
 struct R2 : RadialLaw<R2> {
-  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double mi, double mj, double& u,
-                                     double& du_dr) const {
-    const double rs = r + distance_shift;
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T, T, T mi, T mj, T& u, T& du_dr) const {
+    const T rs = r + distance_shift;
     u = -mi * mj / rs;
     du_dr = mi * mj / (rs * rs);
   }
@@ -96,9 +98,9 @@ struct R2 : RadialLaw<R2> {
 
 /// charge: U = q_i q_j / r'.
 struct Charge : RadialLaw<Charge> {
-  KOKKOS_INLINE_FUNCTION void radial(double r, double qi, double qj, double, double, double& u,
-                                     double& du_dr) const {
-    const double rs = r + distance_shift;
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T qi, T qj, T, T, T& u, T& du_dr) const {
+    const T rs = r + distance_shift;
     u = qi * qj / rs;
     du_dr = -qi * qj / (rs * rs);
   }
@@ -108,16 +110,11 @@ struct Charge : RadialLaw<Charge> {
 /// (r'-1)^2 at r' < 1 / 1 <= r' < 2 / r' >= 2). The force is zero inside r' < 2; U jumps by 1
 /// at r' = 2, where the force is the one-sided one from outside.
 struct Discontinuous : RadialLaw<Discontinuous> {
-  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double, double, double& u,
-                                     double& du_dr) const {
-    const double rs = r + distance_shift;
-    if (rs < 2.0) {
-      u = 0.0;
-      du_dr = 0.0;
-    } else {
-      u = (rs - 1.0) * (rs - 1.0);
-      du_dr = 2.0 * (rs - 1.0);
-    }
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T, T, T, T, T& u, T& du_dr) const {
+    const T rs = r + distance_shift;
+    u = lanes::select(rs < 2.0, T{}, (rs - 1.0) * (rs - 1.0));
+    du_dr = lanes::select(rs < 2.0, T{}, 2.0 * (rs - 1.0));
   }
 };
 
@@ -132,15 +129,15 @@ struct Discontinuous : RadialLaw<Discontinuous> {
 /// force (no Newton's third law) and depends on body order; we reproduce it exactly because
 /// the damped data sets are defined by it.
 struct Damped : RadialLaw<Damped> {
-  KOKKOS_INLINE_FUNCTION void radial(double r, double qi, double qj, double mi, double mj,
-                                     double& u, double& du_dr) const {
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T qi, T qj, T mi, T mj, T& u, T& du_dr) const {
     Spring().radial(r, qi, qj, mi, mj, u, du_dr);
   }
 
   /// The damping force on body i (index i of n bodies, velocity vi) summed over its pairs:
   /// -(n - 1 - i)/n v_i (see above).
-  template <int D>
-  KOKKOS_INLINE_FUNCTION void damping_force(const double* vi, int i, int n, double* fi) const {
+  template <int D, class T>
+  KOKKOS_INLINE_FUNCTION void damping_force(const T* vi, int i, int n, T* fi) const {
     const double c = static_cast<double>(n - 1 - i) / static_cast<double>(n);
     for (int k = 0; k < D; ++k) fi[k] = -c * vi[k];
   }
@@ -155,13 +152,13 @@ struct SoftenedGravity : RadialLaw<SoftenedGravity> {
   SoftenedGravity() = default;
   KOKKOS_INLINE_FUNCTION SoftenedGravity(double g, double softening) : G(g), eps(softening) {}
 
-  KOKKOS_INLINE_FUNCTION void radial(double r, double, double, double mi, double mj, double& u,
-                                     double& du_dr) const {
-    const double s2 = r * r + eps * eps;
-    const double s = std::sqrt(s2);
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T, T, T mi, T mj, T& u, T& du_dr) const {
+    const T s2 = r * r + eps * eps;
+    const T s = lanes::sqrt(s2);
     // G * (mi * mj), not (G * mi) * mj: symmetric in i, j to the last bit, so F_j = -F_i
     // exactly and pair sums conserve momentum to rounding of the sums only.
-    const double gmm = G * (mi * mj);
+    const T gmm = G * (mi * mj);
     u = -gmm / s;
     du_dr = gmm * r / (s2 * s);
   }
@@ -181,17 +178,19 @@ struct PowerLaw : RadialLaw<PowerLaw> {
   KOKKOS_INLINE_FUNCTION PowerLaw(double amplitude, double exponent, int coupling_kind)
       : A(amplitude), p(exponent), coupling(coupling_kind) {}
 
-  KOKKOS_INLINE_FUNCTION void radial(double r, double qi, double qj, double mi, double mj,
-                                     double& u, double& du_dr) const {
-    const double rs = r + distance_shift;
+  template <class T>
+  KOKKOS_INLINE_FUNCTION void radial(T r, T qi, T qj, T mi, T mj, T& u, T& du_dr) const {
+    const T rs = r + distance_shift;
     // A * (c_ij): symmetric in i, j to the last bit, so F_j = -F_i exactly.
-    const double c = coupling == mass ? mi * mj : (coupling == charge ? qi * qj : 1.0);
-    const double ac = A * c;
+    T c = T{} + 1.0;
+    if (coupling == mass) c = mi * mj;
+    if (coupling == charge) c = qi * qj;
+    const T ac = A * c;
     if (p == 0.0) {
-      u = ac * std::log(rs);
+      u = ac * lanes::log(rs);
       du_dr = ac / rs;
     } else {
-      const double rp = std::pow(rs, p);
+      const T rp = lanes::pow(rs, p);
       u = ac * rp;
       du_dr = ac * p * rp / rs;
     }

@@ -77,9 +77,10 @@ using BatchStats = Kokkos::View<SimStats*>;
 
 /// Integrates every simulation of `initial` (extent 0 = batch size, 1 = n, 2 = 2d + 2) over
 /// the time grid with the Kokkos kernels, writing all nt frames (frame 0 = the initial
-/// state) and the accelerations at each frame. Each simulation is integrated on its own
-/// (one thread per simulation, its own rk45 step control), so its result does not depend on
-/// the batch it is in, the batch size or the rank: bitwise. settings.engine is ignored.
+/// state) and the accelerations at each frame. Each simulation is integrated on its own (a
+/// SIMD lane of a host thread or a GPU thread, its own rk45 step control), so its result does
+/// not depend on the batch it is in, the batch size, the rank or the CPU's SIMD width:
+/// bitwise. settings.engine is ignored.
 void integrate_batch(const ForceLawSpec& law, int d, const TimeGrid& grid,
                      const IntegratorSettings& settings, const BatchState& initial,
                      const BatchFrames& frames, const BatchFrames& accel, const BatchStats& stats);
