@@ -8,7 +8,6 @@
 #include <string>
 
 #include "lane_launch.hpp"
-#include "phyflow/lattice/host_simd.hpp"
 #include "phyflow/core/config.hpp"
 #include "phyflow/core/error.hpp"
 
@@ -41,14 +40,17 @@ T parse_name(const std::string& name, const std::string& key, const T (&options)
 void launch(const ForceLawSpec& law, int d, const TimeGrid& grid,
             const IntegratorSettings& settings, const BatchState& initial,
             const BatchFrames& frames, const BatchFrames& accel, const BatchStats& stats) {
-  constexpr int L = detail::lanes_for<Kokkos::DefaultExecutionSpace>();
 #if PHYFLOW_NBODY_LANE_DISPATCH
-  const lattice::SimdLevel level = lattice::host_simd_level();
-  if (L < 8 && level == lattice::SimdLevel::avx512)
-    return detail::launch_lanes_avx512(law, d, grid, settings, initial, frames, accel, stats);
-  if (L < 4 && level >= lattice::SimdLevel::avx2)
-    return detail::launch_lanes_avx2(law, d, grid, settings, initial, frames, accel, stats);
+  switch (detail::pack_isa()) {
+    case detail::PackIsa::avx512:
+      return detail::launch_lanes_avx512(law, d, grid, settings, initial, frames, accel, stats);
+    case detail::PackIsa::avx2:
+      return detail::launch_lanes_avx2(law, d, grid, settings, initial, frames, accel, stats);
+    case detail::PackIsa::baseline:
+      break;
+  }
 #endif
+  constexpr int L = detail::lanes_for<Kokkos::DefaultExecutionSpace>();
   detail::launch_lanes_for<L, detail::DefaultTarget>(law, d, grid, settings, initial, frames,
                                                      accel, stats);
 }

@@ -69,4 +69,9 @@ constexpr int lanes_for() {
 #define PHYFLOW_NBODY_LANE_DISPATCH 0
 #endif
 
+/// Which compiled variant of the pack kernels runs on this CPU: the build's own width, or
+/// the AVX2 / AVX-512 ones (PHYFLOW_SIMD caps the choice, as for the Ising kernels).
+enum class PackIsa { baseline, avx2, avx512 };
+PackIsa pack_isa();
+
 }  // namespace phyflow::nbody::detail

@@ -12,9 +12,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "lane_launch.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/progress.hpp"
 #include "phyflow/nbody/initial_conditions.hpp"
+#include "tile_force.hpp"
 
 namespace phyflow::nbody {
 
@@ -118,31 +120,6 @@ class TileTreeSum {
 // ---------------------------------------------------------------------------------------------
 // Kernels. Source rows travelling round the ring are [x(D), q, m].
 // ---------------------------------------------------------------------------------------------
-
-/// Pair forces on each owned body from the source rows [j0, j1) of one tile, added in j order.
-template <int D, class Law>
-struct TileForce {
-  Law law;
-  Rows targets, sources, out;
-  int first_target, first_source, j0, j1;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
-    double xi[D], xj[D], f[D], sum[D];
-    for (int k = 0; k < D; ++k) {
-      xi[k] = targets(i, k);
-      sum[k] = 0.0;
-    }
-    const double qi = targets(i, 2 * D), mi = targets(i, 2 * D + 1);
-    const int gi = first_target + i;
-    for (int j = j0; j < j1; ++j) {
-      if (first_source + j == gi) continue;
-      for (int k = 0; k < D; ++k) xj[k] = sources(j, k);
-      law.template pair_force<D>(xi, xj, qi, sources(j, D), mi, sources(j, D + 1), f);
-      for (int k = 0; k < D; ++k) sum[k] += f[k];
-    }
-    for (int k = 0; k < D; ++k) out(i, k) = sum[k];
-  }
-};
 
 /// Pair energies of each owned body i with the bodies j > i of one tile, added in j order: the
 /// pairs i < j, each once, as potential_energy() in force_laws.hpp counts them.
@@ -404,18 +381,23 @@ DistributedSystem::HostStateView DistributedSystem::host_state() const {
 
 void DistributedSystem::compute_forces(const StateView& s) {
   const int first = owned_.first_body;
-  with_law(law_, [&](const auto& law) {
-    using Law = std::decay_t<decltype(law)>;
-    with_dim(dim_, [&](auto dc) {
-      constexpr int D = decltype(dc)::value;
-      ring_->pass(s, ring_->force_sum,
-                  [&](const Rows& sources, int first_source, int j0, int j1, const Rows& out) {
-                    Kokkos::parallel_for(
-                        "nbody_tile_force", BodyRange(0, s.extent(0)),
-                        TileForce<D, Law>{law, s, sources, out, first, first_source, j0, j1});
-                  });
-    });
-  });
+  const detail::PackIsa isa = detail::pack_isa();
+  ring_->pass(s, ring_->force_sum,
+              [&](const Rows& sources, int first_source, int j0, int j1, const Rows& out) {
+                // Packs of owned bodies in SIMD lanes, the widest the CPU runs (tile_force.hpp).
+#if PHYFLOW_NBODY_LANE_DISPATCH
+                if (isa == detail::PackIsa::avx512)
+                  return detail::tile_force_avx512(law_, dim_, s, sources, out, first,
+                                                   first_source, j0, j1);
+                if (isa == detail::PackIsa::avx2)
+                  return detail::tile_force_avx2(law_, dim_, s, sources, out, first,
+                                                 first_source, j0, j1);
+#endif
+                (void)isa;
+                detail::launch_tile_force_for<
+                    detail::lanes_for<Kokkos::DefaultExecutionSpace>(), detail::DefaultTarget>(
+                    law_, dim_, s, sources, out, first, first_source, j0, j1);
+              });
   Kokkos::deep_copy(force_, ring_->force_sum.result());
   ring_->force_sum.release_result();
 }

@@ -39,6 +39,18 @@ KOKKOS_INLINE_FUNCTION double lane(const T& v, int l) {
   }
 }
 
+/// x in every lane (sign of zero kept, unlike T{} + x).
+template <class T>
+KOKKOS_INLINE_FUNCTION T broadcast(double x) {
+  if constexpr (std::is_same_v<T, double>) {
+    return x;
+  } else {
+    T r;
+    for (int l = 0; l < width<T>; ++l) lane(r, l) = x;
+    return r;
+  }
+}
+
 /// `mask ? a : b` lane by lane (a plain conditional for double).
 template <class M, class T>
 KOKKOS_INLINE_FUNCTION T select(const M& mask, const T& a, const T& b) {
