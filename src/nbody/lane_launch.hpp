@@ -78,7 +78,8 @@ void launch_lanes_for(const ForceLawSpec& spec, int d, const TimeGrid& grid,
 
 #if PHYFLOW_NBODY_LANE_DISPATCH
 /// Packs of 4 lanes compiled for AVX2 (lane_avx2.cpp) and of 8 compiled for AVX-512 F
-/// (lane_avx512.cpp); only for CPUs that have them.
+/// (lane_avx512.cpp); only for CPUs that have them. Each file instantiates
+/// PHYFLOW_NBODY_PACKS_FOR_TARGET (lane_isa.hpp).
 void launch_lanes_avx2(const ForceLawSpec& spec, int d, const TimeGrid& grid,
                        const IntegratorSettings& settings, const BatchState& initial,
                        const BatchFrames& frames, const BatchFrames& accel,

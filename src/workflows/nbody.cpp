@@ -401,6 +401,17 @@ class NbodyRun {
     Progress progress(label(split) + " " + nbody::law_name(s_.law.law) + " n=" + std::to_string(n),
                       split.ns, "simulations", s_.progress_interval);
     progress.update(done);
+    // Buffers for this rank's share of a batch, allocated once and not zero-filled: every
+    // element is written by the integrator before it is read (frames of failed simulations
+    // included, as NaN).
+    const std::uint64_t P = std::uint64_t(rt_.size()), most = (B + P - 1) / P;  // >= any block
+    const std::unique_ptr<double[]> frames(new double[std::size_t(most) * sim_len]);
+    const std::unique_ptr<double[]> accel(new double[std::size_t(most) * acc_len]);
+    std::vector<nbody::SimStats> stats(static_cast<std::size_t>(most));
+    std::vector<double> energy(std::size_t(most) * std::size_t(nt));
+    std::vector<double> edrift(most), pdrift(most);
+    std::vector<std::int64_t> steps(most), rejected(most);
+    std::vector<std::int8_t> status(most);
     std::uint64_t batches_this_run = 0;
     for (std::uint64_t first = done; first < split.ns;) {
       const std::uint64_t count = std::min<std::uint64_t>(B, split.ns - first);
@@ -408,19 +419,13 @@ class NbodyRun {
       const std::uint64_t my_first = first + off;
 
       // Initial conditions, integration.
-      std::vector<double> frames(std::size_t(m) * sim_len), accel(std::size_t(m) * acc_len);
-      std::vector<nbody::SimStats> stats(static_cast<std::size_t>(m));
       collective_try(rt_.comm(), [&] {
-        integrate_block(split.seed, my_first, m, frames.data(), accel.data(), stats.data());
+        integrate_block(split.seed, my_first, m, frames.get(), accel.get(), stats.data());
       });
 
       // Diagnostics of this rank's simulations.
-      std::vector<double> energy(std::size_t(m) * std::size_t(nt));
-      std::vector<double> edrift(m), pdrift(m);
-      std::vector<std::int64_t> steps(m), rejected(m);
-      std::vector<std::int8_t> status(m);
       for (std::uint64_t i = 0; i < m; ++i) {
-        const FrameDiagnostics fd = frame_diagnostics(s_.law, d, n, nt, frames.data() + i * sim_len,
+        const FrameDiagnostics fd = frame_diagnostics(s_.law, d, n, nt, frames.get() + i * sim_len,
                                                       energy.data() + i * std::size_t(nt));
         edrift[i] = fd.energy_drift;
         pdrift[i] = fd.momentum_drift;
@@ -432,8 +437,8 @@ class NbodyRun {
       // Write the block: every rank its own simulations.
       collective_try(rt_.comm(), [&] {
         const std::uint64_t N = std::uint64_t(n), NT = std::uint64_t(nt);
-        out.data->write({my_first, 0, 0, 0}, {m, NT, N, std::uint64_t(w)}, frames.data());
-        out.accel->write({my_first, 0, 0, 0}, {m, NT, N, std::uint64_t(d)}, accel.data());
+        out.data->write({my_first, 0, 0, 0}, {m, NT, N, std::uint64_t(w)}, frames.get());
+        out.accel->write({my_first, 0, 0, 0}, {m, NT, N, std::uint64_t(d)}, accel.get());
         out.energy->write({my_first, 0}, {m, NT}, energy.data());
         out.energy_drift->write({my_first}, {m}, edrift.data());
         out.momentum_drift->write({my_first}, {m}, pdrift.data());
@@ -476,24 +481,37 @@ class NbodyRun {
       }
       return;
     }
-    nbody::BatchState init("nbody_initial", m, std::size_t(n), std::size_t(w));
+    nbody::BatchState init(Kokkos::view_alloc(Kokkos::WithoutInitializing, "nbody_initial"), m,
+                           std::size_t(n), std::size_t(w));
     auto init_h = Kokkos::create_mirror_view(init);
     for (std::uint64_t i = 0; i < m; ++i)
       nbody::initial_bodies(s_.law.law, seed, d, first + i, 0, std::uint64_t(n), &init_h(i, 0, 0));
     Kokkos::deep_copy(init, init_h);
-    nbody::BatchFrames f("nbody_frames", m, std::size_t(nt), std::size_t(n), std::size_t(w));
-    nbody::BatchFrames a("nbody_accel", m, std::size_t(nt), std::size_t(n), std::size_t(d));
-    nbody::BatchStats st("nbody_stats", m);
-    nbody::integrate_batch(s_.law, d, s_.grid, s_.integrator, init, f, a, st);
-    // Copy out through unmanaged host views over the caller's buffers (same LayoutRight).
-    Kokkos::View<double****, Kokkos::LayoutRight, Kokkos::HostSpace,
-                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-        fh(frames, m, std::size_t(nt), std::size_t(n), std::size_t(w)),
-        ah(accel, m, std::size_t(nt), std::size_t(n), std::size_t(d));
-    Kokkos::deep_copy(fh, f);
-    Kokkos::deep_copy(ah, a);
-    auto st_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), st);
-    for (std::uint64_t i = 0; i < m; ++i) stats[i] = st_h(i);
+    const std::size_t NT = std::size_t(nt), N = std::size_t(n), W = std::size_t(w);
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::DefaultExecutionSpace,
+                                             Kokkos::HostSpace>::accessible) {
+      // Host back ends: the kernel writes straight into the caller's buffers (unmanaged views
+      // of the same LayoutRight shape), no device copies.
+      const nbody::BatchFrames f(frames, m, NT, N, W), a(accel, m, NT, N, std::size_t(d));
+      const nbody::BatchStats st(stats, m);
+      nbody::integrate_batch(s_.law, d, s_.grid, s_.integrator, init, f, a, st);
+    } else {
+      const auto no_init = [](const std::string& label) {
+        return Kokkos::view_alloc(Kokkos::WithoutInitializing, label);
+      };
+      nbody::BatchFrames f(no_init("nbody_frames"), m, NT, N, W);
+      nbody::BatchFrames a(no_init("nbody_accel"), m, NT, N, std::size_t(d));
+      nbody::BatchStats st(no_init("nbody_stats"), m);
+      nbody::integrate_batch(s_.law, d, s_.grid, s_.integrator, init, f, a, st);
+      // Copy out through unmanaged host views over the caller's buffers (same LayoutRight).
+      Kokkos::View<double****, Kokkos::LayoutRight, Kokkos::HostSpace,
+                   Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+          fh(frames, m, NT, N, W), ah(accel, m, NT, N, std::size_t(d));
+      Kokkos::deep_copy(fh, f);
+      Kokkos::deep_copy(ah, a);
+      auto st_h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), st);
+      for (std::uint64_t i = 0; i < m; ++i) stats[i] = st_h(i);
+    }
   }
 
   /// Rank 0 collects the diagnostics of batch [first, first + count) in simulation order.
