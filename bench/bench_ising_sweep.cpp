@@ -9,7 +9,7 @@
 // PHYFLOW_SIMD=generic|avx2 holds the kernels to a lower SIMD level (same results).
 #include "phyflow/core/rng.hpp"
 #include "phyflow/core/runtime.hpp"
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/lattice/ising_observables.hpp"
 #include "phyflow/lattice/ising_updates.hpp"
 #include "phyflow/lattice/philox_block.hpp"
@@ -26,6 +26,10 @@
 namespace {
 
 using namespace phyflow::lattice;
+using phyflow::SimdLevel;
+using phyflow::cap_simd_level;
+using phyflow::host_simd_level;
+using phyflow::simd_level_name;
 
 // Near the critical couplings, where acceptance is neither ~0 nor ~1.
 constexpr double beta_2d = 0.4406868, beta_3d = 0.2216546;

@@ -5,7 +5,7 @@
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/rng.hpp"
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/lattice/philox_block.hpp"
 
 #include <cmath>

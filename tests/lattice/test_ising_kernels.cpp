@@ -6,7 +6,7 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/rng.hpp"
 #include "phyflow/lattice/ising_observables.hpp"
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/lattice/ising_updates.hpp"
 #include "phyflow/lattice/philox_block.hpp"
 #include "phyflow/lattice/spin_field.hpp"
@@ -20,6 +20,10 @@
 namespace {
 
 using namespace phyflow::lattice;
+using phyflow::SimdLevel;
+using phyflow::cap_simd_level;
+using phyflow::detected_simd_level;
+using phyflow::simd_level_name;
 using phyflow::lattice::testing::brute_force_sums;
 using phyflow::lattice::testing::gather_configuration;
 using phyflow::lattice::testing::hash_configuration;

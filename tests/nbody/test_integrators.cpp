@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "phyflow/core/error.hpp"
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/nbody/force_laws.hpp"
 #include "phyflow/nbody/initial_conditions.hpp"
 #include "phyflow/nbody/integrators.hpp"
@@ -750,23 +750,23 @@ TEST(Integrators, SimdLanesComputeWhatOneSimulationComputes) {
 // The pack width follows the CPU (2 lanes for SSE2, 4 for AVX2, 8 for AVX-512, chosen at run
 // time like the Ising kernels' code paths): every width the machine runs gives the same bits.
 TEST(Integrators, EverySimdWidthGivesTheSameBits) {
-  using phyflow::lattice::SimdLevel;
+  using phyflow::SimdLevel;
   const int n = 6, ns = 13, d = 3;
   TimeGrid grid;
   grid.dt = 0.02;
   grid.nt = 6;
   grid.substeps = 4;
-  const SimdLevel detected = phyflow::lattice::detected_simd_level();
-  std::printf("[ info ] detected SIMD level: %s\n", phyflow::lattice::simd_level_name(detected));
+  const SimdLevel detected = phyflow::detected_simd_level();
+  std::printf("[ info ] detected SIMD level: %s\n", phyflow::simd_level_name(detected));
   for (ForceLaw law_id : {ForceLaw::spring, ForceLaw::r1, ForceLaw::charge, ForceLaw::damped,
                           ForceLaw::discontinuous, ForceLaw::gravity}) {
     const std::vector<double> pool = seed_systems(law_id, 4, d, n, 0, ns);
     for (Method m : {Method::verlet, Method::rk4, Method::rk45}) {
-      phyflow::lattice::cap_simd_level(SimdLevel::generic);
+      phyflow::cap_simd_level(SimdLevel::generic);
       const BatchRun generic = integrate(spec_of(law_id), d, n, grid, settings_for(m), pool);
       for (SimdLevel level : {SimdLevel::avx2, SimdLevel::avx512}) {
         if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-        phyflow::lattice::cap_simd_level(level);
+        phyflow::cap_simd_level(level);
         const BatchRun wide = integrate(spec_of(law_id), d, n, grid, settings_for(m), pool);
         for (int s = 0; s < ns; ++s) {
           EXPECT_EQ(generic.stats[s].steps, wide.stats[s].steps);
@@ -785,7 +785,7 @@ TEST(Integrators, EverySimdWidthGivesTheSameBits) {
       }
     }
   }
-  phyflow::lattice::cap_simd_level(SimdLevel::avx512);
+  phyflow::cap_simd_level(SimdLevel::avx512);
 }
 
 TEST(Integrators, FailuresMarkTheSimulationAndNaNTheRest) {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "phyflow/core/error.hpp"
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/nbody/force_laws.hpp"
 #include "phyflow/nbody/initial_conditions.hpp"
 #include "phyflow/nbody/large_system.hpp"
@@ -199,8 +199,8 @@ TEST(LargeSystemForces, MatchHostReferenceAndAreTheSameBitsOnOneRank) {
 // CPU's (2, 4 or 8 lanes, chosen at run time). Every width the machine runs: the same bits,
 // including a tile size that leaves spare lanes.
 TEST(LargeSystemForces, EverySimdWidthGivesTheSameBits) {
-  using phyflow::lattice::SimdLevel;
-  const SimdLevel detected = phyflow::lattice::detected_simd_level();
+  using phyflow::SimdLevel;
+  const SimdLevel detected = phyflow::detected_simd_level();
   const Case cases[] = {{ForceLaw::gravity, 3, 700, 64},
                         {ForceLaw::spring, 2, 333, 37},
                         {ForceLaw::damped, 1, 100, 13},
@@ -210,7 +210,7 @@ TEST(LargeSystemForces, EverySimdWidthGivesTheSameBits) {
     std::vector<double> reference;
     for (SimdLevel level : {SimdLevel::generic, SimdLevel::avx2, SimdLevel::avx512}) {
       if (static_cast<int>(level) > static_cast<int>(detected)) continue;
-      phyflow::lattice::cap_simd_level(level);
+      phyflow::cap_simd_level(level);
       DistributedSystem sys(MPI_COMM_WORLD, spec_of(c.law), c.d, c.n, c.tile);
       sys.set_initial_conditions(5);
       const std::vector<double> accel = sys.gather_accelerations();
@@ -221,7 +221,7 @@ TEST(LargeSystemForces, EverySimdWidthGivesTheSameBits) {
         EXPECT_TRUE(same_bits(reference, accel)) << simd_level_name(level);
     }
   }
-  phyflow::lattice::cap_simd_level(SimdLevel::avx512);
+  phyflow::cap_simd_level(SimdLevel::avx512);
 }
 
 TEST(LargeSystemForces, NewtonsThirdLawAndDiagnosticsAgreeWithHostAndAcrossRanks) {

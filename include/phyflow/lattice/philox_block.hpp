@@ -5,7 +5,7 @@
 #pragma once
 
 #include "phyflow/core/rng.hpp"
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 
 #include <cstdint>
 

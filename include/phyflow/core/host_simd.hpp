@@ -1,9 +1,10 @@
 // Which x86 SIMD instruction set the host offers, detected once at run time, so that the
-// lattice kernels can pick AVX-512 or AVX2 code paths in a binary built for plain x86-64.
+// lattice and N-body kernels can pick AVX-512 or AVX2 code paths in a binary built for plain
+// x86-64.
 // Every level gives bitwise-identical results; only the speed differs.
 #pragma once
 
-namespace phyflow::lattice {
+namespace phyflow {
 
 enum class SimdLevel { generic = 0, avx2 = 1, avx512 = 2 };
 
@@ -17,4 +18,4 @@ void cap_simd_level(SimdLevel cap);
 /// "generic", "avx2" or "avx512".
 const char* simd_level_name(SimdLevel level);
 
-}  // namespace phyflow::lattice
+}  // namespace phyflow

@@ -1,11 +1,11 @@
 // Run-time detection of the host's SIMD level (GCC/Clang CPU builtins on x86-64).
-#include "phyflow/lattice/host_simd.hpp"
+#include "phyflow/core/host_simd.hpp"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-namespace phyflow::lattice {
+namespace phyflow {
 
 namespace {
 
@@ -56,4 +56,4 @@ const char* simd_level_name(SimdLevel level) {
   }
 }
 
-}  // namespace phyflow::lattice
+}  // namespace phyflow
