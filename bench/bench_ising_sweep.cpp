@@ -14,6 +14,9 @@
 #include "phyflow/lattice/ising_updates.hpp"
 #include "phyflow/lattice/philox_block.hpp"
 #include "phyflow/lattice/spin_field.hpp"
+#include "mpi_bench.hpp"
+
+using phyflow::bench::with_extremes;
 
 #include <benchmark/benchmark.h>
 #include <mpi.h>
@@ -114,27 +117,7 @@ void sums_benchmark(benchmark::State& state, int dims, int L) {
   state.SetItemsProcessed(state.iterations() * field.decomposition().local_sites());
 }
 
-/// Only rank 0 prints.
-class SilentReporter : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-};
-
 }  // namespace
-
-/// Best and worst of the repetitions (--benchmark_repetitions=N): on a shared machine the
-/// best time is the one least disturbed by other processes.
-benchmark::internal::Benchmark* with_extremes(benchmark::internal::Benchmark* b) {
-  return b
-      ->ComputeStatistics("min",
-                          [](const std::vector<double>& v) {
-                            return *std::min_element(v.begin(), v.end());
-                          })
-      ->ComputeStatistics("max", [](const std::vector<double>& v) {
-        return *std::max_element(v.begin(), v.end());
-      });
-}
 
 int main(int argc, char** argv) {
   phyflow::Runtime runtime(argc, argv);
@@ -180,12 +163,6 @@ int main(int argc, char** argv) {
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond));
   }
-  if (runtime.rank() == 0) {
-    benchmark::RunSpecifiedBenchmarks();
-  } else {
-    SilentReporter silent;
-    benchmark::RunSpecifiedBenchmarks(&silent);
-  }
-  benchmark::Shutdown();
+  phyflow::bench::run_benchmarks(runtime.rank());
   return 0;
 }

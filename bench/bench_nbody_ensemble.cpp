@@ -18,6 +18,7 @@
 #include "phyflow/nbody/force_laws.hpp"
 #include "phyflow/nbody/initial_conditions.hpp"
 #include "phyflow/nbody/integrators.hpp"
+#include "mpi_bench.hpp"
 
 namespace {
 
@@ -94,12 +95,6 @@ void ensemble_benchmark(benchmark::State& state, Method method, int n) {
   state.counters["evals/step"] = evals / steps;
 }
 
-class SilentReporter : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,12 +107,6 @@ int main(int argc, char** argv) {
           [m, n](benchmark::State& s) { ensemble_benchmark(s, m, n); })
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond);
-  if (runtime.rank() == 0) {
-    benchmark::RunSpecifiedBenchmarks();
-  } else {
-    SilentReporter silent;
-    benchmark::RunSpecifiedBenchmarks(&silent);
-  }
-  benchmark::Shutdown();
+  phyflow::bench::run_benchmarks(runtime.rank());
   return 0;
 }

@@ -20,6 +20,9 @@
 
 #include "phyflow/core/runtime.hpp"
 #include "phyflow/nbody/large_system.hpp"
+#include "mpi_bench.hpp"
+
+using phyflow::bench::with_extremes;
 
 namespace {
 
@@ -101,23 +104,6 @@ void verlet_benchmark(benchmark::State& state, ForceLaw law, int d, int n, int t
   report_pairs(state, sys);
 }
 
-/// Only rank 0 prints.
-class SilentReporter : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-};
-
-/// Best and worst of the repetitions: on a shared machine the best is the least disturbed.
-benchmark::internal::Benchmark* with_extremes(benchmark::internal::Benchmark* b) {
-  return b
-      ->ComputeStatistics(
-          "min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); })
-      ->ComputeStatistics("max", [](const std::vector<double>& v) {
-        return *std::max_element(v.begin(), v.end());
-      });
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,12 +144,6 @@ int main(int argc, char** argv) {
                         ->Unit(benchmark::kMillisecond));
     }
   }
-  if (runtime.rank() == 0) {
-    benchmark::RunSpecifiedBenchmarks();
-  } else {
-    SilentReporter silent;
-    benchmark::RunSpecifiedBenchmarks(&silent);
-  }
-  benchmark::Shutdown();
+  phyflow::bench::run_benchmarks(runtime.rank());
   return 0;
 }

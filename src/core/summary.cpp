@@ -1,6 +1,8 @@
 #include "phyflow/core/summary.hpp"
 
+#include "phyflow/core/build_info.hpp"
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/runtime.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -37,6 +39,24 @@ std::string utc_now_iso8601() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+nlohmann::json summary_header(const std::string& workflow, const std::string& status,
+                              const std::string& output, const std::string& split,
+                              std::uint64_t seed, int ranks, const nlohmann::json& deck) {
+  nlohmann::json j;
+  j["status"] = status;
+  j["workflow"] = workflow;
+  j["output"] = output;
+  j["split"] = split;
+  j["seed"] = seed;
+  j["phyflow_version"] = PHYFLOW_VERSION;
+  j["git_sha"] = PHYFLOW_GIT_SHA;
+  j["mpi_ranks"] = ranks;
+  j["kokkos_backend"] = Runtime::kokkos_backend();
+  j["finished_utc"] = utc_now_iso8601();
+  j["deck"] = deck;
+  return j;
 }
 
 }  // namespace phyflow

@@ -18,7 +18,6 @@
 // Random numbers: the Philox counter of a draw is (global site, step) with
 // step = (temperature index << 40) + sweep, keyed by the split's seed, so output does not
 // depend on the rank count and a restart needs only the sweep counter.
-#include "phyflow/core/build_info.hpp"
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -481,14 +480,11 @@ class IsingRun {
                                                         {"step", pos.sweep}, {"samples", pos.samples}}}};
             write_summary(split, "interrupted", 0.0, extra);
           }
-          const std::string why = signalled ? "signal " + std::to_string(signals::received_signal())
-                                            : "checkpoint.stop_after = " + std::to_string(s_.stop_after);
-          throw Error(ExitCode::interrupted,
-                      "stopped by " + why + " after writing checkpoint '" + ckpt + "' (" +
-                          std::to_string(pos.samples) + "/" + std::to_string(n_samples) +
-                          " samples at T=" + short_number(T) + "); resume with: phyflow run " +
-                          deck_.origin() + " --restart")
-              .agreed_from(0);
+          throw detail::interrupted_error(
+              signalled, s_.stop_after, ckpt,
+              std::to_string(pos.samples) + "/" + std::to_string(n_samples) + " samples at T=" +
+                  short_number(T),
+              deck_.origin());
         }
       }
     }
@@ -563,21 +559,11 @@ class IsingRun {
   /// stopped and the checkpoint to resume from). Temperatures lists every finished one.
   void write_summary(const IsingSplit& split, const std::string& status, double seconds,
                      const nlohmann::json& extra = nlohmann::json::object()) {
-    nlohmann::json j;
-    j["status"] = status;
-    j["workflow"] = "ising";
-    j["output"] = split.path;
-    j["split"] = split.name;
-    j["seed"] = split.seed;
-    j["phyflow_version"] = PHYFLOW_VERSION;
-    j["git_sha"] = PHYFLOW_GIT_SHA;
-    j["mpi_ranks"] = rt_.size();
-    j["kokkos_backend"] = Runtime::kokkos_backend();
-    j["finished_utc"] = utc_now_iso8601();
+    nlohmann::json j = summary_header("ising", status, split.path, split.name, split.seed,
+                                      rt_.size(), deck_.values());
     j["lattice"] = {{"dims", s_.dims}, {"L", s_.L}, {"sites", sites_}};
     j["algorithm"] = s_.algorithm;
     j["wall_seconds"] = seconds;
-    j["deck"] = deck_.values();
     j["temperatures"] = completed_;
     for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
     write_json_atomic(summary_path_for(split.path), j);

@@ -36,33 +36,11 @@ config::Schema ising_schema() {
   s.real("sweeps.decorrelate_factor", 2.0, 0.1, 100.0, "between_samples >= factor * tau_int(E)");
   s.string("output.path", std::string("ising.h5"), "output HDF5 file (written as PATH.partial, renamed when complete)");
   s.boolean("output.store_spins", true, "store the configurations (false: energies and magnetisations only)");
-  s.boolean("io.collective", true, "collective MPI-IO transfers (H5FD_MPIO_COLLECTIVE)");
-  s.integer("io.alignment", 0, 0, 1e12, "HDF5 object alignment in bytes (0: HDF5 default), e.g. the file system stripe size");
-  s.integer("checkpoint.every", 0, 0, 1e15,
-            "write a checkpoint every N sweeps (0: only when SIGTERM/SIGUSR1 arrives)");
-  s.integer("checkpoint.stop_after", 0, 0, 1e15,
-            "checkpoint and stop (exit code 3) after N sweeps of this run, e.g. to fit a time slot (0: never)");
-  s.real("progress.interval", 5.0, 0.0, 1e6, "seconds between progress lines");
-  s.table_list("splits",
-               "several output files from one deck, e.g. train/val/test; each entry: name, seed, "
-               "samples, temperatures; files are named OUTPUT_<name>.h5");
-  s.string("splits[].name", std::nullopt, "split name, appended to output.path").required();
-  s.integer("splits[].seed", std::nullopt, 0, 4294967295.0, "seed of this split (default: seed + index)");
+  add_run_keys(s, "sweeps", "samples, temperatures");
   s.integer("splits[].samples", std::nullopt, 1, 1e12, "samples per temperature (default: sweeps.samples)");
   s.real_list("splits[].temperatures", std::nullopt, 1e-6, 1e6, "temperatures of this split (default: the deck's)");
   return s;
 }
-
-std::string split_output_path(const std::string& path, const std::string& split) {
-  if (split.empty()) return path;
-  const auto slash = path.find_last_of('/');
-  const auto dot = path.find_last_of('.');
-  if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
-    return path.substr(0, dot) + "_" + split + path.substr(dot);
-  return path + "_" + split;
-}
-
-
 
 IsingSettings ising_settings(const config::Deck& deck, int ranks) {
   IsingSettings s;
@@ -79,11 +57,7 @@ IsingSettings ising_settings(const config::Deck& deck, int ranks) {
   s.pilot = std::uint64_t(deck.integer("sweeps.pilot"));
   s.decorrelate_factor = deck.real("sweeps.decorrelate_factor");
   s.store_spins = deck.boolean("output.store_spins");
-  s.collective_io = deck.boolean("io.collective");
-  s.alignment = std::uint64_t(deck.integer("io.alignment"));
-  s.checkpoint_every = std::uint64_t(deck.integer("checkpoint.every"));
-  s.stop_after = std::uint64_t(deck.integer("checkpoint.stop_after"));
-  s.progress_interval = deck.real("progress.interval");
+  static_cast<RunKeys&>(s) = run_keys(deck);
 
   std::vector<double> temps;
   const bool has_t = deck.has("temperatures"), has_b = deck.has("betas");
@@ -112,30 +86,13 @@ IsingSettings ising_settings(const config::Deck& deck, int ranks) {
     if (deck.has("lattice.proc_grid")) s.proc_grid = grid;
   }
 
-  const std::string path = deck.string("output.path");
-  const std::uint64_t seed = std::uint64_t(deck.integer("seed"));
   const std::uint64_t samples = std::uint64_t(deck.integer("sweeps.samples"));
-  if (deck.has("splits")) {
-    const auto& rows = deck.at("splits");
-    std::size_t i = 0;
-    for (const auto& row : rows) {
-      IsingSplit sp;
-      sp.name = row.at("name").get<std::string>();
-      if (sp.name.empty() || sp.name.find_first_of("/ ") != std::string::npos)
-        throw input_error(where + ": splits[" + std::to_string(i) + "].name '" + sp.name +
-                          "' must be a non-empty word (it becomes part of the file name)");
-      for (const auto& other : s.splits)
-        if (other.name == sp.name)
-          throw input_error(where + ": two splits are named '" + sp.name + "'");
-      sp.path = split_output_path(path, sp.name);
-      sp.seed = row.contains("seed") ? row.at("seed").get<std::uint64_t>() : seed + i;
-      sp.samples = row.contains("samples") ? row.at("samples").get<std::uint64_t>() : samples;
-      sp.temperatures = row.contains("temperatures") ? row.at("temperatures").get<std::vector<double>>() : temps;
-      s.splits.push_back(sp);
-      ++i;
-    }
-  } else {
-    s.splits.push_back(IsingSplit{"", path, seed, samples, temps});
+  for (const SplitEntry& e : split_entries(deck)) {
+    IsingSplit sp{e.name, e.path, e.seed, samples, temps};
+    if (e.row.contains("samples")) sp.samples = e.row.at("samples").get<std::uint64_t>();
+    if (e.row.contains("temperatures"))
+      sp.temperatures = e.row.at("temperatures").get<std::vector<double>>();
+    s.splits.push_back(sp);
   }
   return s;
 }

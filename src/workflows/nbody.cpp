@@ -16,7 +16,6 @@
 // Philox by (seed, simulation, body) and its integration involves no other simulation, so the
 // file is bitwise identical for any rank count and batch size. A checkpoint records how many
 // simulations (a prefix) are complete; a restart continues the .partial file from there.
-#include "phyflow/core/build_info.hpp"
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -721,29 +720,18 @@ class NbodyRun {
                                {{"simulations_done", sims_done}, {"frames_done", frames_done}}}};
       write_summary(split, "interrupted", 0.0, extra);
     }
-    const std::string why = budget ? "checkpoint.stop_after = " + std::to_string(s_.stop_after)
-                                   : "signal " + std::to_string(signals::received_signal());
-    throw Error(ExitCode::interrupted,
-                "stopped by " + why + " after writing checkpoint '" + ckpt + "' (" +
-                    std::to_string(sims_done) + " of " + std::to_string(split.ns) +
-                    " simulations complete); continue with: phyflow run DECK --restart");
+    throw detail::interrupted_error(!budget, s_.stop_after, ckpt,
+                                    std::to_string(sims_done) + " of " +
+                                        std::to_string(split.ns) + " simulations complete",
+                                    deck_.origin());
   }
 
   // ---- summary -----------------------------------------------------------------------------
 
   void write_summary(const NbodySplit& split, const std::string& status, double seconds,
                      const nlohmann::json& extra = nlohmann::json::object()) {
-    nlohmann::json j;
-    j["status"] = status;
-    j["workflow"] = "nbody";
-    j["output"] = split.path;
-    j["split"] = split.name;
-    j["seed"] = split.seed;
-    j["phyflow_version"] = PHYFLOW_VERSION;
-    j["git_sha"] = PHYFLOW_GIT_SHA;
-    j["mpi_ranks"] = rt_.size();
-    j["kokkos_backend"] = Runtime::kokkos_backend();
-    j["finished_utc"] = utc_now_iso8601();
+    nlohmann::json j = summary_header("nbody", status, split.path, split.name, split.seed,
+                                      rt_.size(), deck_.values());
     j["system"] = {{"law", nbody::law_name(s_.law.law)}, {"n", s_.n}, {"dims", s_.dims},
                    {"ns", split.ns},
                    {"distribute", s_.distribution == Distribution::bodies ? "bodies" : "simulations"}};
@@ -779,7 +767,6 @@ class NbodyRun {
       if (s_.law.law == nbody::ForceLaw::damped)
         j["diagnostics"]["note"] = "damped: energy is dissipated by design; drift is not an error";
     }
-    j["deck"] = deck_.values();
     for (auto it = extra.begin(); it != extra.end(); ++it) j[it.key()] = it.value();
     // JSON cannot hold NaN: a failed simulation's drift is written as null.
     write_json_atomic(summary_path_for(split.path), j);

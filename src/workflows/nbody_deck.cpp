@@ -2,7 +2,6 @@
 #include "phyflow/workflows/nbody_deck.hpp"
 
 #include "phyflow/core/error.hpp"
-#include "phyflow/workflows/ising_deck.hpp"  // split_output_path
 
 #include <cmath>
 
@@ -57,18 +56,7 @@ config::Schema nbody_schema() {
             "frames NaN from there, status in /diagnostics/status)");
   s.string("output.path", std::string("nbody.h5"),
            "output HDF5 file (written as PATH.partial, renamed when complete)");
-  s.boolean("io.collective", true, "collective MPI-IO transfers (H5FD_MPIO_COLLECTIVE)");
-  s.integer("io.alignment", 0, 0, 1e12, "HDF5 object alignment in bytes (0: HDF5 default)");
-  s.integer("checkpoint.every", 0, 0, 1e15,
-            "checkpoint every N batches (distribute=bodies: frames); 0: only on SIGTERM/SIGUSR1");
-  s.integer("checkpoint.stop_after", 0, 0, 1e15,
-            "checkpoint and stop (exit code 3) after N batches (bodies: frames) of this run");
-  s.real("progress.interval", 5.0, 0.0, 1e6, "seconds between progress lines");
-  s.table_list("splits",
-               "several output files from one deck, e.g. train/val/test (the seed: seeds 1/2/3); "
-               "each entry: name, seed, ns; files are named OUTPUT_<name>.h5");
-  s.string("splits[].name", std::nullopt, "split name, appended to output.path").required();
-  s.integer("splits[].seed", std::nullopt, 0, 4294967295.0, "seed of this split (default: seed + index)");
+  add_run_keys(s, "batches (distribute: bodies: frames)", "ns");
   s.integer("splits[].ns", std::nullopt, 1, 1e12, "simulations of this split (default: ensemble.ns)");
   return s;
 }
@@ -110,11 +98,7 @@ NbodySettings nbody_settings(const config::Deck& deck, int ranks) {
                                                                   : Distribution::simulations;
   s.batch = std::uint64_t(deck.integer("ensemble.batch"));
   s.tile = int(deck.integer("parallel.tile"));
-  s.checkpoint_every = std::uint64_t(deck.integer("checkpoint.every"));
-  s.stop_after = std::uint64_t(deck.integer("checkpoint.stop_after"));
-  s.progress_interval = deck.real("progress.interval");
-  s.collective_io = deck.boolean("io.collective");
-  s.alignment = std::uint64_t(deck.integer("io.alignment"));
+  static_cast<RunKeys&>(s) = run_keys(deck);
 
   if (s.integrator.engine == nbody::Engine::petsc && s.integrator.method == nbody::Method::verlet &&
       s.law.law == nbody::ForceLaw::damped)
@@ -135,27 +119,11 @@ NbodySettings nbody_settings(const config::Deck& deck, int ranks) {
                         "parallel.tile, or distribute: simulations");
   }
 
-  const std::string path = deck.string("output.path");
-  const std::uint64_t seed = std::uint64_t(deck.integer("seed"));
   const std::uint64_t ns = std::uint64_t(deck.integer("ensemble.ns"));
-  if (deck.has("splits")) {
-    std::size_t i = 0;
-    for (const auto& row : deck.at("splits")) {
-      NbodySplit sp;
-      sp.name = row.at("name").get<std::string>();
-      if (sp.name.empty() || sp.name.find_first_of("/ ") != std::string::npos)
-        throw input_error(where + ": splits[" + std::to_string(i) + "].name '" + sp.name +
-                          "' must be a non-empty word (it becomes part of the file name)");
-      for (const auto& other : s.splits)
-        if (other.name == sp.name) throw input_error(where + ": two splits are named '" + sp.name + "'");
-      sp.path = split_output_path(path, sp.name);
-      sp.seed = row.contains("seed") ? row.at("seed").get<std::uint64_t>() : seed + i;
-      sp.ns = row.contains("ns") ? row.at("ns").get<std::uint64_t>() : ns;
-      s.splits.push_back(sp);
-      ++i;
-    }
-  } else {
-    s.splits.push_back(NbodySplit{"", path, seed, ns});
+  for (const SplitEntry& e : split_entries(deck)) {
+    NbodySplit sp{e.name, e.path, e.seed, ns};
+    if (e.row.contains("ns")) sp.ns = e.row.at("ns").get<std::uint64_t>();
+    s.splits.push_back(sp);
   }
   return s;
 }

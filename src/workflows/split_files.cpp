@@ -2,6 +2,7 @@
 #include "split_files.hpp"
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/signals.hpp"
 #include "phyflow/core/summary.hpp"
 
 #include <sys/stat.h>
@@ -56,6 +57,16 @@ bool restart_compatible(const config::Deck& saved, const config::Deck& now,
     return v;
   };
   return strip(saved.values()) == strip(now.values());
+}
+
+Error interrupted_error(bool signalled, std::uint64_t stop_after, const std::string& ckpt,
+                        const std::string& done, const std::string& deck_origin) {
+  const std::string why = signalled ? "signal " + std::to_string(signals::received_signal())
+                                    : "checkpoint.stop_after = " + std::to_string(stop_after);
+  return Error(ExitCode::interrupted, "stopped by " + why + " after writing checkpoint '" + ckpt +
+                                          "' (" + done + "); resume with: phyflow run " +
+                                          deck_origin + " --restart")
+      .agreed_from(0);
 }
 
 }  // namespace phyflow::workflows::detail

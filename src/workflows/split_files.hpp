@@ -4,6 +4,7 @@
 #pragma once
 
 #include "phyflow/core/config.hpp"
+#include "phyflow/core/error.hpp"
 #include "phyflow/workflows/workflow.hpp"
 
 #include <string>
@@ -36,5 +37,11 @@ SplitStart split_start(const std::string& output, const RunOptions& options,
 /// and keys in `may_change` ("checkpoint", "ensemble.batch", ...).
 bool restart_compatible(const config::Deck& saved, const config::Deck& now,
                         const std::vector<std::string>& may_change);
+
+/// The exit-3 error of a run that stopped after writing checkpoint `ckpt` (every rank throws
+/// it alike): why it stopped (the signal, or checkpoint.stop_after = `stop_after` when not
+/// `signalled`), how far it got (`done`), and the command that resumes it.
+Error interrupted_error(bool signalled, std::uint64_t stop_after, const std::string& ckpt,
+                        const std::string& done, const std::string& deck_origin);
 
 }  // namespace phyflow::workflows::detail

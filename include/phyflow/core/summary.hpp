@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 namespace phyflow {
@@ -16,5 +17,12 @@ void write_json_atomic(const std::string& path, const nlohmann::json& summary);
 
 /// Current UTC time, ISO 8601 ("2026-11-23T09:41:07Z").
 std::string utc_now_iso8601();
+
+/// What every workflow's summary starts with: status ("complete" / "interrupted"), workflow,
+/// output path, split name, seed, the resolved deck, and provenance (phyflow version, git sha,
+/// MPI ranks, Kokkos backend, finish time). Workflows add their own results to it.
+nlohmann::json summary_header(const std::string& workflow, const std::string& status,
+                              const std::string& output, const std::string& split,
+                              std::uint64_t seed, int ranks, const nlohmann::json& deck);
 
 }  // namespace phyflow

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "phyflow/core/config.hpp"
+#include "phyflow/workflows/run_keys.hpp"
 
 #include <cstdint>
 #include <string>
@@ -22,7 +23,8 @@ struct IsingSplit {
   std::vector<double> temperatures;
 };
 
-struct IsingSettings {
+/// RunKeys: io.*, checkpoint.* (sweeps; steps in single_flip), progress.interval.
+struct IsingSettings : RunKeys {
   int dims = 2;
   int L = 16;
   std::vector<int> proc_grid;  ///< empty: MPI_Dims_create chooses
@@ -34,19 +36,11 @@ struct IsingSettings {
   std::uint64_t pilot = 0;
   double decorrelate_factor = 2.0;
   bool store_spins = true;
-  std::uint64_t checkpoint_every = 0;  ///< sweeps (steps in single_flip); 0: only on signal
-  std::uint64_t stop_after = 0;        ///< checkpoint and stop after this many sweeps (0: never)
-  double progress_interval = 5.0;
-  bool collective_io = true;
-  std::uint64_t alignment = 0;
   std::vector<IsingSplit> splits;
 };
 
 /// Typed settings from a validated deck; throws input_error for cross-key problems
 /// (odd L, both or neither of temperatures/betas, a lattice that does not divide over `ranks`).
 IsingSettings ising_settings(const config::Deck& deck, int ranks);
-
-/// "runs/ising.h5" + "train" -> "runs/ising_train.h5".
-std::string split_output_path(const std::string& path, const std::string& split);
 
 }  // namespace phyflow::workflows

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "phyflow/core/config.hpp"
+#include "phyflow/workflows/run_keys.hpp"
 #include "phyflow/nbody/force_laws.hpp"
 #include "phyflow/nbody/integrators.hpp"
 
@@ -27,7 +28,9 @@ struct NbodySplit {
 /// ranks by particles (tiles of bodies), forces by a ring pass of positions (large n).
 enum class Distribution { simulations, bodies };
 
-struct NbodySettings {
+/// RunKeys: io.*, checkpoint.* (batches of simulations; frames with distribute: bodies),
+/// progress.interval.
+struct NbodySettings : RunKeys {
   nbody::ForceLawSpec law;
   int n = 4, dims = 2;
   nbody::TimeGrid grid;
@@ -35,11 +38,6 @@ struct NbodySettings {
   Distribution distribution = Distribution::simulations;
   std::uint64_t batch = 0;  ///< simulations per batch over all ranks (0 = chosen from memory)
   int tile = 256;           ///< bodies per tile (distribution: bodies)
-  std::uint64_t checkpoint_every = 0;  ///< batches (simulations) or frames (bodies); 0: on signal
-  std::uint64_t stop_after = 0;        ///< checkpoint and stop after this many (0: never)
-  double progress_interval = 5.0;
-  bool collective_io = true;
-  std::uint64_t alignment = 0;
   std::vector<NbodySplit> splits;
 };
 
