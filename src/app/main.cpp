@@ -8,6 +8,8 @@
 //   phyflow compare A.h5 B.h5               are two outputs' datasets bitwise identical?
 //   phyflow export FILE.h5 --npy [--out DIR] [--prune-percentile P] [--overwrite]
 //                                           an N-body output as the seed project's .npy pair
+//   phyflow predict MODEL.h5 INPUT.h5 --out PRED.h5 [--overwrite]
+//                                           a trained model's predictions for a data file
 //
 // Run under MPI: mpiexec -n 4 phyflow run inputs/ising2d.yaml
 // Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 interrupted (checkpoint written).
@@ -18,6 +20,10 @@
 #include "phyflow/io/compare.hpp"
 #include "phyflow/io/inspect.hpp"
 #include "phyflow/io/nbody_export.hpp"
+#include "phyflow/core/build_info.hpp"
+#if PHYFLOW_HAVE_TORCH
+#include "phyflow/ml/predict.hpp"
+#endif
 #include "phyflow/workflows/workflow.hpp"
 
 #include <CLI/CLI.hpp>
@@ -35,6 +41,8 @@ struct Cli {
   bool overwrite = false, restart = false, log_all_ranks = false;
   bool npy = false;
   phyflow::io::NbodyNpyExportOptions export_options;
+  std::string model, input, output;
+  bool predict_overwrite = false;
 };
 
 int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
@@ -83,6 +91,18 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
     if (rt.rank() == 0) std::cout << report << std::flush;
     return 0;
   }
+#if PHYFLOW_HAVE_TORCH
+  if (app.got_subcommand("predict")) {
+    phyflow::ml::PredictOptions po;
+    po.model = cli.model;
+    po.input = cli.input;
+    po.output = cli.output;
+    po.overwrite = cli.predict_overwrite;
+    const std::string report = phyflow::ml::predict_file(rt.comm(), po);
+    if (rt.rank() == 0) std::cout << report << std::flush;
+    return 0;
+  }
+#endif
   auto* run = app.get_subcommand("run");
   if (run->parsed() && !cli.help_deck.empty()) {
     const auto& w = *phyflow::collective_try(rt.comm(), [&] { return &wf::find(cli.help_deck); });
@@ -170,6 +190,17 @@ int main(int argc, char** argv) {
           "Memory on rank 0: 8*ns*nt*n*dim bytes plus 16 bytes per frame")
       ->type_name("P");
   exporter->add_flag("--overwrite", xo.overwrite, "replace existing .npy files");
+#if PHYFLOW_HAVE_TORCH
+  auto* predict = app.add_subcommand(
+      "predict", "a trained model's predictions for every sample of a data file, in the file's "
+                 "own structure (Ising: /tN/energy); the same numbers on any number of ranks");
+  predict->add_option("model", cli.model, "model file (the output of a workflow: train run)")
+      ->required();
+  predict->add_option("input", cli.input, "data file (.h5) of the layout the model was trained on")
+      ->required();
+  predict->add_option("--out", cli.output, "predictions file to write (.h5)")->required();
+  predict->add_flag("--overwrite", cli.predict_overwrite, "replace an existing predictions file");
+#endif
 
   try {
     app.parse(argc, argv);

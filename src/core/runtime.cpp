@@ -1,5 +1,7 @@
 #include "phyflow/core/runtime.hpp"
 
+#include "phyflow/core/blas.hpp"
+
 #include "phyflow/core/build_info.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -95,6 +97,9 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
     threads = std::max(1, cores / std::max(1, ranks_on_this_node()));
   }
   if (threads > 0) detail::set_torch_threads(threads);
+  // The BLAS gets the same per-rank budget unless the user set its own variable: torch calls
+  // it from one thread for each matrix product, so the two pools do not run at once.
+  if (threads > 0 && std::getenv("OPENBLAS_NUM_THREADS") == nullptr) blas::set_threads(threads);
   g_runtime = this;
 }
 
@@ -136,6 +141,7 @@ std::string Runtime::describe() {
   out << "  PETSc    not built in\n";
 #endif
   out << "  LibTorch " << detail::torch_description() << "\n";
+  out << "  BLAS     " << blas::description() << "\n";
   return out.str();
 }
 

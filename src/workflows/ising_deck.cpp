@@ -36,7 +36,8 @@ config::Schema ising_schema() {
   s.real("sweeps.decorrelate_factor", 2.0, 0.1, 100.0, "between_samples >= factor * tau_int(E)");
   s.string("output.path", std::string("ising.h5"), "output HDF5 file (written as PATH.partial, renamed when complete)");
   s.boolean("output.store_spins", true, "store the configurations (false: energies and magnetisations only)");
-  add_run_keys(s, "sweeps", "samples, temperatures");
+  add_run_keys(s, "sweeps");
+  add_split_keys(s, "samples, temperatures");
   s.integer("splits[].samples", std::nullopt, 1, 1e12, "samples per temperature (default: sweeps.samples)");
   s.real_list("splits[].temperatures", std::nullopt, 1e-6, 1e6, "temperatures of this split (default: the deck's)");
   return s;

@@ -56,7 +56,8 @@ config::Schema nbody_schema() {
             "frames NaN from there, status in /diagnostics/status)");
   s.string("output.path", std::string("nbody.h5"),
            "output HDF5 file (written as PATH.partial, renamed when complete)");
-  add_run_keys(s, "batches (distribute: bodies: frames)", "ns");
+  add_run_keys(s, "batches (distribute: bodies: frames)");
+  add_split_keys(s, "ns");
   s.integer("splits[].ns", std::nullopt, 1, 1e12, "simulations of this split (default: ensemble.ns)");
   return s;
 }

@@ -1,10 +1,16 @@
+#include "phyflow/core/build_info.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/workflows/workflow.hpp"
 
 namespace phyflow::workflows {
 
 const std::vector<Workflow>& registry() {
-  static const std::vector<Workflow> all = {ising_workflow(), nbody_workflow()};
+  static const std::vector<Workflow> all = {
+    ising_workflow(), nbody_workflow(),
+#if PHYFLOW_HAVE_TORCH
+    train_workflow(),
+#endif
+  };
   return all;
 }
 

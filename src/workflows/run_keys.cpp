@@ -4,8 +4,7 @@
 
 namespace phyflow::workflows {
 
-void add_run_keys(config::Schema& s, const std::string& checkpoint_unit,
-                  const std::string& split_keys) {
+void add_run_keys(config::Schema& s, const std::string& checkpoint_unit) {
   s.boolean("io.collective", true, "collective MPI-IO transfers (H5FD_MPIO_COLLECTIVE)");
   s.integer("io.alignment", 0, 0, 1e12,
             "HDF5 object alignment in bytes (0: HDF5 default), e.g. the file system stripe size");
@@ -16,6 +15,9 @@ void add_run_keys(config::Schema& s, const std::string& checkpoint_unit,
             "checkpoint and stop (exit code 3) after N " + checkpoint_unit +
                 " of this run, e.g. to fit a time slot (0: never)");
   s.real("progress.interval", 5.0, 0.0, 1e6, "seconds between progress lines");
+}
+
+void add_split_keys(config::Schema& s, const std::string& split_keys) {
   s.table_list("splits", "several output files from one deck, e.g. train/val/test; each entry: "
                          "name, seed, " + split_keys + "; files are named OUTPUT_<name>.h5");
   s.string("splits[].name", std::nullopt, "split name, appended to output.path").required();

@@ -14,12 +14,13 @@
 
 namespace phyflow::workflows {
 
-/// Adds io.*, checkpoint.*, progress.interval, splits and splits[].name / splits[].seed.
-/// `checkpoint_unit` says what checkpoint.every and stop_after count ("sweeps", "batches"),
-/// `split_keys` the workflow's own per-split keys for the help text; the caller declares
-/// those keys (splits[].KEY) itself.
-void add_run_keys(config::Schema& schema, const std::string& checkpoint_unit,
-                  const std::string& split_keys);
+/// Adds io.*, checkpoint.* and progress.interval. `checkpoint_unit` says what
+/// checkpoint.every and stop_after count ("sweeps", "batches", "steps").
+void add_run_keys(config::Schema& schema, const std::string& checkpoint_unit);
+/// Adds splits and splits[].name / splits[].seed, for workflows writing several files from one
+/// deck. `split_keys` names the workflow's own per-split keys for the help text; the caller
+/// declares those keys (splits[].KEY) itself.
+void add_split_keys(config::Schema& schema, const std::string& split_keys);
 
 struct RunKeys {
   bool collective_io = true;

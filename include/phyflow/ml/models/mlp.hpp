@@ -1,0 +1,35 @@
+// A plain multilayer perceptron on the regression layout (/x (N, k) -> /y (N, m)), trained by
+// mean squared error: the baseline that structured models are compared with.
+#pragma once
+
+#include "phyflow/ml/model.hpp"
+
+#include <torch/nn/modules/container/sequential.h>
+
+namespace phyflow::ml {
+
+struct MlpOptions {
+  int layers = 2;  ///< hidden layers
+  int width = 64;
+  std::string activation = "tanh";  ///< tanh | relu | silu | softplus
+};
+
+class Mlp : public Model {
+ public:
+  Mlp(const MlpOptions& options, const DataShape& shape);
+  std::string kind() const override { return "mlp"; }
+  nlohmann::json options() const override;
+  DataShape data_shape() const override { return shape_; }
+  torch::Tensor loss(const Batch& batch) override;
+  torch::Tensor predict(const Batch& batch) override;
+  std::string prediction_name() const override { return "y"; }
+  std::string prediction_meaning() const override { return "the model's estimate of /y"; }
+  std::string prediction_units() const override { return "as /y"; }
+
+ private:
+  MlpOptions o_;
+  DataShape shape_;
+  torch::nn::Sequential net_{nullptr};
+};
+
+}  // namespace phyflow::ml

@@ -1,0 +1,87 @@
+// Model kinds and the factory (model_registry.hpp).
+#include "phyflow/ml/model_registry.hpp"
+
+#include "phyflow/core/config.hpp"
+#include "phyflow/core/error.hpp"
+#include "phyflow/ml/models/energy_lm.hpp"
+#include "phyflow/ml/models/mlp.hpp"
+
+namespace phyflow::ml {
+
+const std::vector<ModelKind>& model_kinds() {
+  static const std::vector<ModelKind> kinds = {
+      {"energy_gru", "Ising energy language model trained on energies (L1)", DataLayout::ising,
+       {"hidden", "bidirectional", "attention", "two_d", "mask"}},
+      {"probability_gru", "Ising next-spin model (cross-entropy); energy from -log p / beta",
+       DataLayout::ising, {"hidden", "mask"}},
+      {"mlp", "multilayer perceptron on /x -> /y (mean squared error)", DataLayout::regression,
+       {"layers", "width", "activation"}},
+  };
+  return kinds;
+}
+
+const ModelKind& model_kind(const std::string& name) {
+  const ModelKind* best = nullptr;
+  std::string names;
+  for (const auto& k : model_kinds()) {
+    if (k.name == name) return k;
+    names += (names.empty() ? "" : ", ") + k.name;
+    if (!best || config::edit_distance(name, k.name) < config::edit_distance(name, best->name)) best = &k;
+  }
+  throw input_error("unknown model kind '" + name + "' -- did you mean '" + best->name +
+                    "'? (known: " + names + ")");
+}
+
+const nlohmann::json& model_option_defaults() {
+  static const nlohmann::json d = {{"hidden", 512},     {"bidirectional", false}, {"attention", false},
+                                   {"two_d", false},    {"mask", "target"},       {"layers", 2},
+                                   {"width", 64},       {"activation", "tanh"}};
+  return d;
+}
+
+namespace {
+nlohmann::json option(const nlohmann::json& options, const std::string& key) {
+  return options.contains(key) ? options.at(key) : model_option_defaults().at(key);
+}
+}  // namespace
+
+void check_model_options(const std::string& kind_name, const nlohmann::json& section,
+                         const std::string& where) {
+  const ModelKind& kind = model_kind(kind_name);
+  for (const auto& [key, def] : model_option_defaults().items()) {
+    const bool used = std::find(kind.options.begin(), kind.options.end(), key) != kind.options.end();
+    if (!used && section.contains(key) && section.at(key) != def) {
+      std::string reads;
+      for (const auto& o : kind.options) reads += (reads.empty() ? "" : ", ") + o;
+      throw input_error(where + ": model." + key + " is not an option of model kind '" + kind.name +
+                        "' (it reads " + reads + "); remove it or choose a kind that has it");
+    }
+  }
+}
+
+ModelPtr make_model(const std::string& kind_name, const nlohmann::json& options,
+                    const DataShape& shape) {
+  const ModelKind& kind = model_kind(kind_name);
+  if (kind.layout != shape.layout)
+    throw input_error("model '" + kind.name + "' trains on " + layout_description(kind.layout) +
+                      ", not on " + layout_description(shape.layout));
+  if (kind.name == "energy_gru" || kind.name == "probability_gru") {
+    EnergyLMOptions o;
+    o.probability = kind.name == "probability_gru";
+    o.hidden = option(options, "hidden").get<int>();
+    o.mask_input = option(options, "mask").get<std::string>() == "input";
+    if (!o.probability) {
+      o.bidirectional = option(options, "bidirectional").get<bool>();
+      o.attention = option(options, "attention").get<bool>();
+      o.two_d = option(options, "two_d").get<bool>();
+    }
+    return std::make_shared<EnergyLM>(o, shape);
+  }
+  MlpOptions o;
+  o.layers = option(options, "layers").get<int>();
+  o.width = option(options, "width").get<int>();
+  o.activation = option(options, "activation").get<std::string>();
+  return std::make_shared<Mlp>(o, shape);
+}
+
+}  // namespace phyflow::ml
