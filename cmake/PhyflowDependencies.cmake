@@ -59,6 +59,18 @@ if(phyflow_ENABLE_TORCH)
   set_package_properties(Torch PROPERTIES TYPE REQUIRED
     PURPOSE "Training and flows (Debian: libtorch-dev, Spack: py-torch)")
   set(PHYFLOW_HAVE_TORCH ON)
+  # LibTorch 2.x releases since about 2.10 refuse C++17 (ATen.h: "C++20 or later compatible
+  # compiler is required"); Debian's 1.13 is C++17. Ask for what the headers found require.
+  set(PHYFLOW_TORCH_NEEDS_CXX20 OFF)
+  foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+    if(EXISTS "${_dir}/ATen/ATen.h")
+      file(STRINGS "${_dir}/ATen/ATen.h" _cxx20 REGEX "C\\+\\+20 or later")
+      if(_cxx20)
+        set(PHYFLOW_TORCH_NEEDS_CXX20 ON)
+      endif()
+    endif()
+  endforeach()
+  add_feature_info(TorchCxx20 PHYFLOW_TORCH_NEEDS_CXX20 "LibTorch ${Torch_VERSION} needs C++20")
 endif()
 
 # ---- small libraries ---------------------------------------------------------------------

@@ -30,6 +30,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 
 namespace phyflow::workflows {
@@ -103,9 +104,11 @@ config::Schema train_schema() {
   s.boolean("parallel.overlap", true,
             "start each bucket's all-reduce from gradient hooks during the backward pass");
   s.integer("threads.torch", 0, 0, 4096,
-            "LibTorch intra-op threads per rank (0: OMP_NUM_THREADS, else cores / ranks on the node)");
+            "LibTorch intra-op threads per rank (0: OMP_NUM_THREADS if set, else one: the BLAS "
+            "threads do the matrix products)");
   s.integer("threads.blas", 0, 0, 4096,
-            "OpenBLAS threads per rank (0: OPENBLAS_NUM_THREADS, else as threads.torch)");
+            "OpenBLAS threads per rank (0: OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else the "
+            "node's cores / ranks on the node)");
   s.string("output.path", std::string("train.h5"),
            "output HDF5 file: model, metrics per epoch, test predictions (written as "
            "PATH.partial, renamed when complete)");
@@ -142,7 +145,15 @@ class TrainRun {
     const RunKeys keys = run_keys(deck_);
 
     // 1. Threads.
-    if (deck_.integer("threads.torch") > 0) at::set_num_threads(int(deck_.integer("threads.torch")));
+    // One intra-op thread by default: the recurrent models' time goes into matrix products,
+    // which the BLAS runs with its own threads (the per-rank budget), while LibTorch's pool
+    // only adds synchronisation to the many small element-wise kernels (measured on the
+    // hidden-512 GRU, docs/PERFORMANCE.md: 1 torch + 2 BLAS threads 0.67 steps/s, 2 + 2
+    // 0.33). The two pools never run at once: the BLAS is called from the thread running
+    // the operator.
+    int torch_threads = int(deck_.integer("threads.torch"));
+    if (torch_threads == 0 && std::getenv("OMP_NUM_THREADS")) torch_threads = std::atoi(std::getenv("OMP_NUM_THREADS"));
+    at::set_num_threads(std::max(1, torch_threads));
     if (deck_.integer("threads.blas") > 0) blas::set_threads(int(deck_.integer("threads.blas")));
     log::info("train: " + std::to_string(rt_.size()) + " rank(s) x " +
               std::to_string(at::get_num_threads()) + " torch thread(s); BLAS: " +

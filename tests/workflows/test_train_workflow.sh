@@ -134,6 +134,12 @@ for g in ("t0", "t1"):
     assert np.array_equal(p[g]["energy"][()], f["predictions"][g]["energy"][()])
 PY
 
+# --- the shipped decks are valid -----------------------------------------------------------------
+for d in "$PHYFLOW_SOURCE_DIR"/inputs/watch_and_learn/*.yaml; do
+  pf 1 validate "$d"
+  check "validate $(basename "$d")" expect_rc 0
+done
+
 # --- bad input: one message, exit 2 ---------------------------------------------------------------
 deck bad
 pf 1 run "$WORK/bad.yaml" --set data.train="$WORK/nothere.h5"

@@ -88,8 +88,13 @@ class Trainer {
   /// Writes a checkpoint (rank 0 writes; collective only through a barrier).
   void write_checkpoint();
 
- private:
+  /// One optimisation step on this rank's share `batch` of the current global batch
+  /// (collective): learning rate, backward, gradient reduction, clipping, optimiser step.
+  /// Returns in `loss_sum` the global batch's summed loss and in `stop` whether a stop signal
+  /// reached any rank. run() calls it; benchmarks time it.
   void step(const Batch& batch, double& loss_sum, bool& stop);
+
+ private:
   void end_of_epoch(double seconds, std::int64_t samples);
 
   MPI_Comm comm_;
