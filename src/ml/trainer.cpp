@@ -29,8 +29,9 @@ std::string number(double v) {
 }  // namespace
 
 Trainer::Trainer(MPI_Comm comm, ModelPtr model, const Dataset& train, const Dataset* val,
-                 TrainerOptions options)
-    : comm_(comm), model_(std::move(model)), train_(train), val_(val), o_(std::move(options)) {
+                 TrainerOptions options, const Dataset* test)
+    : comm_(comm), model_(std::move(model)), train_(train), val_(val), o_(std::move(options)),
+      test_(test) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
   for (auto& p : model_->parameters())
@@ -144,6 +145,12 @@ void Trainer::end_of_epoch(double seconds, std::int64_t samples) {
     for (const auto& [k, v] : ev.metrics) m["val_" + k] = v;
     m["val_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     monitored = ev.metrics.at(o_.monitor);
+  }
+  if (test_ && o_.test_each_epoch) {
+    EvaluationOptions eo;
+    eo.chunk = o_.eval_chunk;
+    eo.dtype = o_.dtype;
+    for (const auto& [k, v] : evaluate(comm_, *model_, *test_, eo).metrics) m["test_" + k] = v;
   }
   if (monitored < state_.best - o_.min_delta) {
     state_.best = monitored;

@@ -98,6 +98,9 @@ config::Schema train_schema() {
   s.real("optim.clip", 0.0, 0.0, std::nullopt, "clip the global gradient norm to this (0: off)");
   s.boolean("optim.drop_last", false, "drop a last global batch smaller than batch x ranks");
   s.integer("optim.eval_batch", 512, 1, 1e9, "samples per forward pass in evaluation");
+  s.boolean("optim.test_each_epoch", false,
+            "also evaluate data.test after every epoch (test_* metrics per epoch); the test "
+            "predictions are written once, for the final weights");
 
   s.real("parallel.bucket_mb", 25.0, 0.001, 1e6,
          "gradient all-reduce bucket size (MiB; PyTorch DDP's default is 25)");
@@ -266,7 +269,8 @@ class TrainRun {
     to.progress_interval = keys.progress_interval;
     to.prefetch = int(deck_.integer("data.prefetch"));
     to.dtype = dtype;
-    ml::Trainer trainer(rt_.comm(), model, train, val ? &*val : nullptr, to);
+    to.test_each_epoch = deck_.boolean("optim.test_each_epoch");
+    ml::Trainer trainer(rt_.comm(), model, train, val ? &*val : nullptr, to, test ? &*test : nullptr);
     trainer.annotate_checkpoint = [&](io::OutputFile& f) {
       f.set_attribute("/", "deck_resolved", deck_.resolved_yaml());
       f.set_attribute("/", "mpi_ranks", rt_.size());

@@ -29,7 +29,7 @@ deck() { # deck NAME extra-yaml-lines...
     echo "seed: 7"
     echo "data: {train: $WORK/d_train.h5, val: $WORK/d_test.h5, test: $WORK/d_test.h5}"
     echo "model: {kind: energy_gru, hidden: 6, bidirectional: true, attention: true, two_d: true, dtype: float64}"
-    echo "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, schedule: one_cycle, clip: 5.0}"
+    echo "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, schedule: one_cycle, clip: 5.0, test_each_epoch: true}"
     echo "parallel: {bucket_mb: 0.001}"
     echo "output: {path: $WORK/$name.h5}"
     printf '%s\n' "$@"
@@ -62,6 +62,10 @@ for k in ["rows.gru.weight_ih_l0", "rows.gru.weight_hh_l0_reverse", "rows.attent
     assert k in names, (k, sorted(names))
 assert m["rows.gru.weight_hh_l0"].shape == (18, 6) and m["rows.gru.weight_hh_l0"].dtype == np.float64
 assert list(f["metrics/epoch"][()]) == [1.0, 2.0, 3.0]
+assert f["metrics/test_rmse_centered"].shape == (3,) and f["metrics/val_loss"].shape == (3,)
+lr = f["metrics/lr"][()]
+# one_cycle over 30 steps peaks at step 8 (0.3 x 30 - 1), then anneals towards lr/25e4.
+assert 0.009 < lr[0] < 0.01 and lr[0] > lr[1] > lr[2] and lr[2] < 1e-5, lr
 for g in ("t0", "t1"):
     p, t = f["predictions"][g]["energy"][()], f["predictions"][g]["energy_true"][()]
     assert p.shape == (100,) and np.array_equal(t, d[g]["energy"][()])

@@ -42,6 +42,7 @@ struct TrainerOptions {
   double progress_interval = 5.0;
   int prefetch = 2;
   torch::ScalarType dtype = torch::kFloat32;
+  bool test_each_epoch = false;  ///< also evaluate the test set after every epoch
 };
 
 /// Where a run stands; all of it goes into a checkpoint.
@@ -61,8 +62,10 @@ enum class TrainOutcome { finished, interrupted };
 
 class Trainer {
  public:
+  /// `val` (optional) is evaluated after every epoch; `test` (optional) too when
+  /// options.test_each_epoch (its metrics go into the history as test_*).
   Trainer(MPI_Comm comm, ModelPtr model, const Dataset& train, const Dataset* val,
-          TrainerOptions options);
+          TrainerOptions options, const Dataset* test = nullptr);
   ~Trainer();
 
   /// Called on rank 0 after every epoch with its metrics (for JSON lines).
@@ -103,6 +106,7 @@ class Trainer {
   const Dataset& train_;
   const Dataset* val_;
   TrainerOptions o_;
+  const Dataset* test_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<GradientReducer> reducer_;
