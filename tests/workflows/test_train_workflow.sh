@@ -122,6 +122,22 @@ for n in 1 2; do
   check "np$n: restarted run bitwise equal to the uninterrupted one" expect_rc 0
 done
 
+# --- jobs/train.sbatch outside Slurm: stop (exit 3, checkpoint), rerun resumes, same bits ------
+job() { # job EXTRA_ARGS: the job script on 2 ranks, output in $WORK/out.txt
+  PHYFLOW="$PHYFLOW_EXE" NRANKS=2 MPIEXEC="$MPIEXEC" MPIEXEC_PREFLAGS=--oversubscribe \
+    DECK="$WORK/ref2.yaml" OUTPUT="$WORK/job.h5" PHYFLOW_EXTRA_ARGS="$1" \
+    bash "$PHYFLOW_SOURCE_DIR/jobs/train.sbatch" >"$WORK/out.txt" 2>&1
+  RC=$?
+}
+job "--set checkpoint.stop_after=5"
+check "job script: stopped run exits 3 with a checkpoint" bash -c "[ $RC -eq 3 ] && [ -e $WORK/job.ckpt.h5 ]"
+job ""
+check "job script: rerun resumes from the checkpoint" bash -c "[ $RC -eq 0 ] && grep -q 'resuming' $WORK/out.txt"
+pf 1 compare "$WORK/ref2.h5" "$WORK/job.h5"
+check "job script: resumed model bitwise equal to the uninterrupted 2-rank run" expect_rc 0
+job ""
+check "job script: a finished run is not redone" bash -c "[ $RC -eq 0 ] && grep -q 'nothing to do' $WORK/out.txt"
+
 # --- predict: same numbers on 1 and 2 ranks, equal to the run's own test predictions ----------
 pf 1 predict "$WORK/full.h5" "$WORK/d_test.h5" --out "$WORK/p1.h5"
 check "predict np1: exit 0" expect_rc 0
