@@ -1,0 +1,22 @@
+// Constant fitting by Levenberg-Marquardt (Marquardt 1963, diagonal scaling of J^T W J) on
+// the weighted squared error, with the Jacobian from the dual-number evaluator
+// (Evaluator::evaluate_with_jacobian). Operon and PySR both tune constants this way (PySR
+// with BFGS); a few iterations on a subsample are enough inside the search.
+#pragma once
+
+#include "phyflow/sr/evaluate.hpp"
+
+namespace phyflow::sr {
+
+struct FitResult {
+  double loss_before = 0.0;  ///< weighted MSE with the starting constants (+inf if invalid)
+  double loss = 0.0;         ///< weighted MSE after fitting (never above loss_before)
+  int iterations = 0;        ///< accepted steps
+};
+
+/// Fits the constants of `e` in place to `data`; keeps the starting constants if no step
+/// reduces the loss. Stops after `max_iterations` accepted steps or when a step improves
+/// the loss by less than a relative 1e-12.
+FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int max_iterations);
+
+}  // namespace phyflow::sr
