@@ -178,11 +178,17 @@ std::string print(const Expression& e, const std::vector<std::string>& names, St
       Piece r;
       switch (n.op) {
         case Op::add:
-          r = {wrap(a, a.prec < 1, style) + " + " + wrap(b, b.prec <= 1 || b.prec == 3, style), 1};
+        case Op::sub: {
+          // a + (-2) prints as a - 2 and a - (-2) as a + 2: the same IEEE result.
+          const Node& right = e.nodes[&n - e.nodes.data() - 1];
+          const bool flip = right.op == Op::constant && right.value < 0;
+          const bool plus = (n.op == Op::add) != flip;
+          const Piece bb = flip ? Piece{b.text.substr(1), 9} : b;
+          r = {wrap(a, a.prec < 1, style) + (plus ? " + " : " - ") +
+                   wrap(bb, bb.prec <= 1 || bb.prec == 3, style),
+               1};
           break;
-        case Op::sub:
-          r = {wrap(a, a.prec < 1, style) + " - " + wrap(b, b.prec <= 1 || b.prec == 3, style), 1};
-          break;
+        }
         case Op::mul: {
           const char* times = style == Style::latex ? " \\cdot " : "*";
           r = {wrap(a, a.prec < 2, style) + times + wrap(b, b.prec <= 3, style), 2};
