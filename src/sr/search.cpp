@@ -373,8 +373,9 @@ SearchResult IslandSearch::run() {
                    rank_hof.best_loss()};
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_MIN, comm_), "MPI_Allreduce");
     const bool by_time = v[0] < 0.0, by_loss = o_.loss_threshold > 0.0 && v[1] <= o_.loss_threshold;
+    const bool last = by_time || by_loss || g == o_.generations;
     if (rank_ == 0 && o_.progress_interval_s > 0.0 &&
-        (elapsed() - last_print >= o_.progress_interval_s)) {
+        (last || elapsed() - last_print >= o_.progress_interval_s)) {
       last_print = elapsed();
       std::ostringstream line;
       line.precision(3);

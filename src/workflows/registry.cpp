@@ -4,7 +4,7 @@
 namespace phyflow::workflows {
 
 const std::vector<Workflow>& registry() {
-  static const std::vector<Workflow> all = {ising_workflow(), nbody_workflow()};
+  static const std::vector<Workflow> all = {ising_workflow(), nbody_workflow(), sr_workflow()};
   return all;
 }
 

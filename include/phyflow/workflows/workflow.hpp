@@ -43,5 +43,6 @@ config::Deck load_deck(const std::string& path, const std::vector<std::string>& 
 // Factories, one per workflow file.
 Workflow ising_workflow();
 Workflow nbody_workflow();
+Workflow sr_workflow();
 
 }  // namespace phyflow::workflows
