@@ -3,6 +3,7 @@
 #include "phyflow/sr/evaluate.hpp"
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/sr/trig.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -50,8 +51,14 @@ struct Div { static double f(double a, double b) { return a / b; } };
 struct Pow { static double f(double a, double b) { return std::pow(a, b); } };
 struct Exp { static double f(double a) { return std::exp(a); } };
 struct Log { static double f(double a) { return std::log(a); } };
-struct Sin { static double f(double a) { return std::sin(a); } };
-struct Cos { static double f(double a) { return std::cos(a); } };
+struct Sin {
+  static double f(double a) { return trig::sin(a); }
+  static double f_fast(double a) { return trig::sin_fast(a); }
+};
+struct Cos {
+  static double f(double a) { return trig::cos(a); }
+  static double f_fast(double a) { return trig::cos_fast(a); }
+};
 struct Tan { static double f(double a) { return std::tan(a); } };
 struct Tanh { static double f(double a) { return std::tanh(a); } };
 struct Sqrt { static double f(double a) { return std::sqrt(a); } };
@@ -105,6 +112,23 @@ inline void unary_loop(const double* a, double* out, int n) {
   for (int i = 0; i < n; ++i) out[i] = F::f(a[i]);
 }
 
+/// sin/cos: the branch-free version when the whole batch is in its range (the usual case),
+/// the one with the std:: fallback otherwise; both give the same bits as F::f.
+template <class F>
+__attribute__((noinline)) void fast_loop(const double* a, double* out, int n) {
+  for (int i = 0; i < n; ++i) out[i] = F::f_fast(a[i]);
+}
+
+template <class F>
+inline void trig_loop(const double* a, double* out, int n) {
+  bool outside = false;
+  for (int i = 0; i < n; ++i) outside = outside || !trig::in_fast_range(a[i]);
+  if (outside)
+    unary_loop<F>(a, out, n);
+  else
+    fast_loop<F>(a, out, n);
+}
+
 template <class F>
 inline void binary_loop(const Slot& a, const Slot& b, double* out, int n) {
   if (a.scalar) {
@@ -126,8 +150,8 @@ void run_unary(Op op, const double* a, double* out, int n) {
   switch (op) {
     case Op::exp: unary_loop<Exp>(a, out, n); break;
     case Op::log: unary_loop<Log>(a, out, n); break;
-    case Op::sin: unary_loop<Sin>(a, out, n); break;
-    case Op::cos: unary_loop<Cos>(a, out, n); break;
+    case Op::sin: trig_loop<Sin>(a, out, n); break;
+    case Op::cos: trig_loop<Cos>(a, out, n); break;
     case Op::tan: unary_loop<Tan>(a, out, n); break;
     case Op::tanh: unary_loop<Tanh>(a, out, n); break;
     case Op::sqrt: unary_loop<Sqrt>(a, out, n); break;
@@ -312,8 +336,8 @@ bool Evaluator::evaluate_with_jacobian(const Expression& e, const Dataset& data,
           switch (node.op) {
             case Op::exp: r = std::exp(x), dr = r; break;
             case Op::log: r = std::log(x), dr = 1.0 / x; break;
-            case Op::sin: r = std::sin(x), dr = std::cos(x); break;
-            case Op::cos: r = std::cos(x), dr = -std::sin(x); break;
+            case Op::sin: r = trig::sin(x), dr = trig::cos(x); break;
+            case Op::cos: r = trig::cos(x), dr = -trig::sin(x); break;
             case Op::tan: r = std::tan(x), dr = 1.0 + r * r; break;
             case Op::tanh: r = std::tanh(x), dr = 1.0 - r * r; break;
             case Op::sqrt: r = std::sqrt(x), dr = 0.5 / r; break;

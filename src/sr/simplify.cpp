@@ -4,6 +4,8 @@
 // cheap.
 #include "phyflow/sr/simplify.hpp"
 
+#include "phyflow/sr/trig.hpp"
+
 #include <cmath>
 
 namespace phyflow::sr {
@@ -24,8 +26,8 @@ double fold(Op op, double a, double b) {
     case Op::pow: return std::pow(a, b);
     case Op::exp: return std::exp(a);
     case Op::log: return std::log(a);
-    case Op::sin: return std::sin(a);
-    case Op::cos: return std::cos(a);
+    case Op::sin: return trig::sin(a);
+    case Op::cos: return trig::cos(a);
     case Op::tan: return std::tan(a);
     case Op::tanh: return std::tanh(a);
     case Op::sqrt: return std::sqrt(a);
