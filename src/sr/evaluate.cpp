@@ -3,6 +3,7 @@
 #include "phyflow/sr/evaluate.hpp"
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/sr/trig.hpp"
 
 #include <algorithm>
@@ -115,7 +116,7 @@ inline void unary_loop(const double* a, double* out, int n) {
 /// sin/cos: the branch-free version when the whole batch is in its range (the usual case),
 /// the one with the std:: fallback otherwise; both give the same bits as F::f.
 template <class F>
-__attribute__((noinline)) void fast_loop(const double* a, double* out, int n) {
+inline void fast_loop(const double* a, double* out, int n) {
   for (int i = 0; i < n; ++i) out[i] = F::f_fast(a[i]);
 }
 
@@ -179,8 +180,8 @@ inline bool slot_nonfinite(const Slot& s, int n) {
 
 /// Walks `e` over rows [start, start + n); the result is returned as a slot (pointing into
 /// `work` or a column). False when invalid.
-bool walk_batch(const Expression& e, const std::vector<const double*>& cols, std::size_t start,
-                int n, double* work, Slot* stack, Slot& result) {
+inline bool walk_batch_body(const Expression& e, const std::vector<const double*>& cols,
+                            std::size_t start, int n, double* work, Slot* stack, Slot& result) {
   int sp = 0;
   for (const Node& node : e.nodes) {
     switch (node.op) {
@@ -221,24 +222,63 @@ bool walk_batch(const Expression& e, const std::vector<const double*>& cols, std
   return !slot_nonfinite(result, n);
 }
 
+/// The walk compiled for the baseline ISA and, with every loop inlined into it (flatten),
+/// for AVX2 and AVX-512 (no FMA: -ffp-contract=off, so both give the same bits; only the width differs).
+bool walk_batch_generic(const Expression& e, const std::vector<const double*>& cols,
+                        std::size_t start, int n, double* work, Slot* stack, Slot& result) {
+  return walk_batch_body(e, cols, start, n, work, stack, result);
+}
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"), flatten)) bool walk_batch_avx2(
+    const Expression& e, const std::vector<const double*>& cols, std::size_t start, int n,
+    double* work, Slot* stack, Slot& result) {
+  return walk_batch_body(e, cols, start, n, work, stack, result);
+}
+__attribute__((target("avx512f,avx512bw"), flatten)) bool walk_batch_avx512(
+    const Expression& e, const std::vector<const double*>& cols, std::size_t start, int n,
+    double* work, Slot* stack, Slot& result) {
+  return walk_batch_body(e, cols, start, n, work, stack, result);
+}
+#endif
+
+using WalkBatch = bool (*)(const Expression&, const std::vector<const double*>&, std::size_t, int,
+                           double*, Slot*, Slot&);
+/// The walk for the host's SIMD level (PHYFLOW_SIMD=generic forces the baseline one).
+WalkBatch walk_for_host() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  const SimdLevel level = host_simd_level();
+  if (level == SimdLevel::avx512) return walk_batch_avx512;
+  if (level == SimdLevel::avx2) return walk_batch_avx2;
+#endif
+  return walk_batch_generic;
+}
+
 }  // namespace
 
 bool Evaluator::evaluate(const Expression& e, const Dataset& data, double* out) {
   const std::size_t rows = data.rows();
   const int depth = e.stack_depth();
   work_.resize(std::size_t(depth) * batch_rows);
-  std::vector<Slot> stack(std::size_t(depth) + 1);
-  std::vector<const double*> cols(data.x.size());
-  for (std::size_t f = 0; f < cols.size(); ++f) cols[f] = data.x[f].data();
+  Slot stack_small[64];
+  std::vector<Slot> stack_big;
+  Slot* stack = stack_small;
+  if (depth >= 64) {
+    stack_big.resize(std::size_t(depth) + 1);
+    stack = stack_big.data();
+  }
+  cols_.resize(data.x.size());
+  for (std::size_t f = 0; f < cols_.size(); ++f) cols_[f] = data.x[f].data();
+  const std::vector<const double*>& cols = cols_;
   for (const Node& node : e.nodes)
     if (node.op == Op::variable && node.feature >= cols.size())
       throw runtime_error("sr: expression uses column " + std::to_string(node.feature) +
                           " of a data set with " + std::to_string(cols.size()));
   node_evaluations += std::uint64_t(rows) * e.size();
+  const WalkBatch walk = walk_for_host();
   for (std::size_t start = 0; start < rows; start += batch_rows) {
     const int n = int(std::min<std::size_t>(batch_rows, rows - start));
     Slot r;
-    if (!walk_batch(e, cols, start, n, work_.data(), stack.data(), r)) return false;
+    if (!walk(e, cols, start, n, work_.data(), stack, r)) return false;
     if (r.scalar)
       std::fill(out + start, out + start + n, r.c);
     else
@@ -270,10 +310,11 @@ double Evaluator::loss(const Expression& e, const Dataset& data) {
   const double* y = data.y.data();
   const double* w = data.w.empty() ? nullptr : data.w.data();
   double sum = 0.0, wsum = 0.0;
+  const WalkBatch walk = walk_for_host();
   for (std::size_t start = 0; start < rows; start += batch_rows) {
     const int n = int(std::min<std::size_t>(batch_rows, rows - start));
     Slot r;
-    if (!walk_batch(e, cols, start, n, work_.data(), stack, r))
+    if (!walk(e, cols, start, n, work_.data(), stack, r))
       return std::numeric_limits<double>::infinity();
     double s = 0.0;
     const double* yb = y + start;

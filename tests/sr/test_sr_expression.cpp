@@ -1,6 +1,7 @@
 // Expressions: the batched evaluator against the scalar reference interpreter on random
 // expressions over every operator and domain edges, the dual-number Jacobian against finite
 // differences, simplification preserving values, printing, and Levenberg-Marquardt.
+#include "phyflow/core/host_simd.hpp"
 #include "phyflow/sr/constant_fit.hpp"
 #include "phyflow/sr/evaluate.hpp"
 #include "phyflow/sr/simplify.hpp"
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace sr = phyflow::sr;
@@ -275,4 +277,37 @@ TEST(SrTrig, VectorisableSinCosAgreeWithLibmToAboutOneUlp) {
   EXPECT_EQ(sr::trig::cos(0.0), 1.0);
   EXPECT_EQ(sr::trig::sin(-0.0), -0.0);
   std::printf("worst relative error of the vectorisable sin/cos: %.3g\n", worst);
+}
+
+TEST(SrEvaluate, SameBitsAtEverySimdLevel) {
+  // The batched walk is compiled for the baseline, AVX2 and AVX-512; results must not depend
+  // on which one runs (islands on different nodes must agree).
+  const sr::Dataset d = edge_data();
+  sr::Grammar g(all_operators(), 3, 40);
+  sr::Draws draws(19, "test-simd", 0, 0);
+  sr::Evaluator ev;
+  const phyflow::SimdLevel levels[] = {phyflow::SimdLevel::avx512, phyflow::SimdLevel::avx2,
+                                       phyflow::SimdLevel::generic};
+  int compared = 0;
+  for (int k = 0; k < 1000; ++k) {
+    const sr::Expression e = sr::random_expression(g, draws, 1 + draws.below(5));
+    std::vector<double> ref(d.rows()), out(d.rows());
+    phyflow::cap_simd_level(levels[0]);
+    const bool ok = ev.evaluate(e, d, ref.data());
+    const double loss = ev.loss(e, d);
+    for (int l = 1; l < 3; ++l) {
+      phyflow::cap_simd_level(levels[l]);
+      ASSERT_EQ(ev.evaluate(e, d, out.data()), ok);
+      const double loss_l = ev.loss(e, d);
+      ASSERT_TRUE(loss_l == loss || (std::isnan(loss) && std::isnan(loss_l)));
+      if (ok)
+        for (std::size_t r = 0; r < d.rows(); ++r)
+          ASSERT_EQ(std::memcmp(&out[r], &ref[r], sizeof(double)), 0)
+              << phyflow::simd_level_name(levels[l]) << " " << sr::to_infix(e, d.names);
+      compared += ok;
+    }
+  }
+  phyflow::cap_simd_level(phyflow::SimdLevel::avx512);
+  EXPECT_GT(compared, 200);
+  std::printf("host SIMD level: %s\n", phyflow::simd_level_name(phyflow::detected_simd_level()));
 }
