@@ -3,6 +3,9 @@
 // an accepted step and grows after a rejected one (Nielsen's simple schedule).
 #include "phyflow/sr/constant_fit.hpp"
 
+#include "phyflow/sr/simplify.hpp"
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -99,6 +102,39 @@ FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int m
     if (improvement < 1e-12 || res.loss == 0.0) break;
   }
   return res;
+}
+
+double snap_constants(Expression& e, const Dataset& data, Evaluator& ev, double floor) {
+  double loss = ev.loss(e, data);
+  if (!std::isfinite(loss)) return loss;
+  // Every accepted snap removes a constant or fixes one to a round value; the bound only
+  // guards against a refit that keeps moving a snapped value back.
+  int budget = 4 * e.constant_count() + 4;
+  bool changed = true;
+  while (changed && budget-- > 0) {
+    changed = false;
+    for (std::size_t i = 0; i < e.size() && !changed; ++i) {
+      if (e.nodes[i].op != Op::constant) continue;
+      const double c = e.nodes[i].value;
+      const double candidates[] = {0.0, std::round(c), std::round(2.0 * c) / 2.0, std::round(4.0 * c) / 4.0};
+      for (double v : candidates) {
+        if (v == c || std::fabs(v - c) > 1e-6 * std::max(1.0, std::fabs(c))) continue;
+        Expression trial = e;
+        trial.nodes[i].value = v;
+        trial = simplify(trial);
+        // Refit the other constants (the snapped one may have merged into them).
+        if (trial.constant_count() > 0) fit_constants(trial, data, ev, 20);
+        const double l = ev.loss(trial, data);
+        if (l <= std::max(loss * (1.0 + 1e-6), floor)) {
+          e = trial;
+          loss = l;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  return loss;
 }
 
 }  // namespace phyflow::sr

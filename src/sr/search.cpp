@@ -291,7 +291,10 @@ class IslandSearch {
         // of fame, so every source reaches every island.
         const Individual* src = nullptr;
         const int which = k % 3;
-        if (which == 0 && !foreign.empty()) src = &foreign[std::size_t(d.below(int(foreign.size())))];
+        if (which == 0 && !foreign.empty()) {
+          src = &foreign[std::size_t(d.below(int(foreign.size())))];
+          ++migrants_inserted_;
+        }
         if (!src && which <= 1 && islands.size() > 1) {
           const std::size_t j = std::size_t(d.below(int(local.size())));
           if (j / std::size_t(std::max(1, std::min(o_.migrants, o_.population))) !=
@@ -340,7 +343,7 @@ class IslandSearch {
   Dataset train_, validation_, lm_data_;
   bool lm_subsample_ = false;
   double y_var_ = 1.0, y_sq_ = 1.0;
-  std::uint64_t migrants_received_ = 0;
+  std::uint64_t migrants_received_ = 0, migrants_inserted_ = 0;
 };
 
 SearchResult IslandSearch::run() {
@@ -395,10 +398,13 @@ SearchResult IslandSearch::run() {
   const HallOfFame all = global_hof(rank_hof);
   Evaluator ev;
   HallOfFame refit(o_.max_complexity);
+  // Losses below this are round-off: every such equation is exact (see choose_best).
+  const double exact = 1e-28 * y_sq_;
   for (Individual ind : all.members()) {
     ind.expr = simplify(ind.expr);
     if (ind.expr.constant_count() > 0) fit_constants(ind.expr, train_, ev, 50);
     ind.expr = simplify(ind.expr);
+    if (ind.expr.constant_count() > 0) snap_constants(ind.expr, train_, ev, exact);
     ind.complexity = ind.expr.complexity(o_.weights);
     ind.loss = ev.loss(ind.expr, train_);
     refit.insert(ind);
@@ -423,7 +429,7 @@ SearchResult IslandSearch::run() {
                         "produced NaN or inf); check the operators and the data ranges");
   // Round-off makes an exact fit's loss about (1e-16 |y|)^2; below 1e-28 <y^2> every loss
   // counts as exact, so that two exact forms score by complexity alone.
-  res.best = choose_best(res.pareto, 1e-28 * y_sq_);
+  res.best = choose_best(res.pareto, exact);
 
   std::uint64_t counts[2] = {0, 0};
   for (const Island& isl : islands) {
@@ -435,6 +441,7 @@ SearchResult IslandSearch::run() {
   res.evaluations = counts[0];
   res.node_evaluations = counts[1];
   res.migrants_received = migrants_received_;
+  res.migrants_inserted = migrants_inserted_;
   res.train_rows = train_.rows();
   res.validation_rows = validation_.rows();
   res.seconds = elapsed();

@@ -72,6 +72,8 @@ bool split_const_right(const Piece& p, Op op, Piece& x, double& c) {
   return true;
 }
 
+Piece unary(Op op, Piece a);
+
 Piece binary(Op op, Piece a, Piece b) {
   if (is_const(a) && is_const(b)) {
     const double v = fold(op, a[0].value, b[0].value);
@@ -93,6 +95,12 @@ Piece binary(Op op, Piece a, Piece b) {
         const double v = fold(op, c, b[0].value);
         if (std::isfinite(v)) return binary(op, x, constant(v));
       }
+      if (op == Op::mul && a.size() > 1 && a.back().op == Op::neg) {
+        // (-x) * c -> x * (-c) and (-x) * (y * c) -> x * (y * (-c)): the sign joins a constant.
+        Piece inner(a.begin(), a.end() - 1), y;
+        if (is_const(b)) return binary(Op::mul, inner, constant(-b[0].value));
+        if (split_const_right(b, Op::mul, y, c)) return binary(Op::mul, inner, binary(Op::mul, y, constant(-c)));
+      }
       if (op == Op::add && is_const(b) && split_const_right(a, Op::sub, x, c)) {
         const double v = b[0].value - c;
         if (std::isfinite(v)) return binary(Op::add, x, constant(v));
@@ -102,6 +110,13 @@ Piece binary(Op op, Piece a, Piece b) {
     case Op::sub:
       if (is_const(b, 0.0)) return a;
       if (a == b) return constant(0.0);
+      // c1 - (x + c2) -> (c1 - c2) - x, and 0 - x -> -x (the one operator simplification may
+      // introduce: it is cheaper than the subtraction and lets the sign join a constant).
+      if (is_const(a) && split_const_right(b, Op::add, x, c)) {
+        const double v = a[0].value - c;
+        if (std::isfinite(v)) return binary(Op::sub, constant(v), x);
+      }
+      if (is_const(a, 0.0)) return unary(Op::neg, b);
       if (is_const(b) && split_const_right(a, Op::add, x, c)) {
         const double v = c - b[0].value;
         if (std::isfinite(v)) return binary(Op::add, x, constant(v));

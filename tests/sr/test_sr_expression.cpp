@@ -311,3 +311,30 @@ TEST(SrEvaluate, SameBitsAtEverySimdLevel) {
   EXPECT_GT(compared, 200);
   std::printf("host SIMD level: %s\n", phyflow::simd_level_name(phyflow::detected_simd_level()));
 }
+
+TEST(SrConstantFit, SnapRemovesRoundOffConstantsAndKeepsTheFit) {
+  // y = 1.5 p V; the search's form (0.51 - (p + 0.51)) * (V * -1.5) + 2.7e-17 must come out
+  // without the round-off constant and the cancelling pair, with the same values.
+  sr::Dataset d;
+  d.names = {"p", "V"};
+  d.x.resize(2);
+  sr::Draws draws(23, "test-snap", 0, 0);
+  for (int r = 0; r < 100; ++r) {
+    const double p = 1 + 4 * draws.uniform(), v = 1 + 4 * draws.uniform();
+    d.x[0].push_back(p);
+    d.x[1].push_back(v);
+    d.y.push_back(1.5 * p * v);
+  }
+  auto e = parse_postfix({C(0.5136474870533904), V(0), C(0.5136474870533904), O(Op::add), O(Op::sub),
+                          V(1), C(-1.5), O(Op::mul), O(Op::mul), C(2.6861473033664168e-17), O(Op::add)});
+  e = sr::simplify(e);
+  sr::Evaluator ev;
+  const double before = ev.loss(e, d);
+  EXPECT_LT(before, 1e-28);
+  const double after = sr::snap_constants(e, d, ev, 1e-26);
+  EXPECT_LT(after, 1e-26);
+  EXPECT_LE(e.complexity(), 6) << sr::to_infix(e, d.names);
+  EXPECT_EQ(e.constant_count(), 1) << sr::to_infix(e, d.names);
+  EXPECT_EQ(std::fabs(e.constants()[0]), 1.5) << sr::to_infix(e, d.names);
+  std::printf("snapped: %s\n", sr::to_infix(e, d.names).c_str());
+}

@@ -94,11 +94,26 @@ TEST(SrIslands, RunMigrateAndAgreeAcrossRanks) {
     EXPECT_EQ(r.migrants_received, 0u);
     EXPECT_EQ(r.foreign_lineage, 0u);
   } else {
-    // 4 migrations x 2 islands x 3 migrants from the previous rank on the ring.
+    // 4 migrations x 2 islands x 3 migrants from the previous rank on the ring ...
     EXPECT_EQ(r.migrants_received, 4u * 2u * 3u) << "rank " << rank_of();
-    // Migrants (or their descendants) live in this rank's populations at the end.
-    EXPECT_GT(r.foreign_lineage, 0u) << "rank " << rank_of();
+    // ... of which every island takes one per migration (every third of its 3 slots).
+    EXPECT_EQ(r.migrants_inserted, 4u * 2u) << "rank " << rank_of();
+    // Migrants or their descendants live in the final populations (somewhere).
+    unsigned long long foreign = r.foreign_lineage, total = 0;
+    MPI_Allreduce(&foreign, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    EXPECT_GT(total, 0u);
   }
+}
+
+TEST(SrIslands, MigrationChangesTheResultOnSeveralRanks) {
+  if (size_of() == 1) GTEST_SKIP() << "needs at least 2 ranks";
+  const sr::Dataset d = hard_data();
+  sr::SearchOptions o = island_options();
+  const std::string with = fingerprint(sr::search(d, o, MPI_COMM_WORLD));
+  o.migrants = 0;
+  const sr::SearchResult isolated = sr::search(d, o, MPI_COMM_WORLD);
+  EXPECT_EQ(isolated.migrants_received, 0u);
+  EXPECT_NE(with, fingerprint(isolated)) << "migration had no effect on the result";
 }
 
 TEST(SrIslands, DeterministicForSeedRanksAndThreads) {

@@ -19,4 +19,10 @@ struct FitResult {
 /// the loss by less than a relative 1e-12.
 FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int max_iterations);
 
+/// Tidies a fitted expression for printing: each constant within a relative 1e-6 of 0, an
+/// integer, a half or a quarter is snapped to it, the expression simplified (a zero term
+/// vanishes) and the rest refitted, when the loss stays within a relative 1e-6 of the
+/// original or below `floor` (round-off level). Returns the loss of the result.
+double snap_constants(Expression& e, const Dataset& data, Evaluator& ev, double floor);
+
 }  // namespace phyflow::sr

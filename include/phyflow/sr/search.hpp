@@ -60,6 +60,7 @@ struct SearchResult {
   std::uint64_t evaluations = 0;       ///< children evaluated, all ranks
   std::uint64_t node_evaluations = 0;  ///< nodes x rows evaluated, all ranks
   std::uint64_t migrants_received = 0; ///< individuals this rank received from its ring neighbour
+  std::uint64_t migrants_inserted = 0; ///< of those, how many replaced a member of an island here
   /// Individuals in this rank's final populations whose lineage began on another rank.
   std::uint64_t foreign_lineage = 0;
   std::size_t train_rows = 0, validation_rows = 0;
