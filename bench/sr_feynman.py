@@ -47,14 +47,45 @@ def sample(variables, law, rows, seed):
     return out
 
 
-def matches(equation, variables, law):
+def matches(equation, variables, law, tol=1e-9):
     pts = sample(variables, law, 1000, 12345)
     rms = math.sqrt(sum(y * y for _, y in pts) / len(pts))
     try:
         worst = max(abs(eval(equation, dict(ENV), dict(v)) - y) for v, y in pts)
     except (ArithmeticError, ValueError):
         return False
-    return worst <= 1e-9 * rms
+    return worst <= tol * rms
+
+
+def run_phyflow(exe, ranks, name, variables, law, budget, seed=1, rows=500):
+    """One search; returns (result json, wall seconds of the whole program) or raises."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMP_NUM_THREADS="1")
+    data = sample(variables, law, rows, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = os.path.join(tmp, name + ".csv")
+        with open(csv, "w") as f:
+            f.write(",".join(list(variables) + ["target"]) + "\n")
+            for v, y in data:
+                f.write(",".join(repr(v[n]) for n in variables) + f",{y!r}\n")
+        mean_sq = sum(y * y for _, y in data) / len(data)
+        out = os.path.join(tmp, name + ".json")
+        deck = os.path.join(tmp, name + ".yaml")
+        with open(deck, "w") as f:
+            f.write(f"workflow: sr\nseed: {seed}\n"
+                    f"data: {{path: {csv}, target: target}}\n"
+                    f"operators: [{', '.join(OPERATORS)}]\n"
+                    f"search: {{generations: 1000000, max_complexity: 30, "
+                    f"time_limit_s: {budget}, loss_threshold: {1e-26 * mean_sq!r}}}\n"
+                    f"progress: {{interval: 0}}\n"
+                    f"output: {{path: {out}}}\n")
+        cmd = ["mpiexec", "-n", str(ranks), "--oversubscribe", exe, "run", deck]
+        t0 = time.time()
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        wall = time.time() - t0
+        if p.returncode != 0:
+            raise RuntimeError(f"phyflow failed ({p.returncode}): {p.stdout}{p.stderr}")
+        return json.load(open(out)), wall
 
 
 def main():
@@ -65,47 +96,24 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rows", type=int, default=500)
     args = ap.parse_args()
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMP_NUM_THREADS="1")
-    print(f"| formula | law | recovered (best) | on front | time to stop [s] | generations | best equation |")
+    print("| formula | law | recovered (best) | on front | time to stop [s] | generations | best equation |")
     print("|---|---|---|---|---|---|---|")
     n_best = n_front = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, variables, law in FORMULAS:
-            data = sample(variables, law, args.rows, args.seed)
-            csv = os.path.join(tmp, name + ".csv")
-            with open(csv, "w") as f:
-                f.write(",".join(list(variables) + ["target"]) + "\n")
-                for v, y in data:
-                    f.write(",".join(repr(v[n]) for n in variables) + f",{y!r}\n")
-            mean_sq = sum(y * y for _, y in data) / len(data)
-            out = os.path.join(tmp, name + ".json")
-            deck = os.path.join(tmp, name + ".yaml")
-            with open(deck, "w") as f:
-                f.write(f"workflow: sr\nseed: {args.seed}\n"
-                        f"data: {{path: {csv}, target: target}}\n"
-                        f"operators: [{', '.join(OPERATORS)}]\n"
-                        f"search: {{generations: 1000000, max_complexity: 30, "
-                        f"time_limit_s: {args.budget}, loss_threshold: {1e-26 * mean_sq!r}}}\n"
-                        f"progress: {{interval: 0}}\n"
-                        f"output: {{path: {out}}}\n")
-            cmd = ["mpiexec", "-n", str(args.ranks), "--oversubscribe", args.phyflow, "run", deck]
-            t0 = time.time()
-            p = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            wall = time.time() - t0
-            if p.returncode != 0:
-                print(f"| {name} | `{law}` | run failed ({p.returncode}) | | {wall:.1f} | | |")
-                sys.stderr.write(p.stdout + p.stderr)
-                continue
-            j = json.load(open(out))
-            best = j["best"]["equation"]
-            ok_best = matches(best, variables, law)
-            ok_front = ok_best or any(matches(e["equation"], variables, law) for e in j["pareto"])
-            n_best += ok_best
-            n_front += ok_front
-            print(f"| {name} | `{law}` | {'yes' if ok_best else 'no'} | {'yes' if ok_front else 'no'} | "
-                  f"{j['search']['wall_seconds']:.2f} | {j['search']['generations']} | `{best}` |",
-                  flush=True)
+    for name, variables, law in FORMULAS:
+        try:
+            j, _ = run_phyflow(args.phyflow, args.ranks, name, variables, law, args.budget, args.seed, args.rows)
+        except RuntimeError as e:
+            print(f"| {name} | `{law}` | run failed | | | | |")
+            sys.stderr.write(str(e))
+            continue
+        best = j["best"]["equation"]
+        ok_best = matches(best, variables, law)
+        ok_front = ok_best or any(matches(e["equation"], variables, law) for e in j["pareto"])
+        n_best += ok_best
+        n_front += ok_front
+        print(f"| {name} | `{law}` | {'yes' if ok_best else 'no'} | {'yes' if ok_front else 'no'} | "
+              f"{j['search']['wall_seconds']:.2f} | {j['search']['generations']} | `{best}` |",
+              flush=True)
     print(f"\nrecovered: {n_best}/{len(FORMULAS)} (best), {n_front}/{len(FORMULAS)} (anywhere on "
           f"the front); budget {args.budget} s per formula, {args.ranks} rank(s), 1 thread each")
 

@@ -393,6 +393,9 @@ SearchResult IslandSearch::run() {
     }
   }
   res.generations = g;
+  // (Also covers generations = 0: the initial populations' halls of fame.)
+  for (const Island& isl : islands)
+    for (const Individual& ind : isl.hof.members()) rank_hof.insert(ind);
 
   // Final front: the global hall of fame, simplified and refitted on all training rows.
   const HallOfFame all = global_hof(rank_hof);

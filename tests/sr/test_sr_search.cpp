@@ -1,6 +1,7 @@
 // Search quality: exact recovery of physics laws from noiseless data within a generation
 // budget for a fixed seed (checked on fresh points, after simplification), R^2 > 0.999 with
 // 1 % noise, the Pareto front's invariants, and PySR's best-equation choice.
+#include "phyflow/core/error.hpp"
 #include "phyflow/sr/search.hpp"
 #include "phyflow/sr/variation.hpp"
 
@@ -142,4 +143,27 @@ TEST(SrPareto, FrontIsMonotoneAndBestFollowsPySRScore) {
   for (int i = 0; i < 4; ++i) f[std::size_t(i)].complexity = c[i], f[std::size_t(i)].loss = l[i];
   EXPECT_EQ(sr::choose_best(f, 1e-30), 2u);
   EXPECT_NEAR(f[2].score, -(std::log(1e-6) - std::log(0.5)) / 2.0, 1e-12);
+}
+
+TEST(SrSearch, ZeroGenerationsGivesTheInitialPopulationsFront) {
+  const Law law = [](auto& v) { return v[0] * v[1]; };
+  const sr::Dataset d = sample({"a", "b"}, {{1, 2}, {1, 2}}, law, 50, 8);
+  sr::SearchOptions o = options({Op::add, Op::mul}, 0);
+  const sr::SearchResult r = sr::search(d, o, MPI_COMM_SELF);
+  EXPECT_EQ(r.generations, 0);
+  EXPECT_FALSE(r.pareto.empty());
+  EXPECT_EQ(r.evaluations, std::uint64_t(o.islands * o.population));
+}
+
+TEST(SrSearch, RejectsUnusableInput) {
+  sr::Dataset d;
+  d.names = {"x"};
+  d.x = {{1.0, 2.0, 3.0}};
+  d.y = {4.0, 4.0, 4.0};
+  EXPECT_THROW(sr::search(d, options({Op::add}, 5), MPI_COMM_SELF), phyflow::Error);  // constant
+  d.y = {1.0, 2.0, 3.0};
+  EXPECT_THROW(sr::search(d, options({}, 5), MPI_COMM_SELF), phyflow::Error);  // no operators
+  d.x.clear();
+  d.names.clear();
+  EXPECT_THROW(sr::search(d, options({Op::add}, 5), MPI_COMM_SELF), phyflow::Error);  // no features
 }
