@@ -95,6 +95,13 @@ Piece binary(Op op, Piece a, Piece b) {
         const double v = fold(op, c, b[0].value);
         if (std::isfinite(v)) return binary(op, x, constant(v));
       }
+      if (op == Op::mul && !is_const(b)) {
+        // Constant factors move outward, (x c) y -> (x y) c, so that the factors of a product
+        // meet and merge: (x c1)(y c2) -> (x y)(c1 c2). Only the rounding changes.
+        Piece y;
+        if (split_const_right(a, Op::mul, x, c)) return binary(Op::mul, binary(Op::mul, x, b), constant(c));
+        if (split_const_right(b, Op::mul, y, c)) return binary(Op::mul, binary(Op::mul, a, y), constant(c));
+      }
       if (op == Op::mul && a.size() > 1 && a.back().op == Op::neg) {
         // (-x) * c -> x * (-c) and (-x) * (y * c) -> x * (y * (-c)): the sign joins a constant.
         Piece inner(a.begin(), a.end() - 1), y;
@@ -129,6 +136,14 @@ Piece binary(Op op, Piece a, Piece b) {
       if (is_const(b) && split_const_right(a, Op::mul, x, c)) {
         const double v = c / b[0].value;
         if (std::isfinite(v)) return binary(Op::mul, x, constant(v));
+      }
+      if (is_const(b, -1.0)) return unary(Op::neg, a);
+      if (!is_const(b)) {
+        // (x c) / y -> (x / y) c and x / (y c) -> (x / y) (1/c): factors move outward too.
+        Piece y;
+        if (split_const_right(a, Op::mul, x, c)) return binary(Op::mul, binary(Op::div, x, b), constant(c));
+        if (split_const_right(b, Op::mul, y, c) && std::isfinite(1.0 / c) && 1.0 / c != 0.0)
+          return binary(Op::mul, binary(Op::div, a, y), constant(1.0 / c));
       }
       return join(a, b, op);
     default:  // pow

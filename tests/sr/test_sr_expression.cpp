@@ -173,10 +173,18 @@ TEST(SrSimplify, PreservesValuesOnRandomExpressions) {
     ASSERT_TRUE(s.valid());
     ASSERT_LE(s.complexity(), e.complexity());
     changed += !(s == e);
+    // The same expression with every constant moved by a relative 1e-13: where that moves
+    // the value by more than 1e-10, the point is ill-conditioned (tan near a pole, a
+    // cancellation) and a merge's rounding may show at the 1e-9 level; such rows are skipped.
+    sr::Expression nudged = e;
+    for (Node& n : nudged.nodes)
+      if (n.op == Op::constant) n.value *= 1.0 + 1e-13;
     for (std::size_t r = 0; r < d.rows(); ++r) {
       const auto row = row_of(d, r);
       const double a = sr::evaluate_reference(e, row);
       if (std::isnan(a)) continue;
+      const double an = sr::evaluate_reference(nudged, row);
+      if (!(std::fabs(an - a) <= 1e-10 * std::max(1.0, std::fabs(a)))) continue;
       const double b = sr::evaluate_reference(s, row);
       ASSERT_NEAR(a, b, 1e-9 * std::max(1.0, std::fabs(a)))
           << sr::to_infix(e, d.names) << "  ->  " << sr::to_infix(s, d.names) << " at row " << r;
