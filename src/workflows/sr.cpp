@@ -71,6 +71,13 @@ config::Schema sr_schema() {
   s.integer("search.migration_interval", 5, 1, 1e9, "generations between migrations");
   s.integer("search.migrants", 4, 0, 1e6, "individuals each island sends and receives per migration");
   s.integer("search.threads", 0, 0, 4096, "OpenMP threads per rank (0: OMP_NUM_THREADS)");
+  // Per-operator complexity (PySR's complexity_of_operators): node count by default.
+  for (int i = 0; i < sr::op_count; ++i) {
+    const std::string name = i == int(sr::Op::constant) ? "constant"
+                             : i == int(sr::Op::variable) ? "variable"
+                                                          : sr::op_name(sr::Op(i));
+    s.integer("complexity." + name, 1, 1, 100, "complexity of one " + name + " node");
+  }
   s.real("progress.interval", 5.0, 0.0, std::nullopt, "seconds between progress lines (0: none)");
   s.string("output.path", std::string("sr.json"),
            "result file (JSON: pareto, best; written as PATH.partial, renamed when complete)");
@@ -118,6 +125,12 @@ SrSettings sr_settings(const config::Deck& deck) {
   o.migrants = int(deck.integer("search.migrants"));
   o.threads = int(deck.integer("search.threads"));
   o.progress_interval_s = deck.real("progress.interval");
+  for (int i = 0; i < sr::op_count; ++i) {
+    const std::string name = i == int(sr::Op::constant) ? "constant"
+                             : i == int(sr::Op::variable) ? "variable"
+                                                          : sr::op_name(sr::Op(i));
+    o.weights.of[i] = int(deck.integer("complexity." + name));
+  }
   s.output = deck.string("output.path");
   if (s.output.empty()) throw input_error("deck '" + deck.origin() + "': output.path is empty");
   return s;

@@ -52,6 +52,13 @@ check "CSV: result written, no .partial left" bash -c "[ -s '$WORK/sr.json' ] &&
 check "CSV: best equation is m1*m2/r on fresh points" law_ok "$WORK/sr.json" "m1*m2/r"
 check "CSV: weighted" bash -c "grep -q '\"weighted\": true' '$WORK/sr.json'"
 
+# Per-operator complexity: with mul costing 3, m1*m2/r (5 nodes) has complexity 7.
+"$PHYFLOW_EXE" run "$WORK/deck.yaml" --set complexity.mul=3 --set output.path="$WORK/weighted.json" >"$WORK/out.txt" 2>&1; RC=$?
+check "complexity.mul=3: exit 0" expect_rc 0
+check "complexity.mul=3: best m1*m2/r has complexity 7" python3 -c "
+import json; b = json.load(open('$WORK/weighted.json'))['best']
+assert b['complexity'] == 7 and b['equation'].count('*') == 1 and b['equation'].count('/') == 1, b"
+
 "$PHYFLOW_EXE" run "$WORK/deck.yaml" >"$WORK/out.txt" 2>&1; RC=$?
 check "existing output without --overwrite: exit 2" expect_rc 2
 check "existing output: says --overwrite" output_has "pass --overwrite"
