@@ -137,4 +137,48 @@ double snap_constants(Expression& e, const Dataset& data, Evaluator& ev, double 
   return loss;
 }
 
+double prune_exact(Expression& e, const Dataset& data, Evaluator& ev, double floor,
+                   const ComplexityWeights& weights) {
+  double loss = ev.loss(e, data);
+  if (!(loss <= floor)) return loss;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    const std::vector<int> size = subtree_sizes(e);
+    const int complexity = e.complexity(weights);
+    // Larger subtrees first: removing them gains most.
+    std::vector<int> roots;
+    for (int i = 0; i < int(e.size()); ++i)
+      if (size[std::size_t(i)] > 1) roots.push_back(i);
+    std::stable_sort(roots.begin(), roots.end(),
+                     [&](int a, int b) { return size[std::size_t(a)] > size[std::size_t(b)]; });
+    for (int i : roots) {
+      const int len = size[std::size_t(i)], first = i - len + 1;
+      // Candidates: every proper subtree of subtree i, then a constant.
+      for (int j = i - 1; j >= first - 1 && !changed; --j) {
+        std::vector<Node> repl;
+        if (j >= first)
+          repl.assign(e.nodes.begin() + (j - size[std::size_t(j)] + 1), e.nodes.begin() + j + 1);
+        else
+          repl.push_back(Node::constant(1.0));
+        Expression trial;
+        trial.nodes.assign(e.nodes.begin(), e.nodes.begin() + first);
+        trial.nodes.insert(trial.nodes.end(), repl.begin(), repl.end());
+        trial.nodes.insert(trial.nodes.end(), e.nodes.begin() + i + 1, e.nodes.end());
+        trial = simplify(trial);
+        if (!trial.valid() || trial.complexity(weights) >= complexity) continue;
+        if (trial.constant_count() > 0) fit_constants(trial, data, ev, 30);
+        const double l = ev.loss(trial, data);
+        if (l <= floor) {
+          e = simplify(trial);
+          loss = ev.loss(e, data);
+          changed = true;
+        }
+      }
+      if (changed) break;
+    }
+  }
+  return loss;
+}
+
 }  // namespace phyflow::sr

@@ -408,6 +408,8 @@ SearchResult IslandSearch::run() {
     if (ind.expr.constant_count() > 0) fit_constants(ind.expr, train_, ev, 50);
     ind.expr = simplify(ind.expr);
     if (ind.expr.constant_count() > 0) snap_constants(ind.expr, train_, ev, exact);
+    prune_exact(ind.expr, train_, ev, exact, o_.weights);
+    if (ind.expr.constant_count() > 0) snap_constants(ind.expr, train_, ev, exact);
     ind.complexity = ind.expr.complexity(o_.weights);
     ind.loss = ev.loss(ind.expr, train_);
     refit.insert(ind);

@@ -91,6 +91,7 @@ Piece binary(Op op, Piece a, Piece b) {
       const double neutral = op == Op::add ? 0.0 : 1.0;
       if (is_const(b, neutral)) return a;
       if (op == Op::mul && is_const(b, 0.0)) return constant(0.0);
+      if (op == Op::mul && is_const(b, -1.0)) return unary(Op::neg, a);
       if (is_const(b) && split_const_right(a, op, x, c)) {
         const double v = fold(op, c, b[0].value);
         if (std::isfinite(v)) return binary(op, x, constant(v));

@@ -346,3 +346,28 @@ TEST(SrConstantFit, SnapRemovesRoundOffConstantsAndKeepsTheFit) {
   EXPECT_EQ(std::fabs(e.constants()[0]), 1.5) << sr::to_infix(e, d.names);
   std::printf("snapped: %s\n", sr::to_infix(e, d.names).c_str());
 }
+
+TEST(SrConstantFit, PruneFindsTheSimplestExactForm) {
+  // y = a b: the search's exact form ((a b - a) + a) * 2 * 0.5 + 0 must prune to a*b.
+  sr::Dataset d;
+  d.names = {"a", "b"};
+  d.x.resize(2);
+  sr::Draws draws(29, "test-prune", 0, 0);
+  for (int r = 0; r < 100; ++r) {
+    d.x[0].push_back(1 + 4 * draws.uniform());
+    d.x[1].push_back(1 + 4 * draws.uniform());
+    d.y.push_back(d.x[0].back() * d.x[1].back());
+  }
+  auto e = parse_postfix({V(0), V(1), O(Op::mul), V(0), O(Op::sub), V(0), O(Op::add), C(2.0), O(Op::mul),
+                          C(0.5), O(Op::mul), V(1), V(1), O(Op::sub), O(Op::add)});
+  sr::Evaluator ev;
+  ASSERT_LT(ev.loss(e, d), 1e-28);
+  const double loss = sr::prune_exact(e, d, ev, 1e-26);
+  EXPECT_LT(loss, 1e-26);
+  EXPECT_EQ(sr::to_infix(e, d.names), "a*b");
+  // Not exact: nothing is pruned.
+  auto inexact = parse_postfix({V(0), V(1), O(Op::mul), C(1.001), O(Op::mul), V(0), O(Op::add)});
+  const auto before = inexact;
+  sr::prune_exact(inexact, d, ev, 1e-26);
+  EXPECT_EQ(inexact, before);
+}

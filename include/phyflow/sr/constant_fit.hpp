@@ -25,4 +25,11 @@ FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int m
 /// original or below `floor` (round-off level). Returns the loss of the result.
 double snap_constants(Expression& e, const Dataset& data, Evaluator& ev, double floor);
 
+/// For an exact fit (loss <= floor): greedily replaces a subtree by one of its own subtrees
+/// or by a constant, refitting the constants, whenever the result is still exact and less
+/// complex; e.g. (x - y + y)*c1 + c2 with c2 = 0 becomes x*c1. Returns the loss. The search
+/// stops at the first exact fit, which is rarely the simplest form of the law.
+double prune_exact(Expression& e, const Dataset& data, Evaluator& ev, double floor,
+                   const ComplexityWeights& weights = ComplexityWeights());
+
 }  // namespace phyflow::sr

@@ -5,7 +5,7 @@
 // for + and * so that equivalent forms (x*y, y*x) become the same array and merge in the hall
 // of fame. Values are preserved wherever the original expression is valid (up to rounding
 // where constants merge); the result is never more complex than the input and uses no
-// operator the input did not, except neg (for 0 - x and x/(-1)).
+// operator the input did not, except neg (for 0 - x, x*(-1) and x/(-1)).
 #pragma once
 
 #include "phyflow/sr/expression.hpp"
