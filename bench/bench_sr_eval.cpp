@@ -26,7 +26,8 @@ sr::Dataset uniform_data(int features, int rows) {
   d.x.assign(std::size_t(features), std::vector<double>(std::size_t(rows)));
   for (int f = 0; f < features; ++f) {
     d.names.push_back("x" + std::to_string(f + 1));
-    for (int r = 0; r < rows; ++r) d.x[std::size_t(f)][std::size_t(r)] = 4.0 * draws.uniform() - 2.0;
+    for (int r = 0; r < rows; ++r)
+      d.x[std::size_t(f)][std::size_t(r)] = 4.0 * draws.uniform() - 2.0;
   }
   d.y.assign(std::size_t(rows), 0.5);
   return d;
@@ -35,8 +36,8 @@ sr::Dataset uniform_data(int features, int rows) {
 void BM_x1_cos_x2_minus_3_2(benchmark::State& state) {
   const sr::Dataset d = uniform_data(2, int(state.range(0)));
   sr::Expression e;
-  e.nodes = {Node::variable(0), Node::variable(1), Node::constant(3.2), Node::op_node(Op::sub),
-             Node::op_node(Op::cos), Node::op_node(Op::mul)};
+  e.nodes = {Node::variable(0),      Node::variable(1),      Node::constant(3.2),
+             Node::op_node(Op::sub), Node::op_node(Op::cos), Node::op_node(Op::mul)};
   std::vector<double> out(d.rows());
   sr::Evaluator ev;
   for (auto _ : state) {
@@ -86,10 +87,16 @@ void BM_mix_arithmetic(benchmark::State& state) {
   run_mix(state, {Op::add, Op::sub, Op::mul, Op::div, Op::square}, false);
 }
 void BM_mix_with_transcendentals(benchmark::State& state) {
-  run_mix(state, {Op::add, Op::sub, Op::mul, Op::div, Op::sin, Op::cos, Op::exp, Op::log, Op::sqrt, Op::square}, false);
+  run_mix(state,
+          {Op::add, Op::sub, Op::mul, Op::div, Op::sin, Op::cos, Op::exp, Op::log, Op::sqrt,
+           Op::square},
+          false);
 }
 void BM_mix_with_transcendentals_loss(benchmark::State& state) {
-  run_mix(state, {Op::add, Op::sub, Op::mul, Op::div, Op::sin, Op::cos, Op::exp, Op::log, Op::sqrt, Op::square}, true);
+  run_mix(state,
+          {Op::add, Op::sub, Op::mul, Op::div, Op::sin, Op::cos, Op::exp, Op::log, Op::sqrt,
+           Op::square},
+          true);
 }
 BENCHMARK(BM_mix_arithmetic)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_mix_with_transcendentals)->Unit(benchmark::kMillisecond);

@@ -3,11 +3,11 @@
 // an accepted step and grows after a rejected one (Nielsen's simple schedule).
 #include "phyflow/sr/constant_fit.hpp"
 
-#include "phyflow/sr/simplify.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "phyflow/sr/simplify.hpp"
 
 namespace phyflow::sr {
 
@@ -64,7 +64,8 @@ FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int m
       for (int i = 0; i < K; ++i) {
         const double wji = w * J[std::size_t(i) * rows + r];
         g[std::size_t(i)] += wji * res_r;
-        for (int j = 0; j <= i; ++j) A[std::size_t(i * K + j)] += wji * J[std::size_t(j) * rows + r];
+        for (int j = 0; j <= i; ++j)
+          A[std::size_t(i * K + j)] += wji * J[std::size_t(j) * rows + r];
       }
     }
     for (int i = 0; i < K; ++i)
@@ -116,7 +117,8 @@ double snap_constants(Expression& e, const Dataset& data, Evaluator& ev, double 
     for (std::size_t i = 0; i < e.size() && !changed; ++i) {
       if (e.nodes[i].op != Op::constant) continue;
       const double c = e.nodes[i].value;
-      const double candidates[] = {0.0, std::round(c), std::round(2.0 * c) / 2.0, std::round(4.0 * c) / 4.0};
+      const double candidates[] = {0.0, std::round(c), std::round(2.0 * c) / 2.0,
+                                   std::round(4.0 * c) / 4.0};
       for (double v : candidates) {
         if (v == c || std::fabs(v - c) > 1e-6 * std::max(1.0, std::fabs(c))) continue;
         Expression trial = e;

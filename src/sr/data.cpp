@@ -2,16 +2,16 @@
 // skipped row or a column read as zeros would produce a wrong law with no warning.
 #include "phyflow/sr/data.hpp"
 
-#include "phyflow/core/error.hpp"
-#include "phyflow/io/input_file.hpp"
-#include "phyflow/sr/expression.hpp"
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/io/input_file.hpp"
+#include "phyflow/sr/expression.hpp"
 
 namespace phyflow::sr {
 
@@ -55,7 +55,8 @@ std::size_t column_index(const Table& t, const std::string& name, const std::str
 
 Table read_csv(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw input_error("sr data '" + path + "': cannot open the file (missing or unreadable)");
+  if (!in)
+    throw input_error("sr data '" + path + "': cannot open the file (missing or unreadable)");
   Table t;
   std::string line;
   std::size_t lineno = 0;
@@ -67,7 +68,8 @@ Table read_csv(const std::string& path) {
     break;
   }
   if (t.names.empty())
-    throw input_error("sr data '" + path + "': the file is empty (expected a header row of "
+    throw input_error("sr data '" + path +
+                      "': the file is empty (expected a header row of "
                       "column names and data rows)");
   for (std::size_t i = 0; i < t.names.size(); ++i) {
     if (t.names[i].empty())
@@ -135,8 +137,9 @@ Table read_hdf5_table(const std::string& path, const std::string& dataset) {
   if (!table.empty() && table[0] != '/') table = "/" + table;
   if (table.empty() && !two_d.empty()) {
     if (two_d.size() > 1)
-      throw input_error("sr data '" + path + "': several 2-D datasets with a 'columns' attribute (" +
-                        known(two_d) + "); name one with data.dataset");
+      throw input_error("sr data '" + path +
+                        "': several 2-D datasets with a 'columns' attribute (" + known(two_d) +
+                        "); name one with data.dataset");
     table = two_d.front();
   }
   if (!table.empty()) {
@@ -154,15 +157,17 @@ Table read_hdf5_table(const std::string& path, const std::string& dataset) {
     t.names = split(names, ',');
     const std::size_t rows = info.shape[0], cols = info.shape[1];
     if (t.names.size() != cols)
-      throw input_error("sr data '" + path + "': dataset '" + table + "' has " + std::to_string(cols) +
-                        " columns but its 'columns' attribute names " + std::to_string(t.names.size()));
+      throw input_error("sr data '" + path + "': dataset '" + table + "' has " +
+                        std::to_string(cols) + " columns but its 'columns' attribute names " +
+                        std::to_string(t.names.size()));
     const std::vector<double> all = read_column(table);
     t.columns.assign(cols, std::vector<double>(rows));
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t c = 0; c < cols; ++c) t.columns[c][r] = all[r * cols + c];
   } else {
     if (one_d.empty())
-      throw input_error("sr data '" + path + "': no 1-D datasets (one per column) and no 2-D "
+      throw input_error("sr data '" + path +
+                        "': no 1-D datasets (one per column) and no 2-D "
                         "dataset with a 'columns' attribute at the root of the file");
     for (const std::string& ds : one_d) {
       t.names.push_back(ds.substr(1));
@@ -179,15 +184,16 @@ Table read_hdf5_table(const std::string& path, const std::string& dataset) {
 }
 
 Dataset load_dataset(const DataSpec& spec) {
-  const bool hdf5 = ends_with(spec.path, ".h5") || ends_with(spec.path, ".hdf5") ||
-                    ends_with(spec.path, ".he5");
+  const bool hdf5 =
+      ends_with(spec.path, ".h5") || ends_with(spec.path, ".hdf5") || ends_with(spec.path, ".he5");
   const Table t = hdf5 ? read_hdf5_table(spec.path, spec.dataset) : read_csv(spec.path);
   const std::size_t target = column_index(t, spec.target, spec.path, "target");
   std::vector<std::size_t> features;
   std::size_t weights = t.names.size();
   if (!spec.weights.empty()) weights = column_index(t, spec.weights, spec.path, "weights");
   if (!spec.features.empty()) {
-    for (const std::string& f : spec.features) features.push_back(column_index(t, f, spec.path, "feature"));
+    for (const std::string& f : spec.features)
+      features.push_back(column_index(t, f, spec.path, "feature"));
   } else {
     for (std::size_t c = 0; c < t.names.size(); ++c)
       if (c != target && c != weights) features.push_back(c);
@@ -228,7 +234,8 @@ Dataset load_dataset(const DataSpec& spec) {
       sum += w;
     }
     if (!(sum > 0.0))
-      throw input_error("sr data '" + spec.path + "': weights column '" + spec.weights + "' sums to 0");
+      throw input_error("sr data '" + spec.path + "': weights column '" + spec.weights +
+                        "' sums to 0");
   }
   bool constant = true;
   for (double v : d.y) constant = constant && v == d.y.front();

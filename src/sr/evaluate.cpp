@@ -2,15 +2,15 @@
 // constant fitting, and the scalar reference interpreter the tests compare against.
 #include "phyflow/sr/evaluate.hpp"
 
-#include "phyflow/core/error.hpp"
-#include "phyflow/core/host_simd.hpp"
-#include "phyflow/sr/trig.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/host_simd.hpp"
+#include "phyflow/sr/trig.hpp"
 
 namespace phyflow::sr {
 
@@ -45,13 +45,27 @@ inline bool any_nonfinite(const double* v, int n) {
 
 /// The scalar functions of the operators; the batch loops and the reference share them, so
 /// the two can only differ in control flow.
-struct Add { static double f(double a, double b) { return a + b; } };
-struct Sub { static double f(double a, double b) { return a - b; } };
-struct Mul { static double f(double a, double b) { return a * b; } };
-struct Div { static double f(double a, double b) { return a / b; } };
-struct Pow { static double f(double a, double b) { return std::pow(a, b); } };
-struct Exp { static double f(double a) { return std::exp(a); } };
-struct Log { static double f(double a) { return std::log(a); } };
+struct Add {
+  static double f(double a, double b) { return a + b; }
+};
+struct Sub {
+  static double f(double a, double b) { return a - b; }
+};
+struct Mul {
+  static double f(double a, double b) { return a * b; }
+};
+struct Div {
+  static double f(double a, double b) { return a / b; }
+};
+struct Pow {
+  static double f(double a, double b) { return std::pow(a, b); }
+};
+struct Exp {
+  static double f(double a) { return std::exp(a); }
+};
+struct Log {
+  static double f(double a) { return std::log(a); }
+};
 struct Sin {
   static double f(double a) { return trig::sin(a); }
   static double f_fast(double a) { return trig::sin_fast(a); }
@@ -60,14 +74,30 @@ struct Cos {
   static double f(double a) { return trig::cos(a); }
   static double f_fast(double a) { return trig::cos_fast(a); }
 };
-struct Tan { static double f(double a) { return std::tan(a); } };
-struct Tanh { static double f(double a) { return std::tanh(a); } };
-struct Sqrt { static double f(double a) { return std::sqrt(a); } };
-struct Abs { static double f(double a) { return std::fabs(a); } };
-struct Square { static double f(double a) { return a * a; } };
-struct Cube { static double f(double a) { return a * a * a; } };
-struct Inv { static double f(double a) { return 1.0 / a; } };
-struct Neg { static double f(double a) { return -a; } };
+struct Tan {
+  static double f(double a) { return std::tan(a); }
+};
+struct Tanh {
+  static double f(double a) { return std::tanh(a); }
+};
+struct Sqrt {
+  static double f(double a) { return std::sqrt(a); }
+};
+struct Abs {
+  static double f(double a) { return std::fabs(a); }
+};
+struct Square {
+  static double f(double a) { return a * a; }
+};
+struct Cube {
+  static double f(double a) { return a * a * a; }
+};
+struct Inv {
+  static double f(double a) { return 1.0 / a; }
+};
+struct Neg {
+  static double f(double a) { return -a; }
+};
 
 /// Operators whose result can be finite although an operand is not (1/inf = 0,
 /// exp(-inf) = 0, tanh(inf) = 1, pow(1, nan) = 1, x/inf = 0). Only their operands need a
@@ -79,24 +109,42 @@ inline bool absorbs_nonfinite(Op op) {
 
 double apply_scalar(Op op, double a, double b) {
   switch (op) {
-    case Op::add: return Add::f(a, b);
-    case Op::sub: return Sub::f(a, b);
-    case Op::mul: return Mul::f(a, b);
-    case Op::div: return Div::f(a, b);
-    case Op::pow: return Pow::f(a, b);
-    case Op::exp: return Exp::f(a);
-    case Op::log: return Log::f(a);
-    case Op::sin: return Sin::f(a);
-    case Op::cos: return Cos::f(a);
-    case Op::tan: return Tan::f(a);
-    case Op::tanh: return Tanh::f(a);
-    case Op::sqrt: return Sqrt::f(a);
-    case Op::abs: return Abs::f(a);
-    case Op::square: return Square::f(a);
-    case Op::cube: return Cube::f(a);
-    case Op::inv: return Inv::f(a);
-    case Op::neg: return Neg::f(a);
-    default: return std::numeric_limits<double>::quiet_NaN();
+    case Op::add:
+      return Add::f(a, b);
+    case Op::sub:
+      return Sub::f(a, b);
+    case Op::mul:
+      return Mul::f(a, b);
+    case Op::div:
+      return Div::f(a, b);
+    case Op::pow:
+      return Pow::f(a, b);
+    case Op::exp:
+      return Exp::f(a);
+    case Op::log:
+      return Log::f(a);
+    case Op::sin:
+      return Sin::f(a);
+    case Op::cos:
+      return Cos::f(a);
+    case Op::tan:
+      return Tan::f(a);
+    case Op::tanh:
+      return Tanh::f(a);
+    case Op::sqrt:
+      return Sqrt::f(a);
+    case Op::abs:
+      return Abs::f(a);
+    case Op::square:
+      return Square::f(a);
+    case Op::cube:
+      return Cube::f(a);
+    case Op::inv:
+      return Inv::f(a);
+    case Op::neg:
+      return Neg::f(a);
+    default:
+      return std::numeric_limits<double>::quiet_NaN();
   }
 }
 
@@ -149,28 +197,62 @@ inline void binary_loop(const Slot& a, const Slot& b, double* out, int n) {
 
 void run_unary(Op op, const double* a, double* out, int n) {
   switch (op) {
-    case Op::exp: unary_loop<Exp>(a, out, n); break;
-    case Op::log: unary_loop<Log>(a, out, n); break;
-    case Op::sin: trig_loop<Sin>(a, out, n); break;
-    case Op::cos: trig_loop<Cos>(a, out, n); break;
-    case Op::tan: unary_loop<Tan>(a, out, n); break;
-    case Op::tanh: unary_loop<Tanh>(a, out, n); break;
-    case Op::sqrt: unary_loop<Sqrt>(a, out, n); break;
-    case Op::abs: unary_loop<Abs>(a, out, n); break;
-    case Op::square: unary_loop<Square>(a, out, n); break;
-    case Op::cube: unary_loop<Cube>(a, out, n); break;
-    case Op::inv: unary_loop<Inv>(a, out, n); break;
-    default: unary_loop<Neg>(a, out, n); break;
+    case Op::exp:
+      unary_loop<Exp>(a, out, n);
+      break;
+    case Op::log:
+      unary_loop<Log>(a, out, n);
+      break;
+    case Op::sin:
+      trig_loop<Sin>(a, out, n);
+      break;
+    case Op::cos:
+      trig_loop<Cos>(a, out, n);
+      break;
+    case Op::tan:
+      unary_loop<Tan>(a, out, n);
+      break;
+    case Op::tanh:
+      unary_loop<Tanh>(a, out, n);
+      break;
+    case Op::sqrt:
+      unary_loop<Sqrt>(a, out, n);
+      break;
+    case Op::abs:
+      unary_loop<Abs>(a, out, n);
+      break;
+    case Op::square:
+      unary_loop<Square>(a, out, n);
+      break;
+    case Op::cube:
+      unary_loop<Cube>(a, out, n);
+      break;
+    case Op::inv:
+      unary_loop<Inv>(a, out, n);
+      break;
+    default:
+      unary_loop<Neg>(a, out, n);
+      break;
   }
 }
 
 void run_binary(Op op, const Slot& a, const Slot& b, double* out, int n) {
   switch (op) {
-    case Op::add: binary_loop<Add>(a, b, out, n); break;
-    case Op::sub: binary_loop<Sub>(a, b, out, n); break;
-    case Op::mul: binary_loop<Mul>(a, b, out, n); break;
-    case Op::div: binary_loop<Div>(a, b, out, n); break;
-    default: binary_loop<Pow>(a, b, out, n); break;
+    case Op::add:
+      binary_loop<Add>(a, b, out, n);
+      break;
+    case Op::sub:
+      binary_loop<Sub>(a, b, out, n);
+      break;
+    case Op::mul:
+      binary_loop<Mul>(a, b, out, n);
+      break;
+    case Op::div:
+      binary_loop<Div>(a, b, out, n);
+      break;
+    default:
+      binary_loop<Pow>(a, b, out, n);
+      break;
   }
 }
 
@@ -192,13 +274,15 @@ inline bool walk_batch_body(const Expression& e, const std::vector<const double*
       case Op::variable:
         stack[sp++] = Slot{cols[node.feature] + start, 0.0, false};
         continue;
-      default: break;
+      default:
+        break;
     }
     double* out = work + std::size_t(sp - 1) * batch_rows;  // the slot of the first operand
     if (arity(node.op) == 2) {
       const Slot& b = stack[sp - 1];
       Slot& a = stack[sp - 2];
-      if (absorbs_nonfinite(node.op) && (slot_nonfinite(a, n) || slot_nonfinite(b, n))) return false;
+      if (absorbs_nonfinite(node.op) && (slot_nonfinite(a, n) || slot_nonfinite(b, n)))
+        return false;
       out = work + std::size_t(sp - 2) * batch_rows;
       if (a.scalar && b.scalar) {
         a.c = apply_scalar(node.op, a.c, b.c);
@@ -223,7 +307,8 @@ inline bool walk_batch_body(const Expression& e, const std::vector<const double*
 }
 
 /// The walk compiled for the baseline ISA and, with every loop inlined into it (flatten),
-/// for AVX2 and AVX-512 (no FMA: -ffp-contract=off, so both give the same bits; only the width differs).
+/// for AVX2 and AVX-512 (no FMA: -ffp-contract=off, so both give the same bits; only the width
+/// differs).
 bool walk_batch_generic(const Expression& e, const std::vector<const double*>& cols,
                         std::size_t start, int n, double* work, Slot* stack, Slot& result) {
   return walk_batch_body(e, cols, start, n, work, stack, result);
@@ -326,7 +411,8 @@ double Evaluator::loss(const Expression& e, const Dataset& data) {
     } else {
       const double* v = r.v;
       if (w)
-        for (int i = 0; i < n; ++i) s += w[start + std::size_t(i)] * (v[i] - yb[i]) * (v[i] - yb[i]);
+        for (int i = 0; i < n; ++i)
+          s += w[start + std::size_t(i)] * (v[i] - yb[i]) * (v[i] - yb[i]);
       else
         for (int i = 0; i < n; ++i) s += (v[i] - yb[i]) * (v[i] - yb[i]);
     }
@@ -360,7 +446,8 @@ bool Evaluator::evaluate_with_jacobian(const Expression& e, const Dataset& data,
         if (node.op == Op::constant)
           std::fill(v, v + n, node.value);
         else
-          std::copy(data.x[node.feature].data() + start, data.x[node.feature].data() + start + n, v);
+          std::copy(data.x[node.feature].data() + start, data.x[node.feature].data() + start + n,
+                    v);
         for (int k = 0; k < K; ++k)
           std::fill(v + std::size_t(k + 1) * batch_rows, v + std::size_t(k + 1) * batch_rows + n,
                     node.op == Op::constant && k == kconst ? 1.0 : 0.0);
@@ -375,18 +462,42 @@ bool Evaluator::evaluate_with_jacobian(const Expression& e, const Dataset& data,
           const double x = a[i];
           double r, dr;
           switch (node.op) {
-            case Op::exp: r = std::exp(x), dr = r; break;
-            case Op::log: r = std::log(x), dr = 1.0 / x; break;
-            case Op::sin: r = trig::sin(x), dr = trig::cos(x); break;
-            case Op::cos: r = trig::cos(x), dr = -trig::sin(x); break;
-            case Op::tan: r = std::tan(x), dr = 1.0 + r * r; break;
-            case Op::tanh: r = std::tanh(x), dr = 1.0 - r * r; break;
-            case Op::sqrt: r = std::sqrt(x), dr = 0.5 / r; break;
-            case Op::abs: r = std::fabs(x), dr = x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); break;
-            case Op::square: r = x * x, dr = 2.0 * x; break;
-            case Op::cube: r = x * x * x, dr = 3.0 * x * x; break;
-            case Op::inv: r = 1.0 / x, dr = -r * r; break;
-            default: r = -x, dr = -1.0; break;
+            case Op::exp:
+              r = std::exp(x), dr = r;
+              break;
+            case Op::log:
+              r = std::log(x), dr = 1.0 / x;
+              break;
+            case Op::sin:
+              r = trig::sin(x), dr = trig::cos(x);
+              break;
+            case Op::cos:
+              r = trig::cos(x), dr = -trig::sin(x);
+              break;
+            case Op::tan:
+              r = std::tan(x), dr = 1.0 + r * r;
+              break;
+            case Op::tanh:
+              r = std::tanh(x), dr = 1.0 - r * r;
+              break;
+            case Op::sqrt:
+              r = std::sqrt(x), dr = 0.5 / r;
+              break;
+            case Op::abs:
+              r = std::fabs(x), dr = x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+              break;
+            case Op::square:
+              r = x * x, dr = 2.0 * x;
+              break;
+            case Op::cube:
+              r = x * x * x, dr = 3.0 * x * x;
+              break;
+            case Op::inv:
+              r = 1.0 / x, dr = -r * r;
+              break;
+            default:
+              r = -x, dr = -1.0;
+              break;
           }
           if (absorbs_nonfinite(node.op) && !std::isfinite(x)) return false;
           a[i] = r;
@@ -406,10 +517,18 @@ bool Evaluator::evaluate_with_jacobian(const Expression& e, const Dataset& data,
         if (absorbs_nonfinite(node.op) && !(std::isfinite(x) && std::isfinite(y))) return false;
         double r;
         switch (node.op) {
-          case Op::add: r = x + y, da[i] = 1.0, db[i] = 1.0; break;
-          case Op::sub: r = x - y, da[i] = 1.0, db[i] = -1.0; break;
-          case Op::mul: r = x * y, da[i] = y, db[i] = x; break;
-          case Op::div: r = x / y, da[i] = 1.0 / y, db[i] = -r / y; break;
+          case Op::add:
+            r = x + y, da[i] = 1.0, db[i] = 1.0;
+            break;
+          case Op::sub:
+            r = x - y, da[i] = 1.0, db[i] = -1.0;
+            break;
+          case Op::mul:
+            r = x * y, da[i] = y, db[i] = x;
+            break;
+          case Op::div:
+            r = x / y, da[i] = 1.0 / y, db[i] = -r / y;
+            break;
           default:  // pow: d/da = b a^(b-1); d/db = a^b log a (only used where b has a tangent)
             r = std::pow(x, y), da[i] = y * std::pow(x, y - 1.0), db[i] = r * std::log(x);
             break;
@@ -422,8 +541,7 @@ bool Evaluator::evaluate_with_jacobian(const Expression& e, const Dataset& data,
         if (node.op == Op::pow) {
           // A constant exponent's tangent is zero where the base is negative; log(a) is NaN
           // there, so skip the term instead of multiplying NaN by zero.
-          for (int i = 0; i < n; ++i)
-            ta[i] = da[i] * ta[i] + (tb[i] != 0.0 ? db[i] * tb[i] : 0.0);
+          for (int i = 0; i < n; ++i) ta[i] = da[i] * ta[i] + (tb[i] != 0.0 ? db[i] * tb[i] : 0.0);
         } else {
           for (int i = 0; i < n; ++i) ta[i] = da[i] * ta[i] + db[i] * tb[i];
         }

@@ -2,20 +2,19 @@
 // (sympy infix, LaTeX, C++), see expression.hpp.
 #include "phyflow/sr/expression.hpp"
 
-#include "phyflow/core/error.hpp"
-
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 
+#include "phyflow/core/error.hpp"
+
 namespace phyflow::sr {
 
 namespace {
-const char* const names_of_ops[op_count] = {"const", "var",  "add",  "sub",    "mul",
-                                            "div",   "pow",  "exp",  "log",    "sin",
-                                            "cos",   "tan",  "tanh", "sqrt",   "abs",
-                                            "square", "cube", "inv", "neg"};
+const char* const names_of_ops[op_count] = {"const", "var",    "add",  "sub", "mul", "div",  "pow",
+                                            "exp",   "log",    "sin",  "cos", "tan", "tanh", "sqrt",
+                                            "abs",   "square", "cube", "inv", "neg"};
 }  // namespace
 
 bool operator==(const Node& a, const Node& b) {
@@ -28,13 +27,16 @@ bool operator==(const Node& a, const Node& b) {
 int arity(Op op) {
   switch (op) {
     case Op::constant:
-    case Op::variable: return 0;
+    case Op::variable:
+      return 0;
     case Op::add:
     case Op::sub:
     case Op::mul:
     case Op::div:
-    case Op::pow: return 2;
-    default: return 1;
+    case Op::pow:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -51,7 +53,8 @@ bool parse_op(const std::string& name, Op& out) {
 
 std::string operator_names() {
   std::string s;
-  for (int i = int(Op::add); i < op_count; ++i) s += (s.empty() ? "" : ", ") + std::string(names_of_ops[i]);
+  for (int i = int(Op::add); i < op_count; ++i)
+    s += (s.empty() ? "" : ", ") + std::string(names_of_ops[i]);
   return s;
 }
 
@@ -137,7 +140,8 @@ std::string latex_name(const std::string& name) {
   // x1 -> x_{1}, m_2 -> m_{2}: the usual subscripts.
   std::size_t i = name.size();
   while (i > 0 && std::isdigit(static_cast<unsigned char>(name[i - 1]))) --i;
-  if (i > 0 && i < name.size() && name[i - 1] != '_') return name.substr(0, i) + "_{" + name.substr(i) + "}";
+  if (i > 0 && i < name.size() && name[i - 1] != '_')
+    return name.substr(0, i) + "_{" + name.substr(i) + "}";
   const std::size_t u = name.find('_');
   if (u != std::string::npos && u > 0 && u + 1 < name.size())
     return name.substr(0, u) + "_{" + name.substr(u + 1) + "}";
@@ -165,11 +169,13 @@ std::string print(const Expression& e, const std::vector<std::string>& names, St
       continue;
     }
     if (n.op == Op::variable) {
-      const std::string name = n.feature < names.size() ? names[n.feature] : "x" + std::to_string(n.feature);
+      const std::string name =
+          n.feature < names.size() ? names[n.feature] : "x" + std::to_string(n.feature);
       st.push_back({style == Style::latex ? latex_name(name) : name, 9});
       continue;
     }
-    if (st.size() < std::size_t(arity(n.op))) throw runtime_error("sr: printing an invalid expression");
+    if (st.size() < std::size_t(arity(n.op)))
+      throw runtime_error("sr: printing an invalid expression");
     if (arity(n.op) == 2) {
       const Piece b = st.back();
       st.pop_back();
@@ -224,11 +230,21 @@ std::string print(const Expression& e, const std::vector<std::string>& names, St
       case Op::exp:
         r = latex ? Piece{"e^{" + a.text + "}", 4} : call("exp");
         break;
-      case Op::log: r = call("log"); break;
-      case Op::sin: r = call("sin"); break;
-      case Op::cos: r = call("cos"); break;
-      case Op::tan: r = call("tan"); break;
-      case Op::tanh: r = call("tanh"); break;
+      case Op::log:
+        r = call("log");
+        break;
+      case Op::sin:
+        r = call("sin");
+        break;
+      case Op::cos:
+        r = call("cos");
+        break;
+      case Op::tan:
+        r = call("tan");
+        break;
+      case Op::tanh:
+        r = call("tanh");
+        break;
       case Op::sqrt:
         r = latex ? Piece{"\\sqrt{" + a.text + "}", 9} : call("sqrt");
         break;

@@ -10,13 +10,6 @@
 // best loss), so all ranks stop at the same generation and write complete results.
 #include "phyflow/sr/search.hpp"
 
-#include "phyflow/core/error.hpp"
-#include "phyflow/core/log.hpp"
-#include "phyflow/core/progress.hpp"
-#include "phyflow/sr/constant_fit.hpp"
-#include "phyflow/sr/simplify.hpp"
-#include "phyflow/sr/variation.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -26,6 +19,13 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/log.hpp"
+#include "phyflow/core/progress.hpp"
+#include "phyflow/sr/constant_fit.hpp"
+#include "phyflow/sr/simplify.hpp"
+#include "phyflow/sr/variation.hpp"
 
 namespace phyflow::sr {
 
@@ -46,7 +46,8 @@ class HallOfFame {
  public:
   explicit HallOfFame(int max_complexity) : slots_(std::size_t(max_complexity) + 1) {}
   void insert(const Individual& ind) {
-    if (!std::isfinite(ind.loss) || ind.complexity < 1 || ind.complexity >= int(slots_.size())) return;
+    if (!std::isfinite(ind.loss) || ind.complexity < 1 || ind.complexity >= int(slots_.size()))
+      return;
     auto& s = slots_[std::size_t(ind.complexity)];
     if (!s || ind.loss < s->loss || (ind.loss == s->loss && structurally_less(ind.expr, s->expr)))
       s = ind;
@@ -111,7 +112,9 @@ std::vector<Individual> unpack(const std::vector<double>& buf) {
 class IslandSearch {
  public:
   IslandSearch(const Dataset& data, const SearchOptions& o, MPI_Comm comm)
-      : o_(o), comm_(comm), grammar_(o.operators, int(data.features()), o.max_complexity, o.weights) {
+      : o_(o),
+        comm_(comm),
+        grammar_(o.operators, int(data.features()), o.max_complexity, o.weights) {
     MPI_Comm_rank(comm, &rank_);
     MPI_Comm_size(comm, &size_);
     split_rows(data);
@@ -252,8 +255,9 @@ class IslandSearch {
       std::vector<std::size_t> idx(isl.pop.size());
       std::iota(idx.begin(), idx.end(), 0);
       const std::size_t m = std::min<std::size_t>(std::size_t(o_.migrants), idx.size());
-      std::partial_sort(idx.begin(), idx.begin() + long(m), idx.end(),
-                        [&](std::size_t a, std::size_t b) { return fitter(isl.pop[a], isl.pop[b]); });
+      std::partial_sort(
+          idx.begin(), idx.begin() + long(m), idx.end(),
+          [&](std::size_t a, std::size_t b) { return fitter(isl.pop[a], isl.pop[b]); });
       for (std::size_t k = 0; k < m; ++k) pool.push_back(isl.pop[idx[k]]);
     }
     return pool;
@@ -315,7 +319,8 @@ class IslandSearch {
     std::vector<double> mine;
     for (const Individual& ind : rank_hof.members()) pack(ind, mine);
     int n = int(mine.size());
-    std::vector<int> counts(static_cast<std::size_t>(size_)), displs(static_cast<std::size_t>(size_));
+    std::vector<int> counts(static_cast<std::size_t>(size_)),
+        displs(static_cast<std::size_t>(size_));
     check_mpi(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather");
     int total = 0;
     for (int r = 0; r < size_; ++r) displs[std::size_t(r)] = total, total += counts[std::size_t(r)];
@@ -375,7 +380,7 @@ SearchResult IslandSearch::run() {
     double v[2] = {rank_ == 0 && o_.time_limit_s > 0.0 && elapsed() >= o_.time_limit_s ? -1.0 : 0.0,
                    rank_hof.best_loss()};
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_MIN, comm_), "MPI_Allreduce");
-    const bool by_time = v[0] < 0.0, by_loss = o_.loss_threshold > 0.0 && v[1] <= o_.loss_threshold;
+    const bool by_time = v[0]<0.0, by_loss = o_.loss_threshold> 0.0 && v[1] <= o_.loss_threshold;
     const bool last = by_time || by_loss || g == o_.generations;
     if (rank_ == 0 && o_.progress_interval_s > 0.0 &&
         (last || elapsed() - last_print >= o_.progress_interval_s)) {
@@ -430,8 +435,9 @@ SearchResult IslandSearch::run() {
     res.pareto.push_back(std::move(eq));
   }
   if (res.pareto.empty())
-    throw runtime_error("sr: no expression could be evaluated on the data (every candidate "
-                        "produced NaN or inf); check the operators and the data ranges");
+    throw runtime_error(
+        "sr: no expression could be evaluated on the data (every candidate "
+        "produced NaN or inf); check the operators and the data ranges");
   // Round-off makes an exact fit's loss about (1e-16 |y|)^2; below 1e-28 <y^2> every loss
   // counts as exact, so that two exact forms score by complexity alone.
   res.best = choose_best(res.pareto, exact);
@@ -487,8 +493,9 @@ SearchResult search(const Dataset& data, const SearchOptions& options, MPI_Comm 
   if (options.operators.empty()) throw input_error("sr: no operators given");
   if (options.population < 2 || options.islands < 1 || options.tournament < 1 ||
       options.migration_interval < 1 || options.max_complexity < 1 || options.generations < 0)
-    throw input_error("sr: population >= 2, islands, tournament, migration interval and "
-                      "max complexity >= 1 are required");
+    throw input_error(
+        "sr: population >= 2, islands, tournament, migration interval and "
+        "max complexity >= 1 are required");
   bool constant = true;
   for (double v : data.y) constant = constant && v == data.y.front();
   if (constant)

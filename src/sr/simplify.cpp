@@ -4,9 +4,9 @@
 // cheap.
 #include "phyflow/sr/simplify.hpp"
 
-#include "phyflow/sr/trig.hpp"
-
 #include <cmath>
+
+#include "phyflow/sr/trig.hpp"
 
 namespace phyflow::sr {
 
@@ -19,23 +19,40 @@ bool is_const(const Piece& p, double v) { return is_const(p) && p[0].value == v;
 
 double fold(Op op, double a, double b) {
   switch (op) {
-    case Op::add: return a + b;
-    case Op::sub: return a - b;
-    case Op::mul: return a * b;
-    case Op::div: return a / b;
-    case Op::pow: return std::pow(a, b);
-    case Op::exp: return std::exp(a);
-    case Op::log: return std::log(a);
-    case Op::sin: return trig::sin(a);
-    case Op::cos: return trig::cos(a);
-    case Op::tan: return std::tan(a);
-    case Op::tanh: return std::tanh(a);
-    case Op::sqrt: return std::sqrt(a);
-    case Op::abs: return std::fabs(a);
-    case Op::square: return a * a;
-    case Op::cube: return a * a * a;
-    case Op::inv: return 1.0 / a;
-    default: return -a;
+    case Op::add:
+      return a + b;
+    case Op::sub:
+      return a - b;
+    case Op::mul:
+      return a * b;
+    case Op::div:
+      return a / b;
+    case Op::pow:
+      return std::pow(a, b);
+    case Op::exp:
+      return std::exp(a);
+    case Op::log:
+      return std::log(a);
+    case Op::sin:
+      return trig::sin(a);
+    case Op::cos:
+      return trig::cos(a);
+    case Op::tan:
+      return std::tan(a);
+    case Op::tanh:
+      return std::tanh(a);
+    case Op::sqrt:
+      return std::sqrt(a);
+    case Op::abs:
+      return std::fabs(a);
+    case Op::square:
+      return a * a;
+    case Op::cube:
+      return a * a * a;
+    case Op::inv:
+      return 1.0 / a;
+    default:
+      return -a;
   }
 }
 
@@ -100,14 +117,17 @@ Piece binary(Op op, Piece a, Piece b) {
         // Constant factors move outward, (x c) y -> (x y) c, so that the factors of a product
         // meet and merge: (x c1)(y c2) -> (x y)(c1 c2). Only the rounding changes.
         Piece y;
-        if (split_const_right(a, Op::mul, x, c)) return binary(Op::mul, binary(Op::mul, x, b), constant(c));
-        if (split_const_right(b, Op::mul, y, c)) return binary(Op::mul, binary(Op::mul, a, y), constant(c));
+        if (split_const_right(a, Op::mul, x, c))
+          return binary(Op::mul, binary(Op::mul, x, b), constant(c));
+        if (split_const_right(b, Op::mul, y, c))
+          return binary(Op::mul, binary(Op::mul, a, y), constant(c));
       }
       if (op == Op::mul && a.size() > 1 && a.back().op == Op::neg) {
         // (-x) * c -> x * (-c) and (-x) * (y * c) -> x * (y * (-c)): the sign joins a constant.
         Piece inner(a.begin(), a.end() - 1), y;
         if (is_const(b)) return binary(Op::mul, inner, constant(-b[0].value));
-        if (split_const_right(b, Op::mul, y, c)) return binary(Op::mul, inner, binary(Op::mul, y, constant(-c)));
+        if (split_const_right(b, Op::mul, y, c))
+          return binary(Op::mul, inner, binary(Op::mul, y, constant(-c)));
       }
       if (op == Op::add && is_const(b) && split_const_right(a, Op::sub, x, c)) {
         const double v = b[0].value - c;
@@ -142,7 +162,8 @@ Piece binary(Op op, Piece a, Piece b) {
       if (!is_const(b)) {
         // (x c) / y -> (x / y) c and x / (y c) -> (x / y) (1/c): factors move outward too.
         Piece y;
-        if (split_const_right(a, Op::mul, x, c)) return binary(Op::mul, binary(Op::div, x, b), constant(c));
+        if (split_const_right(a, Op::mul, x, c))
+          return binary(Op::mul, binary(Op::div, x, b), constant(c));
         if (split_const_right(b, Op::mul, y, c) && std::isfinite(1.0 / c) && 1.0 / c != 0.0)
           return binary(Op::mul, binary(Op::div, a, y), constant(1.0 / c));
       }
@@ -169,7 +190,9 @@ Piece unary(Op op, Piece a) {
 
 }  // namespace
 
-bool structurally_less(const Expression& a, const Expression& b) { return piece_less(a.nodes, b.nodes); }
+bool structurally_less(const Expression& a, const Expression& b) {
+  return piece_less(a.nodes, b.nodes);
+}
 
 Expression simplify(const Expression& e) {
   std::vector<Piece> st;

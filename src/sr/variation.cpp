@@ -137,7 +137,8 @@ Expression try_mutate(const Expression& e, Mutation kind, const Grammar& g, Draw
       if (ops.empty()) return e;
       const int i = ops[std::size_t(d.below(int(ops.size())))];
       int child = i - 1;
-      if (arity(e.nodes[std::size_t(i)].op) == 2 && d.below(2) == 0) child -= size[std::size_t(child)];
+      if (arity(e.nodes[std::size_t(i)].op) == 2 && d.below(2) == 0)
+        child -= size[std::size_t(child)];
       return splice(e, i, size[std::size_t(i)], subtree(e, child, size[std::size_t(child)]));
     }
     default: {  // constant

@@ -9,6 +9,14 @@
 // Steps: (1) read the deck's settings; (2) every rank reads the data (agreeing on errors,
 // exit code 2 for bad input); (3) check that the output can be written before searching;
 // (4) search; (5) rank 0 writes the result (PATH.partial, renamed when complete).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -17,13 +25,6 @@
 #include "phyflow/sr/data.hpp"
 #include "phyflow/sr/search.hpp"
 #include "phyflow/workflows/workflow.hpp"
-
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
-#include <sys/stat.h>
 
 namespace phyflow::workflows {
 
@@ -38,24 +39,30 @@ std::vector<std::string> operator_choices() {
 config::Schema sr_schema() {
   config::Schema s("sr");
   s.choice("workflow", "sr", {"sr"}, "what to run");
-  s.integer("seed", 1, 0, 4294967295.0, "seed of the search (Philox key): same seed, rank count "
+  s.integer("seed", 1, 0, 4294967295.0,
+            "seed of the search (Philox key): same seed, rank count "
             "and search.islands give the same equations");
-  s.string("data.path", std::nullopt, "CSV file with a header row, or HDF5 (.h5: one 1-D dataset "
-           "per column, or a 2-D dataset with a 'columns' attribute)").required();
+  s.string("data.path", std::nullopt,
+           "CSV file with a header row, or HDF5 (.h5: one 1-D dataset "
+           "per column, or a 2-D dataset with a 'columns' attribute)")
+      .required();
   s.string("data.target", std::nullopt, "column to explain").required();
   s.string("data.weights", std::nullopt, "column of row weights (optional)");
   s.string_list("data.features", std::nullopt, {},
                 "input columns (default: every column except the target and the weights)");
-  s.string("data.dataset", std::nullopt, "HDF5: the 2-D dataset to read (default: the only one "
+  s.string("data.dataset", std::nullopt,
+           "HDF5: the 2-D dataset to read (default: the only one "
            "with a 'columns' attribute, else the 1-D datasets)");
   s.real("data.validation_fraction", 0.0, 0.0, 0.9,
          "fraction of rows held out to report a validation loss (chosen by Philox from the seed)");
-  s.string_list("operators", std::vector<std::string>{"add", "sub", "mul", "div"}, operator_choices(),
-                "operators expressions may use");
-  s.integer("search.generations", 100, 0, 1e9, "generations (each island: population births per generation)");
+  s.string_list("operators", std::vector<std::string>{"add", "sub", "mul", "div"},
+                operator_choices(), "operators expressions may use");
+  s.integer("search.generations", 100, 0, 1e9,
+            "generations (each island: population births per generation)");
   s.integer("search.max_complexity", 30, 1, 1000, "largest complexity (node count) of an equation");
-  s.real("search.time_limit_s", 0.0, 0.0, std::nullopt,
-         "stop after this many seconds (all ranks at the same generation, results complete); 0: none");
+  s.real(
+      "search.time_limit_s", 0.0, 0.0, std::nullopt,
+      "stop after this many seconds (all ranks at the same generation, results complete); 0: none");
   s.real("search.loss_threshold", 0.0, 0.0, std::nullopt,
          "stop once the best training loss (weighted MSE) is at or below this; 0: never");
   s.integer("search.islands", 4, 1, 4096, "populations per MPI rank (OpenMP threads evolve them)");
@@ -66,14 +73,17 @@ config::Schema sr_schema() {
   s.real("search.crossover_probability", 0.1, 0.0, 1.0, "chance that a birth is a crossover");
   s.real("search.optimize_probability", 0.25, 0.0, 1.0,
          "chance that a child's constants are fitted by Levenberg-Marquardt");
-  s.integer("search.lm_iterations", 8, 0, 1000, "Levenberg-Marquardt steps per fit during the search");
-  s.integer("search.lm_rows", 256, 1, 1e9, "rows of the subsample constants are fitted on during the search");
+  s.integer("search.lm_iterations", 8, 0, 1000,
+            "Levenberg-Marquardt steps per fit during the search");
+  s.integer("search.lm_rows", 256, 1, 1e9,
+            "rows of the subsample constants are fitted on during the search");
   s.integer("search.migration_interval", 5, 1, 1e9, "generations between migrations");
-  s.integer("search.migrants", 4, 0, 1e6, "individuals each island sends and receives per migration");
+  s.integer("search.migrants", 4, 0, 1e6,
+            "individuals each island sends and receives per migration");
   s.integer("search.threads", 0, 0, 4096, "OpenMP threads per rank (0: OMP_NUM_THREADS)");
   // Per-operator complexity (PySR's complexity_of_operators): node count by default.
   for (int i = 0; i < sr::op_count; ++i) {
-    const std::string name = i == int(sr::Op::constant) ? "constant"
+    const std::string name = i == int(sr::Op::constant)   ? "constant"
                              : i == int(sr::Op::variable) ? "variable"
                                                           : sr::op_name(sr::Op(i));
     s.integer("complexity." + name, 1, 1, 100, "complexity of one " + name + " node");
@@ -102,8 +112,8 @@ SrSettings sr_settings(const config::Deck& deck) {
   for (const std::string& name : deck.string_list("operators")) {
     sr::Op op;
     if (!sr::parse_op(name, op))
-      throw input_error("deck '" + deck.origin() + "': unknown operator '" + name + "' (known: " +
-                        sr::operator_names() + ")");
+      throw input_error("deck '" + deck.origin() + "': unknown operator '" + name +
+                        "' (known: " + sr::operator_names() + ")");
     if (std::find(o.operators.begin(), o.operators.end(), op) == o.operators.end())
       o.operators.push_back(op);
   }
@@ -126,7 +136,7 @@ SrSettings sr_settings(const config::Deck& deck) {
   o.threads = int(deck.integer("search.threads"));
   o.progress_interval_s = deck.real("progress.interval");
   for (int i = 0; i < sr::op_count; ++i) {
-    const std::string name = i == int(sr::Op::constant) ? "constant"
+    const std::string name = i == int(sr::Op::constant)   ? "constant"
                              : i == int(sr::Op::variable) ? "variable"
                                                           : sr::op_name(sr::Op(i));
     o.weights.of[i] = int(deck.integer("complexity." + name));
@@ -141,11 +151,13 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
 
 nlohmann::json equation_json(const sr::Equation& e, bool validation) {
-  nlohmann::json j = {{"complexity", e.complexity}, {"loss", e.loss},     {"equation", e.equation},
-                      {"latex", e.latex},           {"cpp", e.cpp},       {"score", e.score}};
+  nlohmann::json j = {{"complexity", e.complexity}, {"loss", e.loss}, {"equation", e.equation},
+                      {"latex", e.latex},           {"cpp", e.cpp},   {"score", e.score}};
   if (validation) j["validation_loss"] = number_or_null(e.validation_loss);
   return j;
 }
@@ -162,40 +174,46 @@ void run_sr(const config::Deck& deck, Runtime& rt, const RunOptions& options) {
   collective_try(rt.comm(), [&] {
     if (rt.rank() != 0) return;
     if (file_exists(s.output) && !options.overwrite)
-      throw input_error("output '" + s.output + "' exists; pass --overwrite to replace it or set "
+      throw input_error("output '" + s.output +
+                        "' exists; pass --overwrite to replace it or set "
                         "output.path");
     const std::string probe = s.output + ".partial";
     std::ofstream out(probe, std::ios::trunc);
     if (!out)
-      throw input_error("cannot create output '" + probe + "' (missing or unwritable directory); "
+      throw input_error("cannot create output '" + probe +
+                        "' (missing or unwritable directory); "
                         "set output.path to a writable place");
     out.close();
     std::remove(probe.c_str());
   });
   // 4. Search.
-  const sr::SearchResult r = collective_try(rt.comm(), [&] { return sr::search(data, s.options, rt.comm()); });
+  const sr::SearchResult r =
+      collective_try(rt.comm(), [&] { return sr::search(data, s.options, rt.comm()); });
   const sr::Equation& best = r.pareto.at(r.best);
   char line[160];
-  std::snprintf(line, sizeof line, "sr: %d generations (%s) in %.3g s; best (complexity %d, loss %.3g): ",
+  std::snprintf(line, sizeof line,
+                "sr: %d generations (%s) in %.3g s; best (complexity %d, loss %.3g): ",
                 r.generations, r.stopped_by.c_str(), r.seconds, best.complexity, best.loss);
   log::info(line + best.equation);
   // 5. Result.
   if (rt.rank() == 0) {
     const bool validation = r.validation_rows > 0;
-    nlohmann::json j = summary_header("sr", "complete", s.output, "", s.options.seed, rt.size(),
-                                      deck.values());
+    nlohmann::json j =
+        summary_header("sr", "complete", s.output, "", s.options.seed, rt.size(), deck.values());
     j["pareto"] = nlohmann::json::array();
     for (const sr::Equation& e : r.pareto) j["pareto"].push_back(equation_json(e, validation));
     j["best"] = equation_json(best, validation);
-    j["data"] = {{"path", s.data.path}, {"target", data.target}, {"features", data.names},
-                 {"rows", data.rows()}, {"train_rows", r.train_rows},
-                 {"validation_rows", r.validation_rows}, {"weighted", !data.w.empty()}};
+    j["data"] = {{"path", s.data.path},        {"target", data.target},
+                 {"features", data.names},     {"rows", data.rows()},
+                 {"train_rows", r.train_rows}, {"validation_rows", r.validation_rows},
+                 {"weighted", !data.w.empty()}};
     j["search"] = {{"generations", r.generations},
                    {"stopped_by", r.stopped_by},
                    {"wall_seconds", r.seconds},
                    {"evaluations", r.evaluations},
                    {"node_evaluations", r.node_evaluations},
-                   {"node_evaluations_per_second", r.seconds > 0 ? double(r.node_evaluations) / r.seconds : 0.0},
+                   {"node_evaluations_per_second",
+                    r.seconds > 0 ? double(r.node_evaluations) / r.seconds : 0.0},
                    {"islands_per_rank", s.options.islands},
                    {"loss", "weighted mean squared error on the training rows"}};
     write_json_atomic(s.output, j);

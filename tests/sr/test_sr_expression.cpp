@@ -1,18 +1,18 @@
 // Expressions: the batched evaluator against the scalar reference interpreter on random
 // expressions over every operator and domain edges, the dual-number Jacobian against finite
 // differences, simplification preserving values, printing, and Levenberg-Marquardt.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "phyflow/core/host_simd.hpp"
 #include "phyflow/sr/constant_fit.hpp"
 #include "phyflow/sr/evaluate.hpp"
 #include "phyflow/sr/simplify.hpp"
 #include "phyflow/sr/trig.hpp"
 #include "phyflow/sr/variation.hpp"
-
-#include <gtest/gtest.h>
-
-#include <cmath>
-#include <cstring>
-#include <limits>
 
 namespace sr = phyflow::sr;
 using sr::Node;
@@ -31,8 +31,9 @@ std::vector<Op> all_operators() {
 sr::Dataset edge_data() {
   sr::Dataset d;
   d.names = {"a", "b", "c"};
-  const double edges[] = {0.0, -0.0, -1.0, 1.0, 1.5707963267948966, 710.0, -710.0, 1e-300,
-                          1e200, -1e200, 2.0, -2.5, 0.5, 3.0, 1e-8};
+  const double edges[] = {0.0,   -0.0,   -1.0,   1.0,   1.5707963267948966,
+                          710.0, -710.0, 1e-300, 1e200, -1e200,
+                          2.0,   -2.5,   0.5,    3.0,   1e-8};
   const int rows = 300;
   d.x.assign(3, std::vector<double>(rows));
   sr::Draws draws(7, "test-edges", 0, 0);
@@ -140,7 +141,8 @@ TEST(SrEvaluate, JacobianMatchesFiniteDifferences) {
   ASSERT_TRUE(ev.evaluate_with_jacobian(e, d, f.data(), J.data()));
   std::vector<double> plain(d.rows());
   ASSERT_TRUE(ev.evaluate(e, d, plain.data()));
-  for (std::size_t r = 0; r < d.rows(); ++r) EXPECT_NEAR(f[r], plain[r], 1e-14 * std::fabs(plain[r]));
+  for (std::size_t r = 0; r < d.rows(); ++r)
+    EXPECT_NEAR(f[r], plain[r], 1e-14 * std::fabs(plain[r]));
   for (int k = 0; k < K; ++k) {
     const double h = 1e-6;
     auto c = e.constants();
@@ -197,7 +199,9 @@ TEST(SrSimplify, PreservesValuesOnRandomExpressions) {
 
 TEST(SrSimplify, RulesAndCanonicalForms) {
   const std::vector<std::string> n = {"x", "y"};
-  auto s = [&](std::initializer_list<Node> nodes) { return sr::to_infix(sr::simplify(parse_postfix(nodes)), n); };
+  auto s = [&](std::initializer_list<Node> nodes) {
+    return sr::to_infix(sr::simplify(parse_postfix(nodes)), n);
+  };
   EXPECT_EQ(s({V(0), V(0), O(Op::sub)}), "0.0");
   EXPECT_EQ(s({V(0), V(1), O(Op::add), V(0), V(1), O(Op::add), O(Op::div)}), "1.0");
   EXPECT_EQ(s({V(0), C(1.0), O(Op::mul)}), "x");
@@ -246,7 +250,8 @@ TEST(SrConstantFit, LevenbergMarquardtConvergesOnAKnownFit) {
     d.x[0].push_back(x);
     d.y.push_back(2.5 * std::exp(-0.7 * x) + 0.3);
   }
-  auto e = parse_postfix({C(1.0), C(-0.1), V(0), O(Op::mul), O(Op::exp), O(Op::mul), C(0.0), O(Op::add)});
+  auto e = parse_postfix(
+      {C(1.0), C(-0.1), V(0), O(Op::mul), O(Op::exp), O(Op::mul), C(0.0), O(Op::add)});
   sr::Evaluator ev;
   const sr::FitResult fit = sr::fit_constants(e, d, ev, 100);
   EXPECT_GT(fit.loss_before, 0.1);
@@ -279,8 +284,8 @@ TEST(SrTrig, VectorisableSinCosAgreeWithLibmToAboutOneUlp) {
   for (int i = 0; i < 20000; ++i) check((2e5 * draws.uniform() - 1e5));
   for (int k = -2000; k <= 2000; ++k)
     for (double d : {-1e-9, 0.0, 1e-9}) check(k * 1.5707963267948966 + d);
-  for (double x : {0.0, -0.0, 1e5, -1e5, 1.0000001e5, 1e300, -1e22, double(HUGE_VAL), -double(HUGE_VAL),
-                   std::numeric_limits<double>::quiet_NaN()})
+  for (double x : {0.0, -0.0, 1e5, -1e5, 1.0000001e5, 1e300, -1e22, double(HUGE_VAL),
+                   -double(HUGE_VAL), std::numeric_limits<double>::quiet_NaN()})
     check(x);
   EXPECT_EQ(sr::trig::cos(0.0), 1.0);
   EXPECT_EQ(sr::trig::sin(-0.0), -0.0);
@@ -333,8 +338,9 @@ TEST(SrConstantFit, SnapRemovesRoundOffConstantsAndKeepsTheFit) {
     d.x[1].push_back(v);
     d.y.push_back(1.5 * p * v);
   }
-  auto e = parse_postfix({C(0.5136474870533904), V(0), C(0.5136474870533904), O(Op::add), O(Op::sub),
-                          V(1), C(-1.5), O(Op::mul), O(Op::mul), C(2.6861473033664168e-17), O(Op::add)});
+  auto e =
+      parse_postfix({C(0.5136474870533904), V(0), C(0.5136474870533904), O(Op::add), O(Op::sub),
+                     V(1), C(-1.5), O(Op::mul), O(Op::mul), C(2.6861473033664168e-17), O(Op::add)});
   e = sr::simplify(e);
   sr::Evaluator ev;
   const double before = ev.loss(e, d);
@@ -358,8 +364,8 @@ TEST(SrConstantFit, PruneFindsTheSimplestExactForm) {
     d.x[1].push_back(1 + 4 * draws.uniform());
     d.y.push_back(d.x[0].back() * d.x[1].back());
   }
-  auto e = parse_postfix({V(0), V(1), O(Op::mul), V(0), O(Op::sub), V(0), O(Op::add), C(2.0), O(Op::mul),
-                          C(0.5), O(Op::mul), V(1), V(1), O(Op::sub), O(Op::add)});
+  auto e = parse_postfix({V(0), V(1), O(Op::mul), V(0), O(Op::sub), V(0), O(Op::add), C(2.0),
+                          O(Op::mul), C(0.5), O(Op::mul), V(1), V(1), O(Op::sub), O(Op::add)});
   sr::Evaluator ev;
   ASSERT_LT(ev.loss(e, d), 1e-28);
   const double loss = sr::prune_exact(e, d, ev, 1e-26);

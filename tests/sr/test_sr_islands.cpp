@@ -2,13 +2,13 @@
 // ring (and their descendants live on), every rank gets the same result, a second run gives
 // the same result, the thread count does not change it, and a time limit stops every rank
 // at the same generation with a complete result.
-#include "phyflow/sr/search.hpp"
-#include "phyflow/sr/variation.hpp"
-
 #include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <cmath>
+
+#include "phyflow/sr/search.hpp"
+#include "phyflow/sr/variation.hpp"
 
 namespace sr = phyflow::sr;
 using sr::Op;

@@ -1,15 +1,15 @@
 // Search quality: exact recovery of physics laws from noiseless data within a generation
 // budget for a fixed seed (checked on fresh points, after simplification), R^2 > 0.999 with
 // 1 % noise, the Pareto front's invariants, and PySR's best-equation choice.
-#include "phyflow/core/error.hpp"
-#include "phyflow/sr/search.hpp"
-#include "phyflow/sr/variation.hpp"
-
 #include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <cmath>
 #include <functional>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/sr/search.hpp"
+#include "phyflow/sr/variation.hpp"
 
 namespace sr = phyflow::sr;
 using sr::Op;
@@ -22,8 +22,8 @@ struct Box {
   double lo, hi;
 };
 
-sr::Dataset sample(const std::vector<std::string>& names, const std::vector<Box>& box, const Law& law,
-                   int rows, std::uint64_t seed, double noise = 0.0) {
+sr::Dataset sample(const std::vector<std::string>& names, const std::vector<Box>& box,
+                   const Law& law, int rows, std::uint64_t seed, double noise = 0.0) {
   sr::Dataset d;
   d.names = names;
   d.x.assign(names.size(), {});
@@ -74,8 +74,8 @@ void expect_recovered(const char* what, const std::vector<std::string>& names,
   const sr::SearchResult r = sr::search(d, options(std::move(ops), generations), MPI_COMM_SELF);
   const sr::Equation& best = r.pareto.at(r.best);
   const double err = fresh_error(best.expression, names, box, law);
-  EXPECT_LT(err, 1e-9) << what << ": best " << best.equation << " (loss " << best.loss
-                       << ", after " << r.generations << " generations)";
+  EXPECT_LT(err, 1e-9) << what << ": best " << best.equation << " (loss " << best.loss << ", after "
+                       << r.generations << " generations)";
   std::printf("%s: %s  [complexity %d, loss %.3g, %d generations, %.2f s]\n", what,
               best.equation.c_str(), best.complexity, best.loss, r.generations, r.seconds);
 }
@@ -83,26 +83,29 @@ void expect_recovered(const char* what, const std::vector<std::string>& names,
 }  // namespace
 
 TEST(SrRecovery, LinearSpringForce) {
-  expect_recovered("-2(r-1)", {"r"}, {{0.5, 3.0}}, [](auto& v) { return -2.0 * (v[0] - 1.0); },
-                   {Op::add, Op::sub, Op::mul, Op::div}, 60);
+  expect_recovered(
+      "-2(r-1)", {"r"}, {{0.5, 3.0}}, [](auto& v) { return -2.0 * (v[0] - 1.0); },
+      {Op::add, Op::sub, Op::mul, Op::div}, 60);
 }
 
 TEST(SrRecovery, Coulomb) {
-  expect_recovered("q1*q2/r^2", {"q1", "q2", "r"}, {{-2, 2}, {-2, 2}, {0.5, 3}},
-                   [](auto& v) { return v[0] * v[1] / (v[2] * v[2]); },
-                   {Op::add, Op::sub, Op::mul, Op::div, Op::square}, 150);
+  expect_recovered(
+      "q1*q2/r^2", {"q1", "q2", "r"}, {{-2, 2}, {-2, 2}, {0.5, 3}},
+      [](auto& v) { return v[0] * v[1] / (v[2] * v[2]); },
+      {Op::add, Op::sub, Op::mul, Op::div, Op::square}, 150);
 }
 
 TEST(SrRecovery, NewtonPotential) {
-  expect_recovered("m1*m2/r", {"m1", "m2", "r"}, {{0.5, 3}, {0.5, 3}, {0.5, 3}},
-                   [](auto& v) { return v[0] * v[1] / v[2]; },
-                   {Op::add, Op::sub, Op::mul, Op::div}, 150);
+  expect_recovered(
+      "m1*m2/r", {"m1", "m2", "r"}, {{0.5, 3}, {0.5, 3}, {0.5, 3}},
+      [](auto& v) { return v[0] * v[1] / v[2]; }, {Op::add, Op::sub, Op::mul, Op::div}, 150);
 }
 
 TEST(SrRecovery, ShiftedCosine) {
-  expect_recovered("x*cos(y-3.2)", {"x", "y"}, {{-3, 3}, {-3, 3}},
-                   [](auto& v) { return v[0] * std::cos(v[1] - 3.2); },
-                   {Op::add, Op::sub, Op::mul, Op::sin, Op::cos}, 150);
+  expect_recovered(
+      "x*cos(y-3.2)", {"x", "y"}, {{-3, 3}, {-3, 3}},
+      [](auto& v) { return v[0] * std::cos(v[1] - 3.2); },
+      {Op::add, Op::sub, Op::mul, Op::sin, Op::cos}, 150);
 }
 
 TEST(SrRecovery, OnePercentNoiseGivesRSquaredAbove0999) {
@@ -136,7 +139,8 @@ TEST(SrPareto, FrontIsMonotoneAndBestFollowsPySRScore) {
   // The best is the exact law at its smallest complexity (m1*m2/r in some operand order).
   const sr::Equation& best = r.pareto[r.best];
   EXPECT_EQ(best.complexity, 5) << best.equation;
-  EXPECT_LT(fresh_error(best.expression, {"m1", "m2", "r"}, {{0.5, 3}, {0.5, 3}, {0.5, 3}}, law), 1e-12)
+  EXPECT_LT(fresh_error(best.expression, {"m1", "m2", "r"}, {{0.5, 3}, {0.5, 3}, {0.5, 3}}, law),
+            1e-12)
       << best.equation;
 
   // choose_best on a hand-made front: the big drop at complexity 5 wins over the accurate but

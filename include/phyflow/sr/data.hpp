@@ -5,10 +5,10 @@
 // naming the file, the column and (CSV) the line.
 #pragma once
 
-#include "phyflow/sr/evaluate.hpp"
-
 #include <string>
 #include <vector>
+
+#include "phyflow/sr/evaluate.hpp"
 
 namespace phyflow::sr {
 

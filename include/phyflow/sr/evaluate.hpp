@@ -6,12 +6,12 @@
 // as DynamicExpressions.jl does. A non-finite value anywhere makes the expression invalid.
 #pragma once
 
-#include "phyflow/sr/expression.hpp"
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "phyflow/sr/expression.hpp"
 
 namespace phyflow::sr {
 
@@ -56,6 +56,5 @@ class Evaluator {
 /// Reference interpreter: one row at a time, a plain switch per node, every node's value
 /// checked. NaN when the expression is invalid at this row. For tests.
 double evaluate_reference(const Expression& e, const std::vector<double>& row);
-
 
 }  // namespace phyflow::sr

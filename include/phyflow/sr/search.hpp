@@ -7,14 +7,14 @@
 // does not matter: islands evolve independently between migrations, merged in a fixed order).
 #pragma once
 
-#include "phyflow/sr/evaluate.hpp"
-#include "phyflow/sr/expression.hpp"
-
 #include <mpi.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "phyflow/sr/evaluate.hpp"
+#include "phyflow/sr/expression.hpp"
 
 namespace phyflow::sr {
 
@@ -23,22 +23,22 @@ struct SearchOptions {
   std::uint64_t seed = 1;
   int generations = 100;
   int max_complexity = 30;
-  double time_limit_s = 0.0;     ///< stop (every rank at the same generation) after this; 0: none
-  double loss_threshold = 0.0;   ///< stop once the best training loss is <= this; 0: off
-  int islands = 4;               ///< populations per rank
-  int population = 64;           ///< individuals per island
+  double time_limit_s = 0.0;    ///< stop (every rank at the same generation) after this; 0: none
+  double loss_threshold = 0.0;  ///< stop once the best training loss is <= this; 0: off
+  int islands = 4;              ///< populations per rank
+  int population = 64;          ///< individuals per island
   int tournament = 6;
-  double parsimony = 1e-3;       ///< fitness = loss / var(y) + parsimony * complexity
+  double parsimony = 1e-3;  ///< fitness = loss / var(y) + parsimony * complexity
   double crossover_probability = 0.1;
   double optimize_probability = 0.25;  ///< chance that a child's constants are fitted by LM
-  int lm_iterations = 8;         ///< LM steps per fit inside the search (final fits: 50)
-  int lm_rows = 256;             ///< rows of the fixed subsample LM fits on inside the search
-  int migration_interval = 5;    ///< generations between migrations
-  int migrants = 4;              ///< individuals each island sends and receives per migration
-  double validation_fraction = 0.0;  ///< rows held out (chosen by Philox from the seed)
+  int lm_iterations = 8;               ///< LM steps per fit inside the search (final fits: 50)
+  int lm_rows = 256;                   ///< rows of the fixed subsample LM fits on inside the search
+  int migration_interval = 5;          ///< generations between migrations
+  int migrants = 4;                    ///< individuals each island sends and receives per migration
+  double validation_fraction = 0.0;    ///< rows held out (chosen by Philox from the seed)
   ComplexityWeights weights;
   double progress_interval_s = 0.0;  ///< seconds between progress lines on rank 0; 0: none
-  int threads = 0;               ///< OpenMP threads per rank; 0: the OpenMP default
+  int threads = 0;                   ///< OpenMP threads per rank; 0: the OpenMP default
 };
 
 /// One equation of the result.
@@ -57,10 +57,10 @@ struct SearchResult {
   int generations = 0;           ///< generations run (the same on every rank)
   std::string stopped_by;        ///< "generations", "time_limit" or "loss_threshold"
   double seconds = 0.0;
-  std::uint64_t evaluations = 0;       ///< children evaluated, all ranks
-  std::uint64_t node_evaluations = 0;  ///< nodes x rows evaluated, all ranks
-  std::uint64_t migrants_received = 0; ///< individuals this rank received from its ring neighbour
-  std::uint64_t migrants_inserted = 0; ///< of those, how many replaced a member of an island here
+  std::uint64_t evaluations = 0;        ///< children evaluated, all ranks
+  std::uint64_t node_evaluations = 0;   ///< nodes x rows evaluated, all ranks
+  std::uint64_t migrants_received = 0;  ///< individuals this rank received from its ring neighbour
+  std::uint64_t migrants_inserted = 0;  ///< of those, how many replaced a member of an island here
   /// Individuals in this rank's final populations whose lineage began on another rank.
   std::uint64_t foreign_lineage = 0;
   std::size_t train_rows = 0, validation_rows = 0;

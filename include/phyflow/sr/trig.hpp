@@ -18,10 +18,10 @@ namespace detail {
 /// double, so the selects below stay in vector registers).
 inline void reduce(double x, double& r, double& m) {
   constexpr double two_over_pi = 6.36619772367581382433e-01;
-  constexpr double pio2_1 = 1.57079632673412561417e+00;   // first 33 bits of pi/2
-  constexpr double pio2_2 = 6.07710050630396597660e-11;   // next 33 bits
-  constexpr double pio2_3 = 2.02226624871116645580e-21;   // next 33 bits
-  constexpr double round_magic = 6755399441055744.0;      // 1.5 * 2^52: rounds to an integer
+  constexpr double pio2_1 = 1.57079632673412561417e+00;  // first 33 bits of pi/2
+  constexpr double pio2_2 = 6.07710050630396597660e-11;  // next 33 bits
+  constexpr double pio2_3 = 2.02226624871116645580e-21;  // next 33 bits
+  constexpr double round_magic = 6755399441055744.0;     // 1.5 * 2^52: rounds to an integer
   const double q = (x * two_over_pi + round_magic) - round_magic;
   r = ((x - q * pio2_1) - q * pio2_2) - q * pio2_3;
   // q mod 4 without integer conversion: floor(q / 4) = round(q / 4 - 3/8) for integer q.

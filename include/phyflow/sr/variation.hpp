@@ -4,11 +4,11 @@
 // counter (DESIGN.md §4), so an island's evolution depends on nothing but its key.
 #pragma once
 
-#include "phyflow/core/rng.hpp"
-#include "phyflow/sr/expression.hpp"
-
 #include <cstdint>
 #include <vector>
+
+#include "phyflow/core/rng.hpp"
+#include "phyflow/sr/expression.hpp"
 
 namespace phyflow::sr {
 
@@ -17,9 +17,9 @@ class Draws {
  public:
   Draws(std::uint64_t seed, const char* purpose, std::uint64_t index, std::uint64_t step)
       : stream_(seed, rng::purpose(purpose)), index_(index), step_(step << 24) {}
-  double uniform();                      ///< [0, 1)
-  int below(int n);                      ///< 0 .. n-1
-  double normal();                       ///< standard normal (Box-Muller)
+  double uniform();  ///< [0, 1)
+  int below(int n);  ///< 0 .. n-1
+  double normal();   ///< standard normal (Box-Muller)
   bool chance(double p) { return uniform() < p; }
 
  private:
