@@ -264,11 +264,22 @@ class IslandSearch {
   }
 
   /// Sends `pool` to the next rank of the ring and returns what the previous rank sent.
-  std::vector<Individual> ring_exchange(const std::vector<Individual>& pool) {
+  std::vector<Individual> ring_exchange(const std::vector<Individual>& pool, int generation) {
     if (size_ == 1) return {};
     std::vector<double> out;
     for (const Individual& ind : pool) pack(ind, out);
-    const int next = (rank_ + 1) % size_, prev = (rank_ + size_ - 1) % size_;
+    int next = (rank_ + 1) % size_, prev = (rank_ + size_ - 1) % size_;
+    if (o_.topology == Topology::random) {
+      // A random ring: every rank draws the same permutation (Fisher-Yates from Philox).
+      std::vector<int> perm(static_cast<std::size_t>(size_));
+      std::iota(perm.begin(), perm.end(), 0);
+      Draws d(o_.seed, "sr-topology", 0, std::uint64_t(generation));
+      for (int i = size_ - 1; i > 0; --i)
+        std::swap(perm[std::size_t(i)], perm[std::size_t(d.below(i + 1))]);
+      const int pos = int(std::find(perm.begin(), perm.end(), rank_) - perm.begin());
+      next = perm[std::size_t((pos + 1) % size_)];
+      prev = perm[std::size_t((pos + size_ - 1) % size_)];
+    }
     long long n_out = (long long)out.size(), n_in = 0;
     MPI_Sendrecv(&n_out, 1, MPI_LONG_LONG, next, 71, &n_in, 1, MPI_LONG_LONG, prev, 71, comm_,
                  MPI_STATUS_IGNORE);
@@ -281,7 +292,7 @@ class IslandSearch {
 
   void migrate(std::vector<Island>& islands, HallOfFame& rank_hof, int generation) {
     const std::vector<Individual> local = emigrants(islands);
-    const std::vector<Individual> foreign = ring_exchange(local);
+    const std::vector<Individual> foreign = ring_exchange(local, generation);
     migrants_received_ += foreign.size();
     for (const Island& isl : islands)
       for (const Individual& ind : isl.hof.members()) rank_hof.insert(ind);

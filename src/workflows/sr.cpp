@@ -80,6 +80,9 @@ config::Schema sr_schema() {
   s.integer("search.migration_interval", 5, 1, 1e9, "generations between migrations");
   s.integer("search.migrants", 4, 0, 1e6,
             "individuals each island sends and receives per migration");
+  s.choice("search.topology", "ring", {"ring", "random"},
+           "where a rank's migrants go: the next rank, or the next in a random ring drawn "
+           "afresh (from the seed) at every migration");
   s.integer("search.threads", 0, 0, 4096, "OpenMP threads per rank (0: OMP_NUM_THREADS)");
   // Per-operator complexity (PySR's complexity_of_operators): node count by default.
   for (int i = 0; i < sr::op_count; ++i) {
@@ -134,6 +137,8 @@ SrSettings sr_settings(const config::Deck& deck) {
   o.migration_interval = int(deck.integer("search.migration_interval"));
   o.migrants = int(deck.integer("search.migrants"));
   o.threads = int(deck.integer("search.threads"));
+  o.topology =
+      deck.string("search.topology") == "random" ? sr::Topology::random : sr::Topology::ring;
   o.progress_interval_s = deck.real("progress.interval");
   for (int i = 0; i < sr::op_count; ++i) {
     const std::string name = i == int(sr::Op::constant)   ? "constant"

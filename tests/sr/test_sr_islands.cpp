@@ -145,3 +145,21 @@ TEST(SrIslands, TimeLimitStopsEveryRankAtTheSameGeneration) {
   ASSERT_FALSE(r.pareto.empty());
   EXPECT_TRUE(same_on_all_ranks(fingerprint(r)));
 }
+
+TEST(SrIslands, RandomTopologyMigratesAndIsDeterministic) {
+  const sr::Dataset d = hard_data();
+  sr::SearchOptions o = island_options();
+  o.topology = sr::Topology::random;
+  const sr::SearchResult a = sr::search(d, o, MPI_COMM_WORLD);
+  const sr::SearchResult b = sr::search(d, o, MPI_COMM_WORLD);
+  EXPECT_EQ(fingerprint(a), fingerprint(b));
+  EXPECT_TRUE(same_on_all_ranks(fingerprint(a)));
+  // Every rank still receives from exactly one rank per migration.
+  EXPECT_EQ(a.migrants_received, size_of() == 1 ? 0u : 4u * 2u * 3u);
+  // On 4 ranks the random rings differ from the fixed one, and so does the result (on 2
+  // ranks every ring is the fixed one).
+  if (size_of() >= 4) {
+    o.topology = sr::Topology::ring;
+    EXPECT_NE(fingerprint(a), fingerprint(sr::search(d, o, MPI_COMM_WORLD)));
+  }
+}

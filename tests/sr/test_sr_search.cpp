@@ -175,3 +175,22 @@ TEST(SrSearch, RejectsUnusableInput) {
   d.names.clear();
   EXPECT_THROW(sr::search(d, options({Op::add}, 5), MPI_COMM_SELF), phyflow::Error);  // no features
 }
+
+TEST(SrSearch, ValidationRowsAreHeldOutAndScored) {
+  const Law law = [](auto& v) { return v[0] * v[1] / v[2]; };
+  const sr::Dataset d = sample({"m1", "m2", "r"}, {{0.5, 3}, {0.5, 3}, {0.5, 3}}, law, 400, 9);
+  sr::SearchOptions o = options({Op::add, Op::sub, Op::mul, Op::div}, 30);
+  o.validation_fraction = 0.25;
+  const sr::SearchResult r = sr::search(d, o, MPI_COMM_SELF);
+  EXPECT_EQ(r.train_rows + r.validation_rows, d.rows());
+  EXPECT_GT(r.validation_rows, 70u);  // 100 expected
+  EXPECT_LT(r.validation_rows, 130u);
+  for (const auto& e : r.pareto) EXPECT_TRUE(std::isfinite(e.validation_loss)) << e.equation;
+  // The exact law generalises: its validation loss is at round-off level too.
+  EXPECT_LT(r.pareto[r.best].validation_loss, 1e-20) << r.pareto[r.best].equation;
+  // Without validation the field is NaN.
+  o.validation_fraction = 0.0;
+  const sr::SearchResult all = sr::search(d, o, MPI_COMM_SELF);
+  EXPECT_EQ(all.validation_rows, 0u);
+  EXPECT_TRUE(std::isnan(all.pareto.front().validation_loss));
+}

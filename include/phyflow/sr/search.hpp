@@ -18,6 +18,11 @@
 
 namespace phyflow::sr {
 
+/// Which rank sends its migrants to which: a fixed ring (rank r -> r + 1), or a ring through
+/// a fresh random permutation of the ranks at every migration (the same on every rank: drawn
+/// from Philox by seed and generation).
+enum class Topology { ring, random };
+
 struct SearchOptions {
   std::vector<Op> operators = {Op::add, Op::sub, Op::mul, Op::div};
   std::uint64_t seed = 1;
@@ -35,7 +40,8 @@ struct SearchOptions {
   int lm_rows = 256;                   ///< rows of the fixed subsample LM fits on inside the search
   int migration_interval = 5;          ///< generations between migrations
   int migrants = 4;                    ///< individuals each island sends and receives per migration
-  double validation_fraction = 0.0;    ///< rows held out (chosen by Philox from the seed)
+  Topology topology = Topology::ring;
+  double validation_fraction = 0.0;  ///< rows held out (chosen by Philox from the seed)
   ComplexityWeights weights;
   double progress_interval_s = 0.0;  ///< seconds between progress lines on rank 0; 0: none
   int threads = 0;                   ///< OpenMP threads per rank; 0: the OpenMP default
