@@ -23,6 +23,7 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
 #include "phyflow/core/progress.hpp"
+#include "phyflow/core/signals.hpp"
 #include "phyflow/sr/constant_fit.hpp"
 #include "phyflow/sr/simplify.hpp"
 #include "phyflow/sr/variation.hpp"
@@ -387,12 +388,16 @@ SearchResult IslandSearch::run() {
     for (const Island& isl : islands)
       for (const Individual& ind : isl.hof.members()) rank_hof.insert(ind);
 
-    // Stop decision: rank 0's clock (as -1/0) and the best loss anywhere, in one reduction.
-    double v[2] = {rank_ == 0 && o_.time_limit_s > 0.0 && elapsed() >= o_.time_limit_s ? -1.0 : 0.0,
+    // Stop decision, one reduction: -2 if a stop signal (SIGTERM/SIGUSR1, installed by the
+    // caller) reached any rank, -1 if rank 0's clock passed the limit; and the best loss.
+    double v[2] = {signals::stop_requested()                                             ? -2.0
+                   : rank_ == 0 && o_.time_limit_s > 0.0 && elapsed() >= o_.time_limit_s ? -1.0
+                                                                                         : 0.0,
                    rank_hof.best_loss()};
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_MIN, comm_), "MPI_Allreduce");
-    const bool by_time = v[0]<0.0, by_loss = o_.loss_threshold> 0.0 && v[1] <= o_.loss_threshold;
-    const bool last = by_time || by_loss || g == o_.generations;
+    const bool by_signal = v[0] <= -2.0, by_time = v[0] < 0.0 && !by_signal;
+    const bool by_loss = o_.loss_threshold > 0.0 && v[1] <= o_.loss_threshold;
+    const bool last = by_signal || by_time || by_loss || g == o_.generations;
     if (rank_ == 0 && o_.progress_interval_s > 0.0 &&
         (last || elapsed() - last_print >= o_.progress_interval_s)) {
       last_print = elapsed();
@@ -403,8 +408,8 @@ SearchResult IslandSearch::run() {
            << progress_text(rank_hof) << " (rank 0)";
       log::info(line.str());
     }
-    if (by_time || by_loss) {
-      res.stopped_by = by_time ? "time_limit" : "loss_threshold";
+    if (by_signal || by_time || by_loss) {
+      res.stopped_by = by_signal ? "signal" : by_time ? "time_limit" : "loss_threshold";
       break;
     }
   }

@@ -21,6 +21,7 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
 #include "phyflow/core/runtime.hpp"
+#include "phyflow/core/signals.hpp"
 #include "phyflow/core/summary.hpp"
 #include "phyflow/sr/data.hpp"
 #include "phyflow/sr/search.hpp"
@@ -191,9 +192,14 @@ void run_sr(const config::Deck& deck, Runtime& rt, const RunOptions& options) {
     out.close();
     std::remove(probe.c_str());
   });
-  // 4. Search.
+  // 4. Search. SIGTERM/SIGUSR1 (Slurm's --signal, scancel) stop it at the next generation
+  // with the front found so far written; there is no restart, so the run ends with exit
+  // code 3 and status "interrupted".
+  signals::install();
   const sr::SearchResult r =
       collective_try(rt.comm(), [&] { return sr::search(data, s.options, rt.comm()); });
+  signals::uninstall();
+  const bool interrupted = r.stopped_by == "signal";
   const sr::Equation& best = r.pareto.at(r.best);
   char line[160];
   std::snprintf(line, sizeof line,
@@ -203,8 +209,8 @@ void run_sr(const config::Deck& deck, Runtime& rt, const RunOptions& options) {
   // 5. Result.
   if (rt.rank() == 0) {
     const bool validation = r.validation_rows > 0;
-    nlohmann::json j =
-        summary_header("sr", "complete", s.output, "", s.options.seed, rt.size(), deck.values());
+    nlohmann::json j = summary_header("sr", interrupted ? "interrupted" : "complete", s.output, "",
+                                      s.options.seed, rt.size(), deck.values());
     j["pareto"] = nlohmann::json::array();
     for (const sr::Equation& e : r.pareto) j["pareto"].push_back(equation_json(e, validation));
     j["best"] = equation_json(best, validation);
@@ -223,6 +229,16 @@ void run_sr(const config::Deck& deck, Runtime& rt, const RunOptions& options) {
                    {"loss", "weighted mean squared error on the training rows"}};
     write_json_atomic(s.output, j);
   }
+  if (interrupted)
+    collective_try(rt.comm(), [&] {
+      if (rt.rank() == 0)
+        throw Error(ExitCode::interrupted,
+                    "stopped by a stop signal (SIGTERM, SIGUSR1 or SIGINT) after " +
+                        std::to_string(r.generations) +
+                        " generations; the front found so far is in '" + s.output +
+                        "' (status interrupted). A search has no restart: rerun with "
+                        "search.time_limit_s set to fit the time slot");
+    });
 }
 
 }  // namespace

@@ -52,6 +52,22 @@ check "CSV: result written, no .partial left" bash -c "[ -s '$WORK/sr.json' ] &&
 check "CSV: best equation is m1*m2/r on fresh points" law_ok "$WORK/sr.json" "m1*m2/r"
 check "CSV: weighted" bash -c "grep -q '\"weighted\": true' '$WORK/sr.json'"
 
+# SIGTERM (Slurm's --signal, scancel) stops the search at the next generation: the front so
+# far is written with status "interrupted" and the exit code is 3.
+"$PHYFLOW_EXE" run "$WORK/deck.yaml" --set search.loss_threshold=0 --set search.generations=100000000 \
+  --set search.time_limit_s=0 --set progress.interval=0.1 --set output.path="$WORK/signal.json" \
+  >"$WORK/out.txt" 2>&1 &
+PID=$!
+for _ in $(seq 1 300); do grep -q "sr: generation" "$WORK/out.txt" && break; sleep 0.1; done
+kill -TERM "$PID"
+wait "$PID"
+RC=$?
+check "SIGTERM: exit 3" expect_rc 3
+check "SIGTERM: says it stopped" output_has "stopped by a stop signal"
+check "SIGTERM: front written, status interrupted" python3 -c "
+import json; j = json.load(open('$WORK/signal.json'))
+assert j['status'] == 'interrupted' and j['search']['stopped_by'] == 'signal' and j['pareto'], j['search']"
+
 # Per-operator complexity: with mul costing 3, m1*m2/r (5 nodes) has complexity 7.
 "$PHYFLOW_EXE" run "$WORK/deck.yaml" --set complexity.mul=3 --set output.path="$WORK/weighted.json" >"$WORK/out.txt" 2>&1; RC=$?
 check "complexity.mul=3: exit 0" expect_rc 0

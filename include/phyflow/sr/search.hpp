@@ -61,7 +61,9 @@ struct SearchResult {
   std::vector<Equation> pareto;  ///< increasing complexity, strictly decreasing loss
   std::size_t best = 0;          ///< index into pareto (PySR's "best" model selection)
   int generations = 0;           ///< generations run (the same on every rank)
-  std::string stopped_by;        ///< "generations", "time_limit" or "loss_threshold"
+  /// "generations", "time_limit", "loss_threshold" or "signal" (a stop signal reached some
+  /// rank while the caller had phyflow::signals installed)
+  std::string stopped_by;
   double seconds = 0.0;
   std::uint64_t evaluations = 0;        ///< children evaluated, all ranks
   std::uint64_t node_evaluations = 0;   ///< nodes x rows evaluated, all ranks
