@@ -53,6 +53,13 @@ class HallOfFame {
     if (!s || ind.loss < s->loss || (ind.loss == s->loss && structurally_less(ind.expr, s->expr)))
       s = ind;
   }
+  /// Whether `ind` (by its loss as given) would take or beat its complexity's slot.
+  bool would_improve(const Individual& ind) const {
+    if (!std::isfinite(ind.loss) || ind.complexity < 1 || ind.complexity >= int(slots_.size()))
+      return false;
+    const auto& s = slots_[std::size_t(ind.complexity)];
+    return !s || ind.loss <= s->loss;
+  }
   std::vector<Individual> members() const {
     std::vector<Individual> m;
     for (const auto& s : slots_)
@@ -151,6 +158,7 @@ class IslandSearch {
       train_ = data.subset(train);
       validation_ = data.subset(val);
     }
+    batched_ = o_.batch_rows > 0 && std::size_t(o_.batch_rows) < train_.rows();
     // The LM subsample: a fixed pseudo-random choice of training rows.
     if (int(train_.rows()) > o_.lm_rows) {
       std::vector<std::pair<std::uint32_t, std::size_t>> keyed;
@@ -177,7 +185,8 @@ class IslandSearch {
   }
 
   /// Simplifies, maybe fits constants, and scores a new expression.
-  Individual score(Island& isl, Expression e, int origin, Draws& d, bool fit) {
+  Individual score(Island& isl, Expression e, int origin, Draws& d, bool fit,
+                   const Dataset* rows = nullptr) {
     Individual ind;
     ind.expr = simplify(e);
     if (!ind.expr.valid()) ind.expr = std::move(e);
@@ -186,7 +195,7 @@ class IslandSearch {
     if (fit && ind.expr.constant_count() > 0 && d.chance(o_.optimize_probability)) {
       fit_constants(ind.expr, lm_data(), isl.ev, o_.lm_iterations);
     }
-    ind.loss = isl.ev.loss(ind.expr, train_);
+    ind.loss = isl.ev.loss(ind.expr, rows ? *rows : train_);
     ++isl.evaluations;
     return ind;
   }
@@ -216,12 +225,30 @@ class IslandSearch {
     for (std::size_t i = 1; i < isl.pop.size(); ++i)
       if (isl.pop[i].birth < isl.pop[oldest].birth) oldest = i;
     child.birth = isl.births++;
-    isl.hof.insert(child);
+    if (batched_ && isl.hof.would_improve(child)) {
+      // Scored on a batch: the hall of fame compares losses on all training rows.
+      Individual full = child;
+      full.loss = isl.ev.loss(full.expr, train_);
+      isl.hof.insert(full);
+    } else if (!batched_) {
+      isl.hof.insert(child);
+    }
     isl.pop[oldest] = std::move(child);
   }
 
   void evolve(Island& isl, int generation) {
     Draws d(o_.seed, "sr-evolve", std::uint64_t(isl.id), std::uint64_t(generation));
+    // Batching (PySR's batching): this generation's children are scored on batch_rows rows
+    // drawn with replacement from (seed, island, generation).
+    Dataset batch;
+    const Dataset* rows = nullptr;
+    if (batched_) {
+      Draws b(o_.seed, "sr-batch", std::uint64_t(isl.id), std::uint64_t(generation));
+      std::vector<std::size_t> pick(std::size_t(o_.batch_rows));
+      for (std::size_t& r : pick) r = std::size_t(b.below(int(train_.rows())));
+      batch = train_.subset(pick);
+      rows = &batch;
+    }
     // Relative frequencies of the mutations (point, subtree, hoist, insert, delete, constant).
     static const int weight[] = {3, 1, 1, 3, 2, 3};
     const int total = std::accumulate(std::begin(weight), std::end(weight), 0);
@@ -232,8 +259,8 @@ class IslandSearch {
         const Individual& b = isl.pop[tournament(isl, d)];
         auto children = crossover(a.expr, b.expr, grammar_, d);
         const int oa = a.origin_rank, ob = b.origin_rank;
-        Individual ca = score(isl, std::move(children.first), oa, d, true);
-        Individual cb = score(isl, std::move(children.second), ob, d, true);
+        Individual ca = score(isl, std::move(children.first), oa, d, true, rows);
+        Individual cb = score(isl, std::move(children.second), ob, d, true, rows);
         replace_oldest(isl, std::move(ca));
         replace_oldest(isl, std::move(cb));
         born += 2;
@@ -243,7 +270,7 @@ class IslandSearch {
         while (pick >= weight[kind]) pick -= weight[kind++];
         Expression child = mutate(parent.expr, Mutation(kind), grammar_, d);
         const int origin = parent.origin_rank;
-        replace_oldest(isl, score(isl, std::move(child), origin, d, true));
+        replace_oldest(isl, score(isl, std::move(child), origin, d, true, rows));
         born += 1;
       }
     }
@@ -359,6 +386,7 @@ class IslandSearch {
   Grammar grammar_;
   Dataset train_, validation_, lm_data_;
   bool lm_subsample_ = false;
+  bool batched_ = false;  ///< children scored on batches of o_.batch_rows rows
   double y_var_ = 1.0, y_sq_ = 1.0;
   std::uint64_t migrants_received_ = 0, migrants_inserted_ = 0;
 };

@@ -78,6 +78,9 @@ config::Schema sr_schema() {
             "Levenberg-Marquardt steps per fit during the search");
   s.integer("search.lm_rows", 256, 1, 1e9,
             "rows of the subsample constants are fitted on during the search");
+  s.integer("search.batch_rows", 0, 0, 1e9,
+            "score children on this many rows drawn afresh each generation (0: all rows); the "
+            "hall of fame and the front use all rows. For large data sets");
   s.integer("search.migration_interval", 5, 1, 1e9, "generations between migrations");
   s.integer("search.migrants", 4, 0, 1e6,
             "individuals each island sends and receives per migration");
@@ -136,6 +139,7 @@ SrSettings sr_settings(const config::Deck& deck) {
   o.lm_iterations = int(deck.integer("search.lm_iterations"));
   o.lm_rows = int(deck.integer("search.lm_rows"));
   o.migration_interval = int(deck.integer("search.migration_interval"));
+  o.batch_rows = int(deck.integer("search.batch_rows"));
   o.migrants = int(deck.integer("search.migrants"));
   o.threads = int(deck.integer("search.threads"));
   o.topology =

@@ -38,8 +38,11 @@ struct SearchOptions {
   double optimize_probability = 0.25;  ///< chance that a child's constants are fitted by LM
   int lm_iterations = 8;               ///< LM steps per fit inside the search (final fits: 50)
   int lm_rows = 256;                   ///< rows of the fixed subsample LM fits on inside the search
-  int migration_interval = 5;          ///< generations between migrations
-  int migrants = 4;                    ///< individuals each island sends and receives per migration
+  /// Score children on this many rows drawn per island and generation (0: all training
+  /// rows); the hall of fame and the final front always use all rows. For large data.
+  int batch_rows = 0;
+  int migration_interval = 5;  ///< generations between migrations
+  int migrants = 4;            ///< individuals each island sends and receives per migration
   Topology topology = Topology::ring;
   double validation_fraction = 0.0;  ///< rows held out (chosen by Philox from the seed)
   ComplexityWeights weights;
@@ -77,7 +80,8 @@ struct SearchResult {
 /// Collective over `comm`: every rank passes the same data and options and gets the same
 /// result. Throws input_error for unusable options or data (no rows, no features, an empty
 /// operator list, a constant target).
-SearchResult search(const Dataset& data, const SearchOptions& options, MPI_Comm comm);
+SearchResult search(const Dataset& data, const SearchOptions& options,
+                    MPI_Comm comm = MPI_COMM_WORLD);
 
 /// PySR's selection: the front entry with the highest score among those whose loss is within
 /// 1.5x of the lowest. Also fills the scores. `floor` bounds losses below (exact fits).
