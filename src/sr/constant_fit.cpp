@@ -164,7 +164,8 @@ double prune_exact(Expression& e, const Dataset& data, Evaluator& ev, double flo
         else
           repl.push_back(Node::constant(1.0));
         Expression trial;
-        trial.nodes.assign(e.nodes.begin(), e.nodes.begin() + first);
+        trial.nodes.reserve(e.size());
+        trial.nodes.insert(trial.nodes.end(), e.nodes.begin(), e.nodes.begin() + first);
         trial.nodes.insert(trial.nodes.end(), repl.begin(), repl.end());
         trial.nodes.insert(trial.nodes.end(), e.nodes.begin() + i + 1, e.nodes.end());
         trial = simplify(trial);
