@@ -88,9 +88,12 @@ void BM_AllReduce(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_EnergyGruStep)->ArgNames({"hidden", "batch"})->Args({512, 512})->Args({128, 512})
+using phyflow::bench::with_extremes;
+BENCHMARK(BM_EnergyGruStep)->Apply([](benchmark::internal::Benchmark* b) { with_extremes(b); })
+    ->ArgNames({"hidden", "batch"})->Args({512, 512})->Args({128, 512})
     ->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(5.0);
-BENCHMARK(BM_AllReduce)->ArgName("bytes")->RangeMultiplier(8)->Range(1 << 12, 1 << 27)
+BENCHMARK(BM_AllReduce)->Apply([](benchmark::internal::Benchmark* b) { with_extremes(b); })
+    ->ArgName("bytes")->RangeMultiplier(8)->Range(1 << 12, 1 << 27)
     ->Unit(benchmark::kMicrosecond)->UseManualTime();
 
 int main(int argc, char** argv) {

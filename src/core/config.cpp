@@ -40,6 +40,7 @@ std::string type_name(Type t) {
     case Type::real_list: return "list of numbers";
     case Type::int_list: return "list of integers";
     case Type::table_list: return "list of tables";
+    case Type::string_list: return "list of strings";
   }
   return "?";
 }
@@ -246,6 +247,24 @@ json check_value(const Key& k, const json& v, const std::string& where) {
     case Type::table_list:
       if (!v.is_array()) throw bad_type("a list of tables (- {key: value, ...})");
       return v;
+    case Type::string_list: {
+      json arr = v.is_array() ? v : json::array({v});  // a single value is a one-entry list
+      if (arr.empty()) throw bad_type("a non-empty list of strings");
+      for (const auto& e : arr) {
+        if (!e.is_string()) throw bad_type("a list of strings");
+        const std::string s = e.get<std::string>();
+        if (k.choices.empty() || std::find(k.choices.begin(), k.choices.end(), s) != k.choices.end())
+          continue;
+        std::string best = k.choices.front(), all;
+        for (const auto& c : k.choices) {
+          if (edit_distance(s, c) < edit_distance(s, best)) best = c;
+          all += (all.empty() ? "" : ", ") + c;
+        }
+        throw input_error(where + ": " + k.path + ": unknown entry '" + s + "' (did you mean '" +
+                          best + "'? known: " + all + ")");
+      }
+      return arr;
+    }
   }
   return v;
 }
@@ -296,6 +315,12 @@ Schema& Schema::int_list(const std::string& path, std::optional<std::vector<long
   Key k{path, Type::int_list, def ? json(*def) : json(nullptr), min, max, {}, help};
   return add(std::move(k));
 }
+Schema& Schema::string_list(const std::string& path, std::optional<std::vector<std::string>> def,
+                            std::vector<std::string> choices, const std::string& help) {
+  Key k{path, Type::string_list, def ? json(*def) : json(nullptr), {}, {}, std::move(choices), help};
+  return add(std::move(k));
+}
+
 Schema& Schema::table_list(const std::string& path, const std::string& help) {
   Key k{path, Type::table_list, json(nullptr), {}, {}, {}, help};
   return add(std::move(k));
@@ -342,10 +367,10 @@ std::string Schema::describe() const {
   for (const auto& k : keys_) w = std::max(w, k.path.size());
   for (const auto& k : keys_) {
     std::string type = type_name(k.type);
-    if (k.type == Type::choice) {
+    if (k.type == Type::choice || (k.type == Type::string_list && !k.choices.empty())) {
       std::string all;
       for (const auto& c : k.choices) all += (all.empty() ? "" : "|") + c;
-      type = all;
+      type = k.type == Type::choice ? all : "list of " + all;
     }
     std::string def = k.required ? "required" : (k.default_value.is_null() ? "optional" : "default " + short_json(k.default_value));
     out << "  " << k.path << std::string(w + 2 - k.path.size(), ' ') << k.help << "\n"
@@ -506,6 +531,9 @@ std::vector<double> Deck::real_list(const std::string& path) const {
 }
 std::vector<long long> Deck::int_list(const std::string& path) const {
   return at(path).get<std::vector<long long>>();
+}
+std::vector<std::string> Deck::string_list(const std::string& path) const {
+  return at(path).get<std::vector<std::string>>();
 }
 
 Deck Deck::with(const std::string& path, const json& value) const {

@@ -22,6 +22,7 @@ enum class Type {
   real_list,   ///< non-empty list of reals
   int_list,    ///< non-empty list of integers
   table_list,  ///< list of maps, each checked against the keys named "<path>[].<key>"
+  string_list, ///< non-empty list of strings, each from `choices` when choices are given
 };
 
 struct Key {
@@ -52,6 +53,8 @@ class Schema {
   Schema& int_list(const std::string& path, std::optional<std::vector<long long>> def,
                    std::optional<double> min, std::optional<double> max, const std::string& help);
   Schema& table_list(const std::string& path, const std::string& help);
+  Schema& string_list(const std::string& path, std::optional<std::vector<std::string>> def,
+                      std::vector<std::string> choices, const std::string& help);
   /// Marks the last added key as required (an error if the deck omits it).
   Schema& required();
 
@@ -95,6 +98,7 @@ class Deck {
   std::string string(const std::string& path) const;
   std::vector<double> real_list(const std::string& path) const;
   std::vector<long long> int_list(const std::string& path) const;
+  std::vector<std::string> string_list(const std::string& path) const;
 
   /// Returns a copy with `path` set to `value` (no re-validation: for derived decks).
   Deck with(const std::string& path, const nlohmann::json& value) const;

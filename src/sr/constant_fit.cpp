@@ -1,0 +1,187 @@
+// Levenberg-Marquardt constant fitting (see constant_fit.hpp): normal equations
+// (J^T W J + lambda diag(J^T W J)) delta = J^T W r solved by Cholesky; lambda shrinks after
+// an accepted step and grows after a rejected one (Nielsen's simple schedule).
+#include "phyflow/sr/constant_fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "phyflow/sr/simplify.hpp"
+
+namespace phyflow::sr {
+
+namespace {
+
+/// Solves A x = b for a symmetric positive definite A (n x n, row-major) in place; false
+/// if A is not positive definite.
+bool cholesky_solve(std::vector<double>& A, std::vector<double>& b, int n) {
+  for (int j = 0; j < n; ++j) {
+    double d = A[std::size_t(j * n + j)];
+    for (int k = 0; k < j; ++k) d -= A[std::size_t(j * n + k)] * A[std::size_t(j * n + k)];
+    if (!(d > 0.0) || !std::isfinite(d)) return false;
+    const double l = std::sqrt(d);
+    A[std::size_t(j * n + j)] = l;
+    for (int i = j + 1; i < n; ++i) {
+      double s = A[std::size_t(i * n + j)];
+      for (int k = 0; k < j; ++k) s -= A[std::size_t(i * n + k)] * A[std::size_t(j * n + k)];
+      A[std::size_t(i * n + j)] = s / l;
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    double s = b[std::size_t(i)];
+    for (int k = 0; k < i; ++k) s -= A[std::size_t(i * n + k)] * b[std::size_t(k)];
+    b[std::size_t(i)] = s / A[std::size_t(i * n + i)];
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    double s = b[std::size_t(i)];
+    for (int k = i + 1; k < n; ++k) s -= A[std::size_t(k * n + i)] * b[std::size_t(k)];
+    b[std::size_t(i)] = s / A[std::size_t(i * n + i)];
+  }
+  return true;
+}
+
+}  // namespace
+
+FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int max_iterations) {
+  FitResult res;
+  res.loss_before = res.loss = ev.loss(e, data);
+  const int K = e.constant_count();
+  if (K == 0 || !std::isfinite(res.loss) || max_iterations <= 0) return res;
+  const std::size_t rows = data.rows();
+  std::vector<double> f(rows), J(rows * std::size_t(K)), A(std::size_t(K) * std::size_t(K)),
+      g(std::size_t(K), 0.0), step(std::size_t(K), 0.0);
+  std::vector<double> c = e.constants();
+  double lambda = 1e-3;
+  Expression trial = e;
+  while (res.iterations < max_iterations) {
+    if (!ev.evaluate_with_jacobian(e, data, f.data(), J.data())) break;
+    std::fill(A.begin(), A.end(), 0.0);
+    std::fill(g.begin(), g.end(), 0.0);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const double w = data.w.empty() ? 1.0 : data.w[r];
+      const double res_r = data.y[r] - f[r];
+      for (int i = 0; i < K; ++i) {
+        const double wji = w * J[std::size_t(i) * rows + r];
+        g[std::size_t(i)] += wji * res_r;
+        for (int j = 0; j <= i; ++j)
+          A[std::size_t(i * K + j)] += wji * J[std::size_t(j) * rows + r];
+      }
+    }
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < i; ++j) A[std::size_t(j * K + i)] = A[std::size_t(i * K + j)];
+    bool accepted = false;
+    double improvement = 0.0;
+    while (lambda < 1e12) {
+      std::vector<double> M = A;
+      for (int i = 0; i < K; ++i) {
+        // Marquardt's scaling by the diagonal, plus a floor so a constant the data do not
+        // constrain (zero column) cannot make the system singular.
+        const double d = A[std::size_t(i * K + i)];
+        M[std::size_t(i * K + i)] = d + lambda * (d > 0.0 ? d : 1.0) + 1e-300;
+      }
+      step = g;
+      if (cholesky_solve(M, step, K)) {
+        std::vector<double> ct(c);
+        for (int i = 0; i < K; ++i) ct[std::size_t(i)] += step[std::size_t(i)];
+        trial.set_constants(ct);
+        const double l = ev.loss(trial, data);
+        if (l < res.loss) {
+          improvement = (res.loss - l) / res.loss;
+          c = ct;
+          e.set_constants(c);
+          res.loss = l;
+          lambda = std::max(lambda / 3.0, 1e-12);
+          accepted = true;
+          break;
+        }
+      }
+      lambda *= 4.0;
+    }
+    if (!accepted) break;
+    ++res.iterations;
+    if (improvement < 1e-12 || res.loss == 0.0) break;
+  }
+  return res;
+}
+
+double snap_constants(Expression& e, const Dataset& data, Evaluator& ev, double floor) {
+  double loss = ev.loss(e, data);
+  if (!std::isfinite(loss)) return loss;
+  // Every accepted snap removes a constant or fixes one to a round value; the bound only
+  // guards against a refit that keeps moving a snapped value back.
+  int budget = 4 * e.constant_count() + 4;
+  bool changed = true;
+  while (changed && budget-- > 0) {
+    changed = false;
+    for (std::size_t i = 0; i < e.size() && !changed; ++i) {
+      if (e.nodes[i].op != Op::constant) continue;
+      const double c = e.nodes[i].value;
+      const double candidates[] = {0.0, std::round(c), std::round(2.0 * c) / 2.0,
+                                   std::round(4.0 * c) / 4.0};
+      for (double v : candidates) {
+        if (v == c || std::fabs(v - c) > 1e-6 * std::max(1.0, std::fabs(c))) continue;
+        Expression trial = e;
+        trial.nodes[i].value = v;
+        trial = simplify(trial);
+        // Refit the other constants (the snapped one may have merged into them).
+        if (trial.constant_count() > 0) fit_constants(trial, data, ev, 20);
+        const double l = ev.loss(trial, data);
+        if (l <= std::max(loss * (1.0 + 1e-6), floor)) {
+          e = trial;
+          loss = l;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  return loss;
+}
+
+double prune_exact(Expression& e, const Dataset& data, Evaluator& ev, double floor,
+                   const ComplexityWeights& weights) {
+  double loss = ev.loss(e, data);
+  if (!(loss <= floor)) return loss;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    const std::vector<int> size = subtree_sizes(e);
+    const int complexity = e.complexity(weights);
+    // Larger subtrees first: removing them gains most.
+    std::vector<int> roots;
+    for (int i = 0; i < int(e.size()); ++i)
+      if (size[std::size_t(i)] > 1) roots.push_back(i);
+    std::stable_sort(roots.begin(), roots.end(),
+                     [&](int a, int b) { return size[std::size_t(a)] > size[std::size_t(b)]; });
+    for (int i : roots) {
+      const int len = size[std::size_t(i)], first = i - len + 1;
+      // Candidates: every proper subtree of subtree i, then a constant.
+      for (int j = i - 1; j >= first - 1 && !changed; --j) {
+        std::vector<Node> repl;
+        if (j >= first)
+          repl.assign(e.nodes.begin() + (j - size[std::size_t(j)] + 1), e.nodes.begin() + j + 1);
+        else
+          repl.push_back(Node::constant(1.0));
+        Expression trial;
+        trial.nodes.reserve(e.size());
+        trial.nodes.insert(trial.nodes.end(), e.nodes.begin(), e.nodes.begin() + first);
+        trial.nodes.insert(trial.nodes.end(), repl.begin(), repl.end());
+        trial.nodes.insert(trial.nodes.end(), e.nodes.begin() + i + 1, e.nodes.end());
+        trial = simplify(trial);
+        if (!trial.valid() || trial.complexity(weights) >= complexity) continue;
+        if (trial.constant_count() > 0) fit_constants(trial, data, ev, 30);
+        const double l = ev.loss(trial, data);
+        if (l <= floor) {
+          e = simplify(trial);
+          loss = ev.loss(e, data);
+          changed = true;
+        }
+      }
+      if (changed) break;
+    }
+  }
+  return loss;
+}
+
+}  // namespace phyflow::sr
