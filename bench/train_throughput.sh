@@ -16,8 +16,8 @@ rate() { grep -o 'samples_per_s=[0-9.e+]*' | head -1 | cut -d= -f2; }
 cpp() { # ranks torch blas -> samples/s (all ranks)
   OPENBLAS_NUM_THREADS=$3 PHYFLOW_TORCH_THREADS=$2 mpiexec -n "$1" --oversubscribe --bind-to none \
     "$build/bench/bench_train" --benchmark_filter="EnergyGruStep/hidden:$hidden/" \
-    --benchmark_repetitions=3 --benchmark_report_aggregates_only=true 2>/dev/null |
-    awk '/_max /{for(i=1;i<=NF;i++) if($i ~ /^samples_per_s=/){sub("samples_per_s=","",$i); print $i}}' | head -1
+    --benchmark_repetitions=3 --benchmark_report_aggregates_only=true --benchmark_color=false 2>/dev/null |
+    awk '/_max /{for(i=1;i<=NF;i++) if($i ~ /^samples_per_s=/){sub("samples_per_s=","",$i); sub("/s","",$i); print $i}}' | head -1
 }
 py() { # torch blas -> samples/s
   OPENBLAS_NUM_THREADS=$2 /usr/bin/python3 "$root/bench/torch_energy_gru.py" --hidden "$hidden" \
@@ -47,7 +47,7 @@ py() { # torch blas -> samples/s
   echo "## Gradient all-reduce (MpiBucketReducer, 8 tensors, 25 MiB buckets), 2 ranks"
   echo
   echo '```'
-  mpiexec -n 2 --oversubscribe "$build/bench/bench_train" --benchmark_filter=AllReduce 2>/dev/null |
+  mpiexec -n 2 --oversubscribe "$build/bench/bench_train" --benchmark_filter=AllReduce --benchmark_color=false 2>/dev/null |
     grep -E "^(Benchmark|BM_|-)" || true
   echo '```'
 } | tee "$out"
