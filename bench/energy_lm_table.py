@@ -37,7 +37,7 @@ def bootstrap_rmse(pred, true, draws=32000, seed=0):
 
 def main(work, tag, out):
     lines = [
-        f"| model | seed RMSE | phyflow RMSE (all test) | phyflow RMSE (32 000 draws) | epochs (best) | train time |",
+        f"| model | seed RMSE | phyflow RMSE (all test) | phyflow RMSE (32 000 draws) | epochs (best) | train time (epochs x median epoch) |",
         "|---|---|---|---|---|---|",
     ]
     results = {}
@@ -53,7 +53,10 @@ def main(work, tag, out):
             true = f["predictions/t0/energy_true"][()]
         r, rb = centered_rmse(pred, true), bootstrap_rmse(pred, true)
         results[deck] = (label, pred, true, r)
-        train_s = sum(m.get("train_seconds", 0) + m.get("val_seconds", 0) for m in s["history"])
+        # Epochs x the median epoch (training + validation): robust to a run paused or
+        # stopped and resumed in between.
+        per_epoch = sorted(m.get("train_seconds", 0) + m.get("val_seconds", 0) for m in s["history"])
+        train_s = per_epoch[len(per_epoch) // 2] * len(per_epoch)
         lines.append(
             f"| {label} | {seed_rmse} | {r:.2f} | {rb:.2f} | {s['epochs_run']} ({s['best_epoch']}) "
             f"| {train_s / 60:.1f} min |")

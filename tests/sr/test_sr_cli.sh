@@ -51,6 +51,22 @@ check "CSV with weights on 2 ranks: exit 0" expect_rc 0
 check "CSV: result written, no .partial left" bash -c "[ -s '$WORK/sr.json' ] && [ ! -e '$WORK/sr.json.partial' ]"
 check "CSV: best equation is m1*m2/r on fresh points" law_ok "$WORK/sr.json" "m1*m2/r"
 check "CSV: weighted" bash -c "grep -q '\"weighted\": true' '$WORK/sr.json'"
+# sympy itself (Debian's python3-sympy, installed by scripts/bootstrap) reads every equation of
+# the front, and the best one evaluates to the law.
+check "CSV: sympy.sympify reads every equation; the best is m1*m2/r" /usr/bin/python3 - "$WORK/sr.json" <<'PY'
+import json, random, sys
+import sympy
+j = json.load(open(sys.argv[1]))
+names = j["data"]["features"]
+syms = sympy.symbols(names)
+exprs = [sympy.sympify(e["equation"], locals=dict(zip(names, syms))) for e in j["pareto"]]
+best = sympy.lambdify(syms, sympy.sympify(j["best"]["equation"], locals=dict(zip(names, syms))))
+random.seed(3)
+for _ in range(50):
+    v = {n: random.uniform(0.6, 2.9) for n in names}
+    got, want = best(*[v[n] for n in names]), v["m1"] * v["m2"] / v["r"]
+    assert abs(got - want) <= 1e-9 * max(1.0, abs(want)), (j["best"]["equation"], got, want)
+PY
 
 # SIGTERM (Slurm's --signal, scancel) stops the search at the next generation: the front so
 # far is written with status "interrupted" and the exit code is 3.
