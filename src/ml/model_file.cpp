@@ -17,22 +17,29 @@ std::vector<std::pair<std::string, torch::Tensor>> named_tensors(Model& model) {
   return out;
 }
 
-void write_model(io::OutputFile& out, const std::string& group, Model& model) {
+void write_tensors(io::OutputFile& out, const std::string& group,
+                   const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                   const std::string& meaning) {
   out.create_group(group);
-  torch::ScalarType dtype = torch::kFloat32;
-  for (const auto& [name, t] : named_tensors(model)) {
+  for (const auto& [name, t] : tensors) {
     const auto c = t.detach().to(torch::kCPU).contiguous();
-    dtype = c.scalar_type();
     std::vector<std::uint64_t> shape(c.sizes().begin(), c.sizes().end());
     const std::string path = group + "/" + name;
-    if (dtype == torch::kFloat64)
-      out.write_array(path, c.data_ptr<double>(), shape, "model tensor " + name, "1");
-    else if (dtype == torch::kFloat32)
-      out.write_array(path, c.data_ptr<float>(), shape, "model tensor " + name, "1");
+    if (c.scalar_type() == torch::kFloat64)
+      out.write_array(path, c.data_ptr<double>(), shape, meaning + " " + name, "1");
+    else if (c.scalar_type() == torch::kFloat32)
+      out.write_array(path, c.data_ptr<float>(), shape, meaning + " " + name, "1");
     else
-      throw runtime_error("model tensor " + name + " has unsupported dtype " +
-                          std::string(c10::toString(dtype)));
+      throw runtime_error("tensor " + name + " has unsupported dtype " +
+                          std::string(c10::toString(c.scalar_type())));
   }
+}
+
+void write_model(io::OutputFile& out, const std::string& group, Model& model) {
+  const auto tensors = named_tensors(model);
+  write_tensors(out, group, tensors, "model tensor");
+  const torch::ScalarType dtype =
+      tensors.empty() ? torch::kFloat32 : tensors.front().second.scalar_type();
   const DataShape s = model.data_shape();
   out.set_attribute(group, "model_kind", model.kind());
   out.set_attribute(group, "model_options", model.options().dump());

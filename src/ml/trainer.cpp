@@ -193,17 +193,9 @@ void Trainer::write_checkpoint() {
     auto f = io::OutputFile::create(MPI_COMM_SELF, o_.checkpoint_path, /*overwrite=*/true);
     write_model(f, "/model", *model_);
     if (!best_.empty()) {
-      f.create_group("/best");
-      const auto tensors = named_tensors(*model_);
-      for (std::size_t k = 0; k < tensors.size(); ++k) {
-        const auto c = best_[k].to(torch::kCPU).contiguous();
-        std::vector<std::uint64_t> shape(c.sizes().begin(), c.sizes().end());
-        const std::string path = "/best/" + tensors[k].first;
-        if (c.scalar_type() == torch::kFloat64)
-          f.write_array(path, c.data_ptr<double>(), shape, "best weights so far", "1");
-        else
-          f.write_array(path, c.data_ptr<float>(), shape, "best weights so far", "1");
-      }
+      auto best = named_tensors(*model_);
+      for (std::size_t k = 0; k < best.size(); ++k) best[k].second = best_[k];
+      write_tensors(f, "/best", best, "best weights so far:");
     }
     torch::serialize::OutputArchive archive;
     optimizer_->save(archive);

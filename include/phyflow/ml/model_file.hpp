@@ -19,6 +19,12 @@ namespace phyflow::ml {
 /// Every parameter and buffer of `model`, by name (parameters first, registration order).
 std::vector<std::pair<std::string, torch::Tensor>> named_tensors(Model& model);
 
+/// Writes named float32/float64 tensors as datasets `group/<name>` (collective; the tensors
+/// are equal on every rank, rank 0 writes them).
+void write_tensors(io::OutputFile& out, const std::string& group,
+                   const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                   const std::string& meaning);
+
 /// Writes `model` into `group` of `out` (collective; the weights are equal on every rank).
 void write_model(io::OutputFile& out, const std::string& group, Model& model);
 
