@@ -1,0 +1,207 @@
+// Checkerboard Metropolis and HMC for the phi^4 field (conventions in phi4_updates.hpp).
+#include "phyflow/lattice/phi4_updates.hpp"
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/rng.hpp"
+
+#include <cmath>
+
+namespace phyflow::lattice {
+
+namespace {
+
+/// sum_mu (phi_{x+mu} + phi_{x-mu}) at padded index p.
+KOKKOS_INLINE_FUNCTION double neighbour_sum(const Phi4Geometry& g,
+                                            const Phi4Field::FieldView& phi, std::int64_t p) {
+  double s = 0.0;
+  for (int k = 0; k < g.d; ++k) s += phi(p + g.stride[k]) + phi(p - g.stride[k]);
+  return s;
+}
+
+/// The action density of site p: (2d + m2) phi^2 - 2 phi sum_mu phi_{x+mu} + lambda phi^4.
+KOKKOS_INLINE_FUNCTION double action_density(const Phi4Geometry& g,
+                                             const Phi4Field::FieldView& phi, std::int64_t p,
+                                             double mass_term, double lambda) {
+  const double x = phi(p);
+  double forward = 0.0;
+  for (int k = 0; k < g.d; ++k) forward += phi(p + g.stride[k]);
+  const double x2 = x * x;
+  return mass_term * x2 - 2.0 * x * forward + lambda * x2 * x2;
+}
+
+}  // namespace
+
+ExactSum phi4_field_action(const Phi4Field& field, const Phi4Couplings& c) {
+  const Phi4Geometry g = field.geometry();
+  const auto phi = field.data();
+  const double mass_term = 2.0 * g.d + c.m2, lambda = c.lambda;
+  return field.sum(KOKKOS_LAMBDA(std::int64_t p) {
+    return action_density(g, phi, p, mass_term, lambda);
+  });
+}
+
+// ------------------------------------------------------------------------------ Metropolis
+
+Phi4Metropolis::Phi4Metropolis(Phi4Couplings couplings, double step, int hits)
+    : c_(couplings), step_(step), hits_(hits) {
+  if (!(step > 0.0) || !std::isfinite(step))
+    throw input_error("metropolis.step = " + std::to_string(step) + " must be positive");
+  if (hits < 1) throw input_error("metropolis.hits must be at least 1");
+}
+
+std::int64_t Phi4Metropolis::sweep(Phi4Field& field, std::uint64_t seed,
+                                   std::uint64_t sweep_index) const {
+  const Phi4Geometry g = field.geometry();
+  auto phi = field.data();
+  const rng::Stream stream(seed, rng::purpose("phi4-metropolis"));
+  const double mass_term = 2.0 * g.d + c_.m2, lambda = c_.lambda, step = step_;
+  const int hits = hits_;
+  std::int64_t accepted = 0;
+  for (int colour = 0; colour < 2; ++colour) {
+    std::int64_t acc = 0;
+    Kokkos::parallel_reduce(
+        "phi4_metropolis", Kokkos::RangePolicy<>(0, g.local_sites),
+        KOKKOS_LAMBDA(std::int64_t i, std::int64_t& count) {
+          std::int64_t p, gl;
+          int parity;
+          g.site(i, p, gl, parity);
+          if (parity != colour) return;
+          const double nb = neighbour_sum(g, phi, p);
+          double x = phi(p);
+          for (int h = 0; h < hits; ++h) {
+            const std::uint64_t st =
+                ((sweep_index * static_cast<std::uint64_t>(hits) + static_cast<std::uint64_t>(h)) << 1) |
+                static_cast<std::uint64_t>(colour);
+            const rng::Words w = stream(static_cast<std::uint64_t>(gl), st);
+            const double y = x + step * (2.0 * rng::uniform53(w.w[0], w.w[1]) - 1.0);
+            const double x2 = x * x, y2 = y * y;
+            const double ds = mass_term * (y2 - x2) + lambda * (y2 * y2 - x2 * x2) - 2.0 * (y - x) * nb;
+            if (ds <= 0.0 || rng::uniform53(w.w[2], w.w[3]) < Kokkos::Experimental::exp(-ds)) {
+              x = y;
+              ++count;
+            }
+          }
+          phi(p) = x;
+        },
+        acc);
+    accepted += acc;
+    field.exchange_halo();
+  }
+  std::int64_t total = 0;
+  check_mpi(MPI_Allreduce(&accepted, &total, 1, MPI_INT64_T, MPI_SUM, field.decomposition().comm()),
+            "MPI_Allreduce");
+  return total;
+}
+
+// ------------------------------------------------------------------------------------ HMC
+
+Phi4Integrator phi4_integrator(const std::string& name) {
+  if (name == "leapfrog") return Phi4Integrator::leapfrog;
+  if (name == "omelyan") return Phi4Integrator::omelyan;
+  throw input_error("hmc.integrator = '" + name + "' is unknown: use leapfrog or omelyan");
+}
+
+Phi4Hmc::Phi4Hmc(Phi4Couplings couplings, Phi4Integrator integrator, int steps, double length)
+    : c_(couplings), integrator_(integrator), steps_(steps), length_(length) {
+  if (steps < 1) throw input_error("hmc.steps must be at least 1");
+  if (!(length > 0.0) || !std::isfinite(length))
+    throw input_error("hmc.trajectory_length must be positive");
+}
+
+Phi4Field::FieldView Phi4Hmc::make_momenta(const Phi4Field& field) const {
+  return Phi4Field::FieldView("hmc_momenta", static_cast<std::size_t>(field.geometry().padded_sites));
+}
+
+void Phi4Hmc::draw_momenta(const Phi4Field& field, Phi4Field::FieldView& p, std::uint64_t seed,
+                           std::uint64_t index) const {
+  const Phi4Geometry g = field.geometry();
+  const rng::Stream stream(seed, rng::purpose("hmc-momentum"));
+  auto mom = p;
+  Kokkos::parallel_for(
+      "hmc_momenta", Kokkos::RangePolicy<>(0, g.local_sites), KOKKOS_LAMBDA(std::int64_t i) {
+        std::int64_t pi, gl;
+        int parity;
+        g.site(i, pi, gl, parity);
+        const rng::Words w = stream(static_cast<std::uint64_t>(gl), index);
+        const double u1 = rng::uniform53_open0(w.w[0], w.w[1]);
+        const double u2 = rng::uniform53(w.w[2], w.w[3]);
+        mom(pi) = Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) * Kokkos::Experimental::cos(6.283185307179586 * u2);
+      });
+}
+
+ExactSum Phi4Hmc::hamiltonian(const Phi4Field& field, const Phi4Field::FieldView& p) const {
+  const Phi4Geometry g = field.geometry();
+  const auto phi = field.data();
+  const auto mom = p;
+  const double mass_term = 2.0 * g.d + c_.m2, lambda = c_.lambda;
+  return field.sum(KOKKOS_LAMBDA(std::int64_t q) {
+    return 0.5 * mom(q) * mom(q) + action_density(g, phi, q, mass_term, lambda);
+  });
+}
+
+void Phi4Hmc::kick(const Phi4Field& field, Phi4Field::FieldView& p, double eps) const {
+  const Phi4Geometry g = field.geometry();
+  const auto phi = field.data();
+  auto mom = p;
+  const double two_mass = 2.0 * (2.0 * g.d + c_.m2), four_lambda = 4.0 * c_.lambda;
+  Kokkos::parallel_for(
+      "hmc_kick", Kokkos::RangePolicy<>(0, g.local_sites), KOKKOS_LAMBDA(std::int64_t i) {
+        const std::int64_t q = g.padded_index(i);
+        const double x = phi(q);
+        const double grad = two_mass * x - 2.0 * neighbour_sum(g, phi, q) + four_lambda * x * x * x;
+        mom(q) -= eps * grad;
+      });
+}
+
+void Phi4Hmc::drift(Phi4Field& field, const Phi4Field::FieldView& p, double eps) const {
+  const Phi4Geometry g = field.geometry();
+  auto phi = field.data();
+  const auto mom = p;
+  Kokkos::parallel_for(
+      "hmc_drift", Kokkos::RangePolicy<>(0, g.local_sites), KOKKOS_LAMBDA(std::int64_t i) {
+        const std::int64_t q = g.padded_index(i);
+        phi(q) += eps * mom(q);
+      });
+  field.exchange_halo();
+}
+
+void Phi4Hmc::integrate(Phi4Field& field, Phi4Field::FieldView& p) const {
+  const double eps = length_ / steps_;
+  if (integrator_ == Phi4Integrator::leapfrog) {
+    // Kick-drift-kick with the half kicks of neighbouring steps merged.
+    kick(field, p, 0.5 * eps);
+    for (int i = 0; i < steps_; ++i) {
+      drift(field, p, eps);
+      kick(field, p, i + 1 == steps_ ? 0.5 * eps : eps);
+    }
+  } else {
+    // Omelyan 2MN per step: kick(l eps) drift(eps/2) kick((1-2l) eps) drift(eps/2) kick(l eps),
+    // the closing kick merged with the next step's opening one.
+    const double l = kOmelyanLambda;
+    kick(field, p, l * eps);
+    for (int i = 0; i < steps_; ++i) {
+      drift(field, p, 0.5 * eps);
+      kick(field, p, (1.0 - 2.0 * l) * eps);
+      drift(field, p, 0.5 * eps);
+      kick(field, p, i + 1 == steps_ ? l * eps : 2.0 * l * eps);
+    }
+  }
+}
+
+HmcResult Phi4Hmc::trajectory(Phi4Field& field, std::uint64_t seed, std::uint64_t index) const {
+  auto p = make_momenta(field);
+  draw_momenta(field, p, seed, index);
+  Phi4Field::FieldView saved("hmc_saved_field", field.data().extent(0));
+  Kokkos::deep_copy(saved, field.data());
+  const ExactSum h0 = hamiltonian(field, p);
+  integrate(field, p);
+  const ExactSum h1 = hamiltonian(field, p);
+  HmcResult r;
+  r.delta_h = (h1 - h0).value();
+  const rng::Words w = rng::Stream(seed, rng::purpose("hmc-accept"))(0, index);
+  r.accepted = r.delta_h <= 0.0 || rng::uniform53(w.w[0], w.w[1]) < std::exp(-r.delta_h);
+  if (!r.accepted) Kokkos::deep_copy(field.data(), saved);  // ghosts saved too: halo valid
+  return r;
+}
+
+}  // namespace phyflow::lattice
