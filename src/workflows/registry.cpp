@@ -6,7 +6,7 @@ namespace phyflow::workflows {
 
 const std::vector<Workflow>& registry() {
   static const std::vector<Workflow> all = {
-    ising_workflow(), nbody_workflow(), sr_workflow(),
+    ising_workflow(), nbody_workflow(), sr_workflow(), phi4_workflow(),
 #if PHYFLOW_HAVE_TORCH
     train_workflow(),
 #endif

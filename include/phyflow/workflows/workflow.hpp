@@ -43,6 +43,7 @@ config::Deck load_deck(const std::string& path, const std::vector<std::string>& 
 // Factories, one per workflow file.
 Workflow ising_workflow();
 Workflow nbody_workflow();
+Workflow phi4_workflow();
 Workflow sr_workflow();
 Workflow train_workflow();  ///< only in builds with LibTorch
 
