@@ -64,6 +64,8 @@ void metropolis(benchmark::State& state, int dims, int L) {
 
 void hmc(benchmark::State& state, int dims, int L, Phi4Integrator integ) {
   Phi4Field field = weak_field(dims, L);
+  const Phi4Metropolis thermalise(tutorial, 1.4, 1);
+  for (std::uint64_t s = 0; s < 50; ++s) thermalise.sweep(field, 7, s);  // off the hot start
   const int steps = 5;
   const Phi4Hmc update(tutorial, integ, steps, 1.0);
   std::uint64_t traj = 0;

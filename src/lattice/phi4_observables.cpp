@@ -21,26 +21,38 @@ Phi4Sample phi4_measure(const Phi4Field& field, const Phi4Couplings& c) {
   // Exact slice sums, [k][tau] as (hi, lo) pairs, plus M and sum phi^2, one all-reduce.
   const std::size_t n_slices = static_cast<std::size_t>(g.d) * static_cast<std::size_t>(L);
   std::vector<std::int64_t> parts(2 * (n_slices + 2), 0);
-  for (std::int64_t i = 0; i < g.local_sites; ++i) {
-    std::int64_t rest = i, p = 0;
+  const int len = g.n[g.d - 1], last = g.d - 1;
+  std::int64_t* slice_parts = parts.data();
+  std::int64_t* tail = parts.data() + 2 * n_slices;  // M (hi, lo), sum phi^2 (hi, lo)
+  for (std::int64_t r = 0; r < g.rows(); ++r) {
+    // Coordinates of the row (all but the last dimension), decoded once.
+    std::int64_t rest = r, p0 = g.stride[last];
     int coord[Phi4Geometry::kMaxDims] = {0, 0, 0, 0};
-    for (int k = g.d - 1; k >= 0; --k) {
+    for (int k = g.d - 2; k >= 0; --k) {
       const int cc = static_cast<int>(rest % g.n[k]);
       rest /= g.n[k];
-      p += (cc + 1) * g.stride[k];
+      p0 += (cc + 1) * g.stride[k];
       coord[k] = g.off[k] + cc;
     }
-    const double x = phi(p);
-    const std::int64_t h = ExactSum::high(x), l = ExactSum::low(x);
-    for (int k = 0; k < g.d; ++k) {
-      const std::size_t s = static_cast<std::size_t>(k) * L + coord[k];
-      parts[2 * s] += h;
-      parts[2 * s + 1] += l;
+    std::int64_t row_hi = 0, row_lo = 0;
+    for (int c = 0; c < len; ++c) {
+      const double x = phi(p0 + c);
+      const std::int64_t h = ExactSum::high(x), l = ExactSum::low(x);
+      row_hi += h;
+      row_lo += l;
+      const std::size_t s_last = static_cast<std::size_t>(last) * L + (g.off[last] + c);
+      slice_parts[2 * s_last] += h;
+      slice_parts[2 * s_last + 1] += l;
+      tail[2] += ExactSum::high(x * x);
+      tail[3] += ExactSum::low(x * x);
     }
-    parts[2 * n_slices] += h;
-    parts[2 * n_slices + 1] += l;
-    parts[2 * n_slices + 2] += ExactSum::high(x * x);
-    parts[2 * n_slices + 3] += ExactSum::low(x * x);
+    for (int k = 0; k < last; ++k) {
+      const std::size_t s = static_cast<std::size_t>(k) * L + coord[k];
+      slice_parts[2 * s] += row_hi;
+      slice_parts[2 * s + 1] += row_lo;
+    }
+    tail[0] += row_hi;
+    tail[1] += row_lo;
   }
   std::vector<std::int64_t> total(parts.size(), 0);
   check_mpi(MPI_Allreduce(parts.data(), total.data(), static_cast<int>(parts.size()), MPI_INT64_T,

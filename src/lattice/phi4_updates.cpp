@@ -3,12 +3,24 @@
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/rng.hpp"
+#include "phyflow/lattice/philox_block.hpp"
 
 #include <cmath>
+
+// Host SIMD Philox blocks on x86-64 host backends, as the Ising kernels (ising_updates.cpp);
+// the portable loop elsewhere (same words, bit for bit).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&                     \
+    !defined(KOKKOS_ENABLE_CUDA) && !defined(KOKKOS_ENABLE_HIP) &&                          \
+    !defined(KOKKOS_ENABLE_SYCL) && !defined(KOKKOS_ENABLE_OPENMPTARGET) &&                 \
+    !defined(PHYFLOW_PORTABLE_KERNELS)
+#define PHYFLOW_PHI4_HOST_SIMD 1
+#endif
 
 namespace phyflow::lattice {
 
 namespace {
+
+constexpr int kChunk = 64;  // sites per Philox block call in the Metropolis sweep
 
 /// sum_mu (phi_{x+mu} + phi_{x-mu}) at padded index p.
 KOKKOS_INLINE_FUNCTION double neighbour_sum(const Phi4Geometry& g,
@@ -59,29 +71,53 @@ std::int64_t Phi4Metropolis::sweep(Phi4Field& field, std::uint64_t seed,
   std::int64_t accepted = 0;
   for (int colour = 0; colour < 2; ++colour) {
     std::int64_t acc = 0;
+    const int len = g.n[g.d - 1];
     Kokkos::parallel_reduce(
-        "phi4_metropolis", Kokkos::RangePolicy<>(0, g.local_sites),
-        KOKKOS_LAMBDA(std::int64_t i, std::int64_t& count) {
-          std::int64_t p, gl;
-          int parity;
-          g.site(i, p, gl, parity);
-          if (parity != colour) return;
-          const double nb = neighbour_sum(g, phi, p);
-          double x = phi(p);
-          for (int h = 0; h < hits; ++h) {
-            const std::uint64_t st =
-                ((sweep_index * static_cast<std::uint64_t>(hits) + static_cast<std::uint64_t>(h)) << 1) |
-                static_cast<std::uint64_t>(colour);
-            const rng::Words w = stream(static_cast<std::uint64_t>(gl), st);
-            const double y = x + step * (2.0 * rng::uniform53(w.w[0], w.w[1]) - 1.0);
-            const double x2 = x * x, y2 = y * y;
-            const double ds = mass_term * (y2 - x2) + lambda * (y2 * y2 - x2 * x2) - 2.0 * (y - x) * nb;
-            if (ds <= 0.0 || rng::uniform53(w.w[2], w.w[3]) < Kokkos::Experimental::exp(-ds)) {
-              x = y;
-              ++count;
+        "phi4_metropolis", Kokkos::RangePolicy<>(0, g.rows()),
+        KOKKOS_LAMBDA(std::int64_t r, std::int64_t& count) {
+          std::int64_t p0, g0;
+          int parity0;
+          g.row(r, p0, g0, parity0);
+          // The words of a chunk of consecutive sites in one Philox block call (SIMD on the
+          // host), both colours drawn and this colour's used: the same words as one
+          // stream(global site, step) call per site. Sites of one colour do not interact, so
+          // the hits may run hit by hit over the chunk.
+          std::uint32_t words[4 * kChunk];
+          for (int c0 = 0; c0 < len; c0 += kChunk) {
+            const int m = len - c0 < kChunk ? len - c0 : kChunk;
+            const std::uint64_t first = static_cast<std::uint64_t>(g0 + c0);
+            for (int h = 0; h < hits; ++h) {
+              const std::uint64_t st =
+                  ((sweep_index * static_cast<std::uint64_t>(hits) + static_cast<std::uint64_t>(h)) << 1) |
+                  static_cast<std::uint64_t>(colour);
+              const auto lo = static_cast<std::uint32_t>(first);
+              if (lo <= 0xffffffffu - static_cast<std::uint32_t>(kChunk)) {
+#ifdef PHYFLOW_PHI4_HOST_SIMD
+                philox_block_host(words, stream, lo, static_cast<std::uint32_t>(first >> 32), st, m);
+#else
+                philox_block_generic(words, stream, lo, static_cast<std::uint32_t>(first >> 32), st, m);
+#endif
+              } else {
+                for (int j = 0; j < m; ++j) {
+                  const rng::Words w = stream(first + static_cast<std::uint64_t>(j), st);
+                  for (int i = 0; i < 4; ++i) words[4 * j + i] = w.w[i];
+                }
+              }
+              for (int c = c0 + ((colour ^ parity0 ^ c0) & 1); c < c0 + m; c += 2) {
+                const std::int64_t p = p0 + c;
+                const std::uint32_t* w = words + 4 * (c - c0);
+                const double nb = neighbour_sum(g, phi, p);
+                const double x = phi(p);
+                const double y = x + step * (2.0 * rng::uniform53(w[0], w[1]) - 1.0);
+                const double x2 = x * x, y2 = y * y;
+                const double ds = mass_term * (y2 - x2) + lambda * (y2 * y2 - x2 * x2) - 2.0 * (y - x) * nb;
+                if (ds <= 0.0 || rng::uniform53(w[2], w[3]) < Kokkos::Experimental::exp(-ds)) {
+                  phi(p) = y;
+                  ++count;
+                }
+              }
             }
           }
-          phi(p) = x;
         },
         acc);
     accepted += acc;
@@ -117,15 +153,19 @@ void Phi4Hmc::draw_momenta(const Phi4Field& field, Phi4Field::FieldView& p, std:
   const Phi4Geometry g = field.geometry();
   const rng::Stream stream(seed, rng::purpose("hmc-momentum"));
   auto mom = p;
+  const int len = g.n[g.d - 1];
   Kokkos::parallel_for(
-      "hmc_momenta", Kokkos::RangePolicy<>(0, g.local_sites), KOKKOS_LAMBDA(std::int64_t i) {
-        std::int64_t pi, gl;
-        int parity;
-        g.site(i, pi, gl, parity);
-        const rng::Words w = stream(static_cast<std::uint64_t>(gl), index);
-        const double u1 = rng::uniform53_open0(w.w[0], w.w[1]);
-        const double u2 = rng::uniform53(w.w[2], w.w[3]);
-        mom(pi) = Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) * Kokkos::Experimental::cos(6.283185307179586 * u2);
+      "hmc_momenta", Kokkos::RangePolicy<>(0, g.rows()), KOKKOS_LAMBDA(std::int64_t r) {
+        std::int64_t p0, g0;
+        int parity0;
+        g.row(r, p0, g0, parity0);
+        for (int c = 0; c < len; ++c) {
+          const rng::Words w = stream(static_cast<std::uint64_t>(g0 + c), index);
+          const double u1 = rng::uniform53_open0(w.w[0], w.w[1]);
+          const double u2 = rng::uniform53(w.w[2], w.w[3]);
+          mom(p0 + c) = Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
+                        Kokkos::Experimental::cos(6.283185307179586 * u2);
+        }
       });
 }
 
@@ -144,12 +184,18 @@ void Phi4Hmc::kick(const Phi4Field& field, Phi4Field::FieldView& p, double eps) 
   const auto phi = field.data();
   auto mom = p;
   const double two_mass = 2.0 * (2.0 * g.d + c_.m2), four_lambda = 4.0 * c_.lambda;
+  const int len = g.n[g.d - 1];
   Kokkos::parallel_for(
-      "hmc_kick", Kokkos::RangePolicy<>(0, g.local_sites), KOKKOS_LAMBDA(std::int64_t i) {
-        const std::int64_t q = g.padded_index(i);
-        const double x = phi(q);
-        const double grad = two_mass * x - 2.0 * neighbour_sum(g, phi, q) + four_lambda * x * x * x;
-        mom(q) -= eps * grad;
+      "hmc_kick", Kokkos::RangePolicy<>(0, g.rows()), KOKKOS_LAMBDA(std::int64_t r) {
+        std::int64_t p0, g0;
+        int parity0;
+        g.row(r, p0, g0, parity0);
+        for (int c = 0; c < len; ++c) {
+          const std::int64_t q = p0 + c;
+          const double x = phi(q);
+          const double grad = two_mass * x - 2.0 * neighbour_sum(g, phi, q) + four_lambda * x * x * x;
+          mom(q) -= eps * grad;
+        }
       });
 }
 
@@ -157,10 +203,13 @@ void Phi4Hmc::drift(Phi4Field& field, const Phi4Field::FieldView& p, double eps)
   const Phi4Geometry g = field.geometry();
   auto phi = field.data();
   const auto mom = p;
+  const int len = g.n[g.d - 1];
   Kokkos::parallel_for(
-      "hmc_drift", Kokkos::RangePolicy<>(0, g.local_sites), KOKKOS_LAMBDA(std::int64_t i) {
-        const std::int64_t q = g.padded_index(i);
-        phi(q) += eps * mom(q);
+      "hmc_drift", Kokkos::RangePolicy<>(0, g.rows()), KOKKOS_LAMBDA(std::int64_t r) {
+        std::int64_t p0, g0;
+        int parity0;
+        g.row(r, p0, g0, parity0);
+        for (int c = 0; c < len; ++c) phi(p0 + c) += eps * mom(p0 + c);
       });
   field.exchange_halo();
 }

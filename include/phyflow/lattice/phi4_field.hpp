@@ -45,6 +45,26 @@ struct Phi4Geometry {
     }
     parity = p & 1;
   }
+  /// Rows along the last dimension (contiguous in memory, stride 1 in both the padded and
+  /// the global index): kernels decode the coordinates once per row, not once per site.
+  KOKKOS_INLINE_FUNCTION std::int64_t rows() const { return local_sites / n[d - 1]; }
+  /// First site (last coordinate 0) of row r: padded index, global index and colour; site c of
+  /// the row has padded0 + c, global0 + c and colour (parity0 + c) & 1.
+  KOKKOS_INLINE_FUNCTION void row(std::int64_t r, std::int64_t& padded0, std::int64_t& global0,
+                                  int& parity0) const {
+    padded0 = stride[d - 1];
+    global0 = off[d - 1];
+    int p = off[d - 1];
+    for (int k = d - 2; k >= 0; --k) {
+      const int c = static_cast<int>(r % n[k]);
+      r /= n[k];
+      padded0 += (c + 1) * stride[k];
+      const int g = off[k] + c;
+      global0 += g * gstride[k];
+      p += g;
+    }
+    parity0 = p & 1;
+  }
   KOKKOS_INLINE_FUNCTION std::int64_t padded_index(std::int64_t i) const {
     std::int64_t padded = 0;
     for (int k = d - 1; k >= 0; --k) {
@@ -96,17 +116,24 @@ class Phi4Field {
   template <class F>
   ExactSum sum(const F& f) const {
     const Phi4Geometry g = geometry_;
+    const int len = g.n[g.d - 1];
     std::int64_t hi = 0, lo = 0;
     Kokkos::parallel_reduce(
-        "phi4_exact_sum_hi", Kokkos::RangePolicy<>(0, g.local_sites),
-        KOKKOS_LAMBDA(std::int64_t i, std::int64_t& acc) {
-          acc += ExactSum::high(f(g.padded_index(i)));
+        "phi4_exact_sum_hi", Kokkos::RangePolicy<>(0, g.rows()),
+        KOKKOS_LAMBDA(std::int64_t r, std::int64_t& acc) {
+          std::int64_t p0, g0;
+          int par;
+          g.row(r, p0, g0, par);
+          for (int c = 0; c < len; ++c) acc += ExactSum::high(f(p0 + c));
         },
         hi);
     Kokkos::parallel_reduce(
-        "phi4_exact_sum_lo", Kokkos::RangePolicy<>(0, g.local_sites),
-        KOKKOS_LAMBDA(std::int64_t i, std::int64_t& acc) {
-          acc += ExactSum::low(f(g.padded_index(i)));
+        "phi4_exact_sum_lo", Kokkos::RangePolicy<>(0, g.rows()),
+        KOKKOS_LAMBDA(std::int64_t r, std::int64_t& acc) {
+          std::int64_t p0, g0;
+          int par;
+          g.row(r, p0, g0, par);
+          for (int c = 0; c < len; ++c) acc += ExactSum::low(f(p0 + c));
         },
         lo);
     return ExactSum::from_parts(hi, lo).allreduce(decomposition_.comm());
