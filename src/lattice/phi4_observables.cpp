@@ -34,25 +34,32 @@ Phi4Sample phi4_measure(const Phi4Field& field, const Phi4Couplings& c) {
       p0 += (cc + 1) * g.stride[k];
       coord[k] = g.off[k] + cc;
     }
-    std::int64_t row_hi = 0, row_lo = 0;
+    // Fractions are carried into the integer part once per row (a row's fraction sum stays
+    // far below 2^63), so no accumulator overflows on large blocks.
+    constexpr std::int64_t mask = (std::int64_t{1} << ExactSum::kFractionBits) - 1;
+    auto add = [&](std::int64_t* pair, std::int64_t hi, std::int64_t lo) {
+      pair[0] += hi + (lo >> ExactSum::kFractionBits);
+      pair[1] += lo & mask;
+      if (pair[1] > mask) {
+        pair[0] += pair[1] >> ExactSum::kFractionBits;
+        pair[1] &= mask;
+      }
+    };
+    std::int64_t row_hi = 0, row_lo = 0, sq_hi = 0, sq_lo = 0;
     for (int c = 0; c < len; ++c) {
       const double x = phi(p0 + c);
       const std::int64_t h = ExactSum::high(x), l = ExactSum::low(x);
       row_hi += h;
       row_lo += l;
       const std::size_t s_last = static_cast<std::size_t>(last) * L + (g.off[last] + c);
-      slice_parts[2 * s_last] += h;
-      slice_parts[2 * s_last + 1] += l;
-      tail[2] += ExactSum::high(x * x);
-      tail[3] += ExactSum::low(x * x);
+      add(slice_parts + 2 * s_last, h, l);
+      sq_hi += ExactSum::high(x * x);
+      sq_lo += ExactSum::low(x * x);
     }
-    for (int k = 0; k < last; ++k) {
-      const std::size_t s = static_cast<std::size_t>(k) * L + coord[k];
-      slice_parts[2 * s] += row_hi;
-      slice_parts[2 * s + 1] += row_lo;
-    }
-    tail[0] += row_hi;
-    tail[1] += row_lo;
+    for (int k = 0; k < last; ++k)
+      add(slice_parts + 2 * (static_cast<std::size_t>(k) * L + coord[k]), row_hi, row_lo);
+    add(tail, row_hi, row_lo);
+    add(tail + 2, sq_hi, sq_lo);
   }
   std::vector<std::int64_t> total(parts.size(), 0);
   check_mpi(MPI_Allreduce(parts.data(), total.data(), static_cast<int>(parts.size()), MPI_INT64_T,

@@ -55,6 +55,17 @@ TEST(ExactSum, OrderIndependentAndAccurate) {
   EXPECT_EQ(neg.value(), -2.25);
 }
 
+TEST(ExactSum, FieldSumsWithCarries) {
+  // Fractions near 1 on every site: the fraction sums carry many times per row.
+  Phi4Field field(CartDecomposition(MPI_COMM_WORLD, std::vector<int>{64, 512}));
+  field.fill(-0.3);
+  const double s = field.sum(KOKKOS_LAMBDA(std::int64_t) { return -0.3; }).value();
+  EXPECT_NEAR(s, -0.3 * 64 * 512, 1e-7);
+  const auto phi = field.data();
+  const double q = field.sum(KOKKOS_LAMBDA(std::int64_t p) { return 1e6 + phi(p); }).value();
+  EXPECT_NEAR(q, (1e6 - 0.3) * 64 * 512, 1e-3);
+}
+
 TEST(Phi4Field, ActionAndForceMatchSerialReference) {
   const Phi4Couplings c{-1.3, 0.7};
   for (const auto& G : extents()) {

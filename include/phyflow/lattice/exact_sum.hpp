@@ -3,7 +3,8 @@
 // and a 40-bit fraction; the parts are summed as 64-bit integers, so the total is the same bit
 // for bit whatever the order, the thread count or the rank count. Used for the phi^4 action,
 // the HMC Hamiltonian (global accept/reject) and every phi^4 observable.
-// Limits: |term| < 2^53, and fewer than 2^23 terms per rank (fraction sums fit in 63 bits).
+// Limits: |term| < 2^53; callers carry fractions into the integer part at least every 2^23
+// terms (Phi4Field::sum does it per row) so that no 64-bit accumulator overflows.
 #pragma once
 
 #include <Kokkos_Core.hpp>

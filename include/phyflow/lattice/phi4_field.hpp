@@ -117,14 +117,24 @@ class Phi4Field {
   ExactSum sum(const F& f) const {
     const Phi4Geometry g = geometry_;
     const int len = g.n[g.d - 1];
+    constexpr std::int64_t mask = (std::int64_t{1} << ExactSum::kFractionBits) - 1;
     std::int64_t hi = 0, lo = 0;
+    // Two passes (integer parts with the carries of each row's fractions; the fractions'
+    // remainders), each a plain integer sum: exact in any order. Carrying per row keeps the
+    // accumulators small for any block up to 2^23 rows.
     Kokkos::parallel_reduce(
         "phi4_exact_sum_hi", Kokkos::RangePolicy<>(0, g.rows()),
         KOKKOS_LAMBDA(std::int64_t r, std::int64_t& acc) {
           std::int64_t p0, g0;
           int par;
           g.row(r, p0, g0, par);
-          for (int c = 0; c < len; ++c) acc += ExactSum::high(f(p0 + c));
+          std::int64_t h = 0, l = 0;
+          for (int c = 0; c < len; ++c) {
+            const double v = f(p0 + c);
+            h += ExactSum::high(v);
+            l += ExactSum::low(v);
+          }
+          acc += h + (l >> ExactSum::kFractionBits);
         },
         hi);
     Kokkos::parallel_reduce(
@@ -133,7 +143,9 @@ class Phi4Field {
           std::int64_t p0, g0;
           int par;
           g.row(r, p0, g0, par);
-          for (int c = 0; c < len; ++c) acc += ExactSum::low(f(p0 + c));
+          std::int64_t l = 0;
+          for (int c = 0; c < len; ++c) l += ExactSum::low(f(p0 + c));
+          acc += l & mask;
         },
         lo);
     return ExactSum::from_parts(hi, lo).allreduce(decomposition_.comm());
