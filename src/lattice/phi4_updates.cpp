@@ -238,9 +238,13 @@ void Phi4Hmc::integrate(Phi4Field& field, Phi4Field::FieldView& p) const {
 }
 
 HmcResult Phi4Hmc::trajectory(Phi4Field& field, std::uint64_t seed, std::uint64_t index) const {
-  auto p = make_momenta(field);
+  if (momenta_.extent(0) != field.data().extent(0)) {
+    momenta_ = make_momenta(field);
+    saved_ = Phi4Field::FieldView("hmc_saved_field", field.data().extent(0));
+  }
+  auto& p = momenta_;
   draw_momenta(field, p, seed, index);
-  Phi4Field::FieldView saved("hmc_saved_field", field.data().extent(0));
+  auto& saved = saved_;
   Kokkos::deep_copy(saved, field.data());
   const ExactSum h0 = hamiltonian(field, p);
   integrate(field, p);

@@ -75,6 +75,8 @@ class Phi4Hmc {
   Phi4Integrator integrator_;
   int steps_;
   double length_;
+  // Scratch of trajectory(): momenta and the saved field, kept between trajectories.
+  mutable Phi4Field::FieldView momenta_, saved_;
 };
 
 /// S of the field (AKS), exact sum over the lattice (needs a valid halo).
