@@ -83,8 +83,8 @@ class Phi4Field {
   /// global extent is even and >= 2 (the checkerboard colouring must be periodic).
   explicit Phi4Field(CartDecomposition decomposition);
 
-  /// The checks of the constructor for a lattice of `global_extent` over `proc_grid` (from
-  /// CartDecomposition::plan_grid), without building anything: for deck validation.
+  /// The checks of the constructor for a lattice of `global_extent`, without building
+  /// anything: for deck validation (divisibility over the ranks: CartDecomposition::plan_grid).
   static void check_geometry(const std::vector<int>& global_extent);
 
   const CartDecomposition& decomposition() const { return decomposition_; }
