@@ -130,9 +130,13 @@ Phi4Analysis phi4_analyse(const std::vector<double>& m, const std::vector<double
   a.phi2 = gamma_method(phi2);
   a.chi2_estimator = gamma_method(chi_est);
 
-  // Bins of at least 4 tau_int (of the slowest of |m|, M^2/V, S), at least 2 of them.
+  // Bins of at least 4 tau_int (of the slowest of |m|, M^2/V, S and the long-distance
+  // correlator C(L/2), which the effective mass depends on), at least 2 of them.
+  std::vector<double> c_half(n);
+  for (std::size_t i = 0; i < n; ++i) c_half[i] = correlator[i * L + L / 2];
+  SeriesStatistics c_half_stats = gamma_method(c_half);
   double tau = 0.5;
-  for (const auto* st : {&a.abs_m, &a.chi2_estimator, &a.action_per_site})
+  for (const auto* st : {&a.abs_m, &a.chi2_estimator, &a.action_per_site, &c_half_stats})
     if (std::isfinite(st->tau_int)) tau = std::max(tau, st->tau_int);
   a.bin_size = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(4.0 * tau)));
   a.bins = std::max<std::size_t>(2, n / a.bin_size);

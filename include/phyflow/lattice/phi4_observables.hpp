@@ -7,7 +7,7 @@
 //   directions, averaged over axes; m = M/V), chi2 = sum_t G_c(t) = <M^2>/V - V <m>^2,
 //   effective (pole) mass m_eff(t) = arccosh[(G_c(t-1) + G_c(t+1)) / (2 G_c(t))].
 // Errors: Gamma method (autocorrelation.hpp) for primary observables; jackknife over bins of
-// at least 4 tau_int for chi2, G_c and m_eff.
+// at least 4 tau_int (of |m|, M^2/V, S and C(L/2)) for chi2, G_c and m_eff.
 #pragma once
 
 #include "phyflow/lattice/autocorrelation.hpp"
