@@ -38,19 +38,65 @@ phyflow_executable() {
   echo "$exe"
 }
 
+# choose_srun_mpi SITE_MPI_DEFAULT: sets `srun_mpi`, the --mpi flag srun needs to start MPI
+# ranks. Open MPI as Debian (and most sites) build it starts under srun only through PMIx,
+# while Slurm's own default MpiDefault=none gives ranks no PMI at all and every one dies in
+# MPI_Init ("OMPI was not built with SLURM's PMI support"). So: the user's SLURM_MPI_TYPE
+# (srun reads it itself) wins, then the site's MpiDefault when it names a plugin, and
+# --mpi=pmix when neither sets one. SITE_MPI_DEFAULT is `scontrol show config`'s MpiDefault
+# ("" when scontrol could not tell).
+srun_mpi=()
+choose_srun_mpi() {
+  srun_mpi=()
+  if [[ -n ${SLURM_MPI_TYPE:-} ]]; then
+    say "MPI plugin: $SLURM_MPI_TYPE (from SLURM_MPI_TYPE)"
+  elif [[ -n $1 && $1 != none ]]; then
+    say "MPI plugin: $1 (the site's MpiDefault)"
+  else
+    srun_mpi=(--mpi=pmix)
+    say "MPI plugin: pmix (the site's MpiDefault is ${1:-unknown}, which cannot start Open MPI" \
+      "ranks; set SLURM_MPI_TYPE to choose another)"
+  fi
+}
+
+# threads_per_rank: OpenMP/BLAS threads for each rank. Under Slurm the CPUs per task, but
+# never more than this node's CPUs shared among the ranks on it, so ranks x threads <= cores
+# even when --cpus-per-task was left at a value for a larger node. Outside Slurm
+# OMP_NUM_THREADS (default 1).
+threads_per_rank() {
+  local threads=${SLURM_CPUS_PER_TASK:-${OMP_NUM_THREADS:-1}} ranks cpus
+  ranks=${SLURM_NTASKS_PER_NODE:-${SLURM_TASKS_PER_NODE:-}}
+  ranks=${ranks%%[(,]*} # "4(x2)" or "4,3": this node's share as Slurm writes it
+  cpus=${SLURM_CPUS_ON_NODE:-}
+  if [[ $ranks =~ ^[1-9][0-9]*$ && $cpus =~ ^[1-9][0-9]*$ ]] && ((threads * ranks > cpus)); then
+    threads=$((cpus / ranks))
+    ((threads >= 1)) || threads=1
+  fi
+  echo "$threads"
+}
+
 # setup_launcher: exports the OpenMP thread settings and fills the array `launcher`.
 setup_launcher() {
-  export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-${OMP_NUM_THREADS:-1}}
+  OMP_NUM_THREADS=$(threads_per_rank)
+  export OMP_NUM_THREADS
   if [[ -n ${SLURM_JOB_ID:-} ]]; then
     # Since Slurm 22.05 srun no longer inherits --cpus-per-task from the batch allocation;
     # without this each rank would be bound to a single core.
     [[ -n ${SLURM_CPUS_PER_TASK:-} ]] && export SRUN_CPUS_PER_TASK=$SLURM_CPUS_PER_TASK
+    local slurm_config task_plugin
+    slurm_config=$(scontrol show config 2>/dev/null)
     launcher=(srun --cpu-bind=cores)
+    choose_srun_mpi "$(sed -n 's/^MpiDefault *= *//p' <<<"$slurm_config")"
+    launcher+=(${srun_mpi[@]+"${srun_mpi[@]}"})
+    # GPUs: one (or more) per rank as the allocation asked (--gpus-per-task), each rank bound
+    # to the GPU(s) nearest its cores (GPU_BIND, default closest).
+    if [[ -n ${SLURM_GPUS_PER_TASK:-} ]]; then
+      launcher+=(--gpus-per-task="$SLURM_GPUS_PER_TASK" --gpu-bind="${GPU_BIND:-closest}")
+    fi
     # Threads are pinned (spread over the rank's cores) only where srun really binds each
     # rank to its own cores: OpenMP pins a process's first thread to the first CPU it may
     # use, so ranks left unbound (TaskPlugin task/none) would all share one CPU.
-    local task_plugin
-    task_plugin=$(scontrol show config 2>/dev/null | sed -n 's/^TaskPlugin *= *//p')
+    task_plugin=$(sed -n 's/^TaskPlugin *= *//p' <<<"$slurm_config")
     if [[ $task_plugin == *affinity* || $task_plugin == *cgroup* ]]; then
       export OMP_PROC_BIND=${OMP_PROC_BIND:-spread}
       export OMP_PLACES=${OMP_PLACES:-threads}

@@ -21,6 +21,7 @@
 #include "phyflow/io/inspect.hpp"
 #include "phyflow/io/nbody_export.hpp"
 #include "phyflow/core/build_info.hpp"
+#include "phyflow/core/placement.hpp"
 #if PHYFLOW_HAVE_TORCH
 #include "phyflow/ml/predict.hpp"
 #endif
@@ -48,7 +49,13 @@ struct Cli {
 int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
   namespace wf = phyflow::workflows;
   if (app.got_subcommand("info")) {
-    if (rt.rank() == 0) std::cout << phyflow::Runtime::describe() << std::flush;
+    const std::vector<std::string> placement = phyflow::placement_report(rt.comm());
+    if (rt.rank() == 0) {
+      std::cout << phyflow::Runtime::describe() << "  ranks    " << rt.size()
+                << " (host: rank, the CPUs it may use, its GPUs)\n";
+      for (const std::string& line : placement) std::cout << "    " << line << "\n";
+      std::cout << std::flush;
+    }
     return 0;
   }
   // inspect, compare and export read on rank 0 only (no MPI inside); an error is shared by all
@@ -124,6 +131,10 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
                 << deck.resolved_yaml() << std::flush;
     return 0;
   }
+  // Where the ranks run, before the work: a binding mistake shows here, not in the timings.
+  if (rt.size() > 1)
+    for (const std::string& line : phyflow::placement_report(rt.comm()))
+      phyflow::log::info("placement " + line);
   wf::RunOptions options;
   options.overwrite = cli.overwrite;
   options.restart = cli.restart;

@@ -51,8 +51,8 @@ void compare_attributes(const detail::InputFileState& a, const detail::InputFile
                         const std::string& object, const std::set<std::string>& ignored,
                         Report& report) {
   detail::Handle oa = a.open_object(object), ob = b.open_object(object);
-  const std::vector<std::string> na = detail::attribute_names(oa.get());
-  const std::vector<std::string> nb = detail::attribute_names(ob.get());
+  const std::vector<std::string> na = a.guarded([&] { return detail::attribute_names(oa.get()); });
+  const std::vector<std::string> nb = b.guarded([&] { return detail::attribute_names(ob.get()); });
   const std::set<std::string> sa(na.begin(), na.end()), sb(nb.begin(), nb.end());
   const std::string label = "attribute '" + object + "@";
   for (const std::string& name : na) {
@@ -88,15 +88,22 @@ void compare_attributes(const detail::InputFileState& a, const detail::InputFile
 void compare_dataset(const detail::InputFileState& a, const detail::InputFileState& b,
                      const std::string& path, Report& report) {
   detail::Handle da = a.open_dataset(path), db = b.open_dataset(path);
+  // A type or shape HDF5 cannot read is an unreadable input file, like a failed open.
   detail::Handle ta = detail::datatype(H5Dget_type(da.get()));
   detail::Handle tb = detail::datatype(H5Dget_type(db.get()));
+  if (!ta)
+    throw input_error(detail::unreadable_file_message(
+        a.path, "cannot read the type of '" + path + "'" + detail::hdf5_reason()));
+  if (!tb)
+    throw input_error(detail::unreadable_file_message(
+        b.path, "cannot read the type of '" + path + "'" + detail::hdf5_reason()));
   if (H5Tequal(ta.get(), tb.get()) <= 0) {
     report.add("dataset '" + path + "': dtype " + detail::dtype_name(ta.get()) + " vs " +
                detail::dtype_name(tb.get()) + " (or byte order/size)");
     return;
   }
-  const std::vector<std::uint64_t> sa = detail::dataset_shape(da.get());
-  const std::vector<std::uint64_t> sb = detail::dataset_shape(db.get());
+  const std::vector<std::uint64_t> sa = a.guarded([&] { return detail::dataset_shape(da.get()); });
+  const std::vector<std::uint64_t> sb = b.guarded([&] { return detail::dataset_shape(db.get()); });
   if (sa != sb) {
     report.add("dataset '" + path + "': shape " + detail::shape_text(sa) + " vs " +
                detail::shape_text(sb));
@@ -109,8 +116,8 @@ void compare_dataset(const detail::InputFileState& a, const detail::InputFileSta
   // Both read with the stored type as memory type: no conversion, the stored bytes exactly.
   const std::size_t element = H5Tget_size(ta.get());
   const std::size_t block_bytes = std::size_t{16} << 20;
-  detail::BlockReader ra(da.get(), ta.get(), block_bytes, a.where(path));
-  detail::BlockReader rb(db.get(), ta.get(), block_bytes, b.where(path));
+  detail::BlockReader ra(da.get(), ta.get(), block_bytes, a.path, path);
+  detail::BlockReader rb(db.get(), ta.get(), block_bytes, b.path, path);
   std::uint64_t differing = 0, first = 0;
   std::vector<unsigned char> first_a(element), first_b(element);
   while (ra.next() && rb.next()) {

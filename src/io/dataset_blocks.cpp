@@ -5,8 +5,9 @@
 
 namespace phyflow::io::detail {
 
-BlockReader::BlockReader(hid_t dataset, hid_t mem_type, std::size_t block_bytes, std::string where)
-    : dataset_(dataset), mem_type_(mem_type), where_(std::move(where)) {
+BlockReader::BlockReader(hid_t dataset, hid_t mem_type, std::size_t block_bytes, std::string file,
+                         std::string object)
+    : dataset_(dataset), mem_type_(mem_type), file_(std::move(file)), object_(std::move(object)) {
   shape_ = dataset_shape(dataset);
   for (std::size_t i = 1; i < shape_.size(); ++i) row_elements_ *= shape_[i];
   rows_ = shape_.empty() ? 1 : shape_[0];
@@ -39,7 +40,8 @@ bool BlockReader::next() {
                      buffer_.data());
   }
   if (status < 0)
-    throw input_error("cannot read " + where_ + hdf5_reason() + "; the file may be corrupt");
+    throw input_error(
+        unreadable_file_message(file_, "cannot read dataset '" + object_ + "'" + hdf5_reason()));
   return true;
 }
 

@@ -16,9 +16,10 @@ namespace phyflow::io::detail {
 /// is what lets compare walk two files in lockstep.
 class BlockReader {
  public:
-  BlockReader(hid_t dataset, hid_t mem_type, std::size_t block_bytes, std::string where);
-  /// Reads the next block; false when the dataset is exhausted. Throws input_error naming
-  /// `where` when a read fails.
+  BlockReader(hid_t dataset, hid_t mem_type, std::size_t block_bytes, std::string file,
+              std::string object);
+  /// Reads the next block; false when the dataset is exhausted. A read that fails is an
+  /// unreadable input file (input_error naming `file` and `object`).
   bool next();
   const unsigned char* data() const { return buffer_.data(); }
   std::uint64_t first_element() const { return first_row_ * row_elements_; }
@@ -26,7 +27,7 @@ class BlockReader {
 
  private:
   hid_t dataset_, mem_type_;
-  std::string where_;
+  std::string file_, object_;
   std::vector<std::uint64_t> shape_;
   std::uint64_t row_elements_ = 1, rows_ = 1, rows_per_block_ = 1;
   std::uint64_t first_row_ = 0, rows_in_block_ = 0;

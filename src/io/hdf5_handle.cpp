@@ -37,6 +37,12 @@ std::string hdf5_reason() {
   return detail.empty() ? std::string() : " (HDF5: " + detail + ")";
 }
 
+std::string unreadable_file_message(const std::string& file, const std::string& what) {
+  return "cannot read '" + file + "': " + what +
+         ": the file is corrupt, truncated or not an HDF5 file; re-create it, or check that the "
+         "path names the right file";
+}
+
 std::string dtype_name(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
   const std::size_t bits = 8 * H5Tget_size(type);
@@ -106,7 +112,9 @@ bool object_exists(hid_t file, const std::string& path) {
     pos = p.find('/', pos + 1);
     const std::string prefix = p.substr(0, pos);
     const htri_t exists = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
-    if (exists <= 0) {
+    // With its parent group known to exist, a failed look-up is unreadable metadata.
+    if (exists < 0) throw runtime_error("cannot look up '" + prefix + "'" + hdf5_reason());
+    if (exists == 0) {
       H5Eclear2(H5E_DEFAULT);
       return false;
     }

@@ -24,6 +24,12 @@ std::string hdf5_error_detail();
 /// " (HDF5: <detail>)" or "" -- appended to messages about failed HDF5 calls.
 std::string hdf5_reason();
 
+/// The one message for an input file HDF5 cannot read, whatever is broken (truncated, corrupt
+/// superblock or object headers, not HDF5 at all): "cannot read 'FILE': WHAT: the file is
+/// corrupt, truncated or not an HDF5 file; re-create it, or check that the path names the
+/// right file". WHAT says what failed, with HDF5's reason.
+std::string unreadable_file_message(const std::string& file, const std::string& what);
+
 /// Owns one hid_t and closes it with the matching H5?close on destruction.
 class Handle {
  public:
@@ -121,9 +127,9 @@ std::string shape_text(const std::vector<std::uint64_t>& shape);
 /// Current extent of a dataset.
 std::vector<std::uint64_t> dataset_shape(hid_t dataset);
 
-/// Opens "/a/b/c" relative to the file root; invalid Handle when it does not exist.
-/// Works for groups and datasets (H5Oopen); checks each component so a missing parent is
-/// "does not exist" rather than an HDF5 error.
+/// Whether "/a/b/c" exists (a group or dataset) relative to the file root; checks each
+/// component so a missing parent is "does not exist" rather than an HDF5 error. A look-up
+/// HDF5 cannot do (corrupt metadata) is a runtime error.
 bool object_exists(hid_t file, const std::string& path);
 
 /// Normalises an object path: "" and "/" are the root, "a/b" becomes "/a/b", no trailing '/'.

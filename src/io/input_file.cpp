@@ -63,11 +63,14 @@ namespace {
 std::vector<std::string> children(hid_t file, const std::string& group) {
   std::vector<std::string> names;
   H5G_info_t info{};
-  if (H5Gget_info_by_name(file, group.c_str(), &info, H5P_DEFAULT) < 0) return names;
+  // A group whose links cannot be read is corrupt metadata, never "empty".
+  if (H5Gget_info_by_name(file, group.c_str(), &info, H5P_DEFAULT) < 0)
+    throw runtime_error("cannot list the members of group '" + group + "'" + hdf5_reason());
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t len = H5Lget_name_by_idx(file, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, i,
                                            nullptr, 0, H5P_DEFAULT);
-    if (len < 0) continue;
+    if (len < 0)
+      throw runtime_error("cannot read the names in group '" + group + "'" + hdf5_reason());
     std::string name(static_cast<std::size_t>(len) + 1, '\0');
     H5Lget_name_by_idx(file, group.c_str(), H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
                        H5P_DEFAULT);
@@ -85,7 +88,13 @@ void collect(hid_t file, const std::string& group, int depth, std::vector<std::s
     const std::string path = (group == "/" ? "/" : group + "/") + name;
     Handle obj = object(H5Oopen(file, path.c_str(), H5P_DEFAULT));
     if (!obj) {
-      H5Eclear2(H5E_DEFAULT);  // a dangling soft or external link: not an object here
+      // A dangling soft or external link is not an object here; a hard link always leads to
+      // one, so failing to open it means its object header is corrupt.
+      const std::string reason = hdf5_reason();
+      H5L_info_t link{};
+      if (H5Lget_info(file, path.c_str(), &link, H5P_DEFAULT) < 0 || link.type == H5L_TYPE_HARD)
+        throw runtime_error("cannot open '" + path + "'" + reason);
+      H5Eclear2(H5E_DEFAULT);
       continue;
     }
     const H5I_type_t type = H5Iget_type(obj.get());
@@ -112,25 +121,30 @@ std::string listing(const InputFileState& state) {
 }  // namespace
 
 Handle InputFileState::open_object(const std::string& object_path) const {
-  const std::string p = normalize_path(object_path);
-  if (!object_exists(file.get(), p))
-    throw input_error("'" + path + "' has no group or dataset '" + p + "'; " + listing(*this));
-  Handle obj = object(H5Oopen(file.get(), p.c_str(), H5P_DEFAULT));
-  if (!obj) throw input_error("cannot open " + where(p) + hdf5_reason());
-  return obj;
+  return guarded([&] {
+    const std::string p = normalize_path(object_path);
+    if (!object_exists(file.get(), p))
+      throw input_error("'" + path + "' has no group or dataset '" + p + "'; " + listing(*this));
+    Handle obj = object(H5Oopen(file.get(), p.c_str(), H5P_DEFAULT));
+    if (!obj) throw runtime_error("cannot open '" + p + "'" + hdf5_reason());
+    return obj;
+  });
 }
 
 Handle InputFileState::open_dataset(const std::string& dataset_path) const {
-  const std::string p = normalize_path(dataset_path);
-  if (!object_exists(file.get(), p))
-    throw input_error("'" + path + "' has no dataset '" + p + "'; " + listing(*this));
-  Handle obj = object(H5Oopen(file.get(), p.c_str(), H5P_DEFAULT));
-  if (!obj || H5Iget_type(obj.get()) != H5I_DATASET)
-    throw input_error(where(p) + " is a group, not a dataset");
-  obj.reset();
-  Handle set = dataset(H5Dopen2(file.get(), p.c_str(), H5P_DEFAULT));
-  if (!set) throw input_error("cannot open dataset " + where(p) + hdf5_reason());
-  return set;
+  return guarded([&] {
+    const std::string p = normalize_path(dataset_path);
+    if (!object_exists(file.get(), p))
+      throw input_error("'" + path + "' has no dataset '" + p + "'; " + listing(*this));
+    Handle obj = object(H5Oopen(file.get(), p.c_str(), H5P_DEFAULT));
+    if (!obj) throw runtime_error("cannot open '" + p + "'" + hdf5_reason());
+    if (H5Iget_type(obj.get()) != H5I_DATASET)
+      throw input_error(where(p) + " is a group, not a dataset");
+    obj.reset();
+    Handle set = dataset(H5Dopen2(file.get(), p.c_str(), H5P_DEFAULT));
+    if (!set) throw runtime_error("cannot open dataset '" + p + "'" + hdf5_reason());
+    return set;
+  });
 }
 
 }  // namespace detail
@@ -205,8 +219,7 @@ InputFile InputFile::open(const std::string& path, MPI_Comm comm, PartialFiles p
       throw input_error("cannot open '" + path + "'" + reason +
                         ": another program may be writing it (wait for it to finish), or the "
                         "file system does not support locks (set HDF5_USE_FILE_LOCKING=FALSE)");
-    throw input_error("'" + path + "' is not a valid HDF5 file (truncated or corrupt?)" + reason +
-                      "; re-create it, or check that the path names the right file");
+    throw input_error(detail::unreadable_file_message(path, "HDF5 cannot open it" + reason));
   }
   auto state = std::make_unique<detail::InputFileState>();
   state->path = path;
@@ -221,37 +234,39 @@ const detail::InputFileState& detail::state_of(const InputFile& file) { return *
 // ---- structure --------------------------------------------------------------------------------
 
 bool InputFile::exists(const std::string& object) const {
-  return detail::object_exists(state_->file.get(), object);
+  return state_->guarded([&] { return detail::object_exists(state_->file.get(), object); });
 }
 
 bool InputFile::is_group(const std::string& object) const {
   if (!exists(object)) return false;
-  detail::Handle obj = detail::object(
-      H5Oopen(state_->file.get(), detail::normalize_path(object).c_str(), H5P_DEFAULT));
-  return obj && H5Iget_type(obj.get()) == H5I_GROUP;
+  return H5Iget_type(state_->open_object(object).get()) == H5I_GROUP;
 }
 
 bool InputFile::is_dataset(const std::string& object) const {
   if (!exists(object)) return false;
-  detail::Handle obj = detail::object(
-      H5Oopen(state_->file.get(), detail::normalize_path(object).c_str(), H5P_DEFAULT));
-  return obj && H5Iget_type(obj.get()) == H5I_DATASET;
+  return H5Iget_type(state_->open_object(object).get()) == H5I_DATASET;
 }
 
 std::vector<std::string> InputFile::list_objects() const {
-  std::vector<std::string> all;
-  detail::collect(state_->file.get(), "/", 0, all);
-  std::sort(all.begin(), all.end(), detail::natural_less);
-  return all;
+  return state_->guarded([&] {
+    std::vector<std::string> all;
+    detail::collect(state_->file.get(), "/", 0, all);
+    std::sort(all.begin(), all.end(), detail::natural_less);
+    return all;
+  });
 }
 
 DatasetInfo InputFile::info(const std::string& dataset) const {
   detail::Handle set = state_->open_dataset(dataset);
   DatasetInfo info;
   detail::Handle type = detail::datatype(H5Dget_type(set.get()));
-  info.dtype = detail::dtype_name(type.get());
   detail::Handle space = detail::dataspace(H5Dget_space(set.get()));
-  const int rank = H5Sget_simple_extent_ndims(space.get());
+  const int rank = space ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  if (!type || rank < 0)
+    throw input_error(detail::unreadable_file_message(
+        state_->path, "cannot read the type and shape of '" + detail::normalize_path(dataset) +
+                          "'" + detail::hdf5_reason()));
+  info.dtype = detail::dtype_name(type.get());
   if (rank > 0) {
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), max_dims(dims.size());
     H5Sget_simple_extent_dims(space.get(), dims.data(), max_dims.data());
@@ -335,8 +350,8 @@ std::vector<T> InputFile::read(const std::string& dataset) const {
   std::vector<T> data(n);
   if (n > 0 &&
       H5Dread(set.get(), detail::native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
-    throw input_error("cannot read dataset " + state_->where(p) + detail::hdf5_reason() +
-                      "; the file may be corrupt");
+    throw input_error(detail::unreadable_file_message(
+        state_->path, "cannot read dataset '" + p + "'" + detail::hdf5_reason()));
   return data;
 }
 
@@ -369,8 +384,8 @@ std::vector<T> InputFile::read_hyperslab(const std::string& dataset,
                     : H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr));
   if (H5Dread(set.get(), detail::native_type<T>(), mem_space.get(), file_space.get(), H5P_DEFAULT,
               data.data()) < 0)
-    throw input_error("cannot read dataset " + state_->where(p) + detail::hdf5_reason() +
-                      "; the file may be corrupt");
+    throw input_error(detail::unreadable_file_message(
+        state_->path, "cannot read dataset '" + p + "'" + detail::hdf5_reason()));
   return data;
 }
 
@@ -393,12 +408,17 @@ PHYFLOW_IO_INSTANTIATE_READ(double)
 
 bool InputFile::has_attribute(const std::string& object, const std::string& name) const {
   detail::Handle obj = state_->open_object(object);
-  return H5Aexists(obj.get(), name.c_str()) > 0;
+  const htri_t exists = H5Aexists(obj.get(), name.c_str());
+  if (exists < 0)
+    throw input_error(detail::unreadable_file_message(
+        state_->path, "cannot look up attribute '" + name + "' of '" +
+                          detail::normalize_path(object) + "'" + detail::hdf5_reason()));
+  return exists > 0;
 }
 
 std::vector<std::string> InputFile::attribute_names(const std::string& object) const {
   detail::Handle obj = state_->open_object(object);
-  return detail::attribute_names(obj.get());
+  return state_->guarded([&] { return detail::attribute_names(obj.get()); });
 }
 
 namespace {
@@ -406,7 +426,12 @@ namespace {
 detail::AttributeValue fetch(const detail::InputFileState& state, const std::string& object,
                              const std::string& name) {
   detail::Handle obj = state.open_object(object);
-  if (H5Aexists(obj.get(), name.c_str()) <= 0)
+  const htri_t exists = H5Aexists(obj.get(), name.c_str());
+  if (exists < 0)
+    throw input_error(detail::unreadable_file_message(
+        state.path, "cannot look up attribute '" + name + "' of '" +
+                        detail::normalize_path(object) + "'" + detail::hdf5_reason()));
+  if (exists == 0)
     throw input_error(state.where(object) + " has no attribute '" + name +
                       "' (was the file written by another workflow or an older phyflow?)");
   try {

@@ -122,8 +122,8 @@ Summary summarize(const detail::InputFileState& state, const std::string& path) 
   Summary summary;
   detail::Handle type = detail::datatype(H5Dget_type(set.get()));
   summary.histogram = detail::dtype_name(type.get()) == "int8";
-  detail::BlockReader reader(set.get(), H5T_NATIVE_DOUBLE, std::size_t{16} << 20,
-                             state.where(path));
+  detail::BlockReader reader(set.get(), H5T_NATIVE_DOUBLE, std::size_t{16} << 20, state.path,
+                             detail::normalize_path(path));
   while (reader.next())
     summary.add(reinterpret_cast<const double*>(reader.data()), reader.elements());
   return summary;
@@ -134,11 +134,22 @@ std::string attribute_line(const detail::AttributeValue& value) {
   return detail::attribute_text(value);
 }
 
+std::string describe(const InputFile& file, const detail::InputFileState& state,
+                     const std::string& path, const InspectOptions& options);
+
 }  // namespace
 
 std::string inspect(const std::string& path, const InspectOptions& options) {
   const InputFile file = InputFile::open(path, MPI_COMM_SELF, PartialFiles::allow);
   const detail::InputFileState& state = detail::state_of(file);
+  // Any HDF5 failure below (corrupt metadata) is an unreadable input: exit 2, one message.
+  return state.guarded([&] { return describe(file, state, path, options); });
+}
+
+namespace {
+
+std::string describe(const InputFile& file, const detail::InputFileState& state,
+                     const std::string& path, const InspectOptions& options) {
   const hid_t root = state.file.get();
   std::ostringstream out;
 
@@ -224,5 +235,7 @@ std::string inspect(const std::string& path, const InspectOptions& options) {
   }
   return out.str();
 }
+
+}  // namespace
 
 }  // namespace phyflow::io

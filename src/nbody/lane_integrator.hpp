@@ -36,6 +36,50 @@ struct DormandPrince {
                           e5 = -17253.0 / 339200.0, e6 = 22.0 / 525.0, e7 = -1.0 / 40.0;
 };
 
+/// The continuous extension of Dormand-Prince 5(4) (dense output of order 4): within an
+/// accepted step from t to t + h, y(t + theta h) = y + h sum_i b_i(theta) k_i with
+/// b_i(theta) = sum_j P[i][j] theta^(j+1), the interpolant of Hairer, Norsett & Wanner,
+/// "Solving ODEs I", II.6 (DOPRI5's CONTD5), in the form of SciPy's RK45 (its matrix P, rows
+/// i = 1..7; b_2 = 0). Checked exactly (rational arithmetic) when written: b_i(1) are the
+/// weights b above, b_7(1) = 0, and all eight order conditions up to order 4 hold for every
+/// theta.
+struct DormandPrinceDense {
+  /// b_i(theta) for i = 1..7 (Horner's scheme). Coefficients written out rather than held in
+  /// a static array, which device code could not index.
+  KOKKOS_INLINE_FUNCTION static double weight(int i, double theta) {
+    double p1 = 0.0, p2 = 0.0, p3 = 0.0, p4 = 0.0;
+    switch (i) {
+      case 1:
+        p1 = 1.0, p2 = -8048581381.0 / 2820520608.0, p3 = 8663915743.0 / 2820520608.0,
+        p4 = -12715105075.0 / 11282082432.0;
+        break;
+      case 3:
+        p2 = 131558114200.0 / 32700410799.0, p3 = -68118460800.0 / 10900136933.0,
+        p4 = 87487479700.0 / 32700410799.0;
+        break;
+      case 4:
+        p2 = -1754552775.0 / 470086768.0, p3 = 14199869525.0 / 1410260304.0,
+        p4 = -10690763975.0 / 1880347072.0;
+        break;
+      case 5:
+        p2 = 127303824393.0 / 49829197408.0, p3 = -318862633887.0 / 49829197408.0,
+        p4 = 701980252875.0 / 199316789632.0;
+        break;
+      case 6:
+        p2 = -282668133.0 / 205662961.0, p3 = 2019193451.0 / 616988883.0,
+        p4 = -1453857185.0 / 822651844.0;
+        break;
+      case 7:
+        p2 = 40617522.0 / 29380423.0, p3 = -110615467.0 / 29380423.0,
+        p4 = 69997945.0 / 29380423.0;
+        break;
+      default:  // b_2 = 0
+        break;
+    }
+    return theta * (p1 + theta * (p2 + theta * (p3 + theta * p4)));
+  }
+};
+
 /// Step-size control of rk45, PETSc's TSAdaptBasic with its defaults: new h = h * clip(safety
 /// * enorm^(-1/5), 0.1, 10), safety 0.9, times 0.5 again after a second rejection in a row.
 struct StepControl {
@@ -44,8 +88,8 @@ struct StepControl {
   static constexpr double clip_min = 0.1;
   static constexpr double clip_max = 10.0;
   static constexpr double exponent = -1.0 / 5.0;  // -1 / order, order 5 as PETSc's TSRK "5dp"
-  /// A step whose end would come within 1% of the next frame is stretched onto the frame
-  /// (Hairer's DOPRI5 does the same at xend) instead of leaving a sliver step behind.
+  /// A step whose end would come within 1% of the last frame is stretched onto it (Hairer's
+  /// DOPRI5 does the same at xend) instead of leaving a sliver step behind.
   static constexpr double stretch = 1.01;
 };
 
@@ -55,9 +99,9 @@ class LaneIntegrator {
  public:
   using T = Pack<L>;
   /// Work slots: Verlet = state, pair accelerations; RK4 = state, stage input, stage
-  /// derivative, weighted sum; rk45 = state, stage input, new state, k1..k7. Then three
-  /// constant slots: 1/m, q and m of every body.
-  static constexpr int work_slots = M == Method::verlet ? 2 : (M == Method::rk4 ? 4 : 10);
+  /// derivative, weighted sum; rk45 = state, stage input, new state, k1..k7, derivative at a
+  /// frame. Then three constant slots: 1/m, q and m of every body.
+  static constexpr int work_slots = M == Method::verlet ? 2 : (M == Method::rk4 ? 4 : 11);
   static constexpr int INV_M = work_slots, CHARGE = work_slots + 1, MASS = work_slots + 2;
   static constexpr int slots = work_slots + 3;
   static constexpr int lanes = L;
@@ -214,9 +258,17 @@ class LaneIntegrator {
   /// `a` at component b * a_stride + a_offset + k.
   KOKKOS_INLINE_FUNCTION void store_frame(int p, const Lanes& ln, int f, int y, int a,
                                           int a_offset, int a_stride) const {
+    int frame[L];
+    for (int l = 0; l < L; ++l) frame[l] = f;
+    store_frames(p, ln, frame, y, a, a_offset, a_stride);
+  }
+
+  /// Frame frame[l] of each live lane l of pack p (none where frame[l] < 0), as store_frame.
+  KOKKOS_INLINE_FUNCTION void store_frames(int p, const Lanes& ln, const int* frame, int y, int a,
+                                           int a_offset, int a_stride) const {
     for (int l = 0; l < L; ++l) {
-      if (!ln.alive[l]) continue;
-      const int s = ln.sim[l];
+      if (!ln.alive[l] || frame[l] < 0) continue;
+      const int s = ln.sim[l], f = frame[l];
       for (int b = 0; b < n_; ++b) {
         for (int c = 0; c < W; ++c) frames_(s, f, b, c) = lanes::lane(at(p, y, b * W + c), l);
         frames_(s, f, b, W) = initial_(s, b, W);
@@ -379,9 +431,13 @@ class LaneIntegrator {
   // -------------------------------------------------------------------------------------------
   // Dormand-Prince 5(4) with step control per simulation, i.e. per lane (see integrators.hpp
   // for the norm and StepControl for the controller). Slots: y, stage input, new state,
-  // k1..k7. An accepted lane copies new state -> y and k7 -> k1 (FSAL); the others keep theirs.
+  // k1..k7, derivative at a frame. An accepted lane copies new state -> y and k7 -> k1
+  // (FSAL); the others keep theirs. Steps are the ones the tolerance asks for, not cut at
+  // the frames: the frames an accepted step passes are filled from the dense output
+  // (DormandPrinceDense), as SciPy's solve_ivp(t_eval) and DOPRI5 do; only the last frame is
+  // landed on exactly.
   // -------------------------------------------------------------------------------------------
-  static constexpr int Y0 = 0, STAGE = 1, YNEW = 2, K0 = 3;
+  static constexpr int Y0 = 0, STAGE = 1, YNEW = 2, K0 = 3, FRAME_DY = 10;
 
   /// Stage input y + h sum_j a_j k_j over the first `count` stages (h per lane).
   KOKKOS_INLINE_FUNCTION void stage_input(int p, const T& h, const double* a, int count) const {
@@ -428,7 +484,8 @@ class LaneIntegrator {
     T h0;
     for (int l = 0; l < L; ++l) {
       double x = (d0[l] < 1e-5 || d1[l] < 1e-5) ? 1e-6 : 0.01 * d0[l] / d1[l];
-      if (x > spacing_) x = spacing_;
+      const double span = static_cast<double>(nt_ - 1) * spacing_;
+      if (x > span) x = span;  // not the frame spacing: frames do not bound steps
       lanes::lane(h0, l) = x;
     }
     for (int c = 0; c < size(); ++c) at(p, STAGE, c) = at(p, Y0, c) + h0 * at(p, K0, c);
@@ -443,118 +500,172 @@ class LaneIntegrator {
     }
   }
 
+  /// The frames an accepted step from t_old[l] to t_new[l] passes, per lane (frame next[l]
+  /// on, while its time <= t_new[l]), from the dense output of the step just taken (slots y,
+  /// k1..k7 still those of the step; h the step): one derivative evaluation per frame for the
+  /// frame's accelerations. A frame exactly at the step's end takes the new state itself.
+  KOKKOS_INLINE_FUNCTION void dense_frames(int p, Lanes& ln, const bool* accepted,
+                                           const double* t_old, const double* t_new, const T& h,
+                                           int* next, int* attempts) const {
+    using DD = DormandPrinceDense;
+    const int N = size();
+    while (true) {
+      int frame[L];
+      double theta[L];
+      bool any = false;
+      for (int l = 0; l < L; ++l) {
+        frame[l] = -1;
+        theta[l] = 1.0;
+        if (accepted[l] && ln.alive[l] && next[l] < nt_) {
+          const double t_frame = static_cast<double>(next[l]) * spacing_;
+          if (t_frame <= t_new[l]) {
+            frame[l] = next[l];
+            any = true;
+            theta[l] = (t_frame - t_old[l]) / lanes::lane(h, l);
+          }
+        }
+      }
+      if (!any) return;  // most steps of densely stored runs pass no frame: nothing to do
+      T w1, w3, w4, w5, w6, w7, at_end{};
+      for (int l = 0; l < L; ++l) {
+        lanes::lane(at_end, l) =
+            frame[l] >= 0 && static_cast<double>(frame[l]) * spacing_ == t_new[l] ? 1.0 : 0.0;
+        lanes::lane(w1, l) = DD::weight(1, theta[l]);
+        lanes::lane(w3, l) = DD::weight(3, theta[l]);
+        lanes::lane(w4, l) = DD::weight(4, theta[l]);
+        lanes::lane(w5, l) = DD::weight(5, theta[l]);
+        lanes::lane(w6, l) = DD::weight(6, theta[l]);
+        lanes::lane(w7, l) = DD::weight(7, theta[l]);
+      }
+      for (int c = 0; c < N; ++c) {
+        const T y = at(p, Y0, c) + h * (w1 * at(p, K0, c) + w3 * at(p, K0 + 2, c) +
+                                        w4 * at(p, K0 + 3, c) + w5 * at(p, K0 + 4, c) +
+                                        w6 * at(p, K0 + 5, c) + w7 * at(p, K0 + 6, c));
+        at(p, STAGE, c) = lanes::select(at_end > 0.0, at(p, YNEW, c), y);
+      }
+      derivative(p, STAGE, FRAME_DY);
+      store_frames(p, ln, frame, STAGE, FRAME_DY, D, W);
+      for (int l = 0; l < L; ++l) {
+        if (frame[l] < 0) continue;
+        ++next[l];
+        attempts[l] = 0;  // max_steps_per_frame counts the steps between two frames
+      }
+    }
+  }
+
   KOKKOS_INLINE_FUNCTION void run_rk45(int p, Lanes& ln) const {
     using DP = DormandPrince;
     const int N = size();
     derivative(p, Y0, K0);
     store_frame(p, ln, 0, Y0, K0, D, W);
     check_finite(p, ln, 1, K0);
+    const double t_end = static_cast<double>(nt_ - 1) * spacing_;
     double h[L], t[L];
     bool last_rejected[L];
+    int next[L], attempts[L];  // the first frame not yet stored; steps since the last frame
     starting_step(p, h);
     for (int l = 0; l < L; ++l) {
       t[l] = 0.0;
       last_rejected[l] = false;
+      next[l] = 1;
+      attempts[l] = 0;
     }
     const double a2[1] = {DP::a21}, a3[2] = {DP::a31, DP::a32},
                  a4[3] = {DP::a41, DP::a42, DP::a43}, a5[4] = {DP::a51, DP::a52, DP::a53, DP::a54},
                  a6[5] = {DP::a61, DP::a62, DP::a63, DP::a64, DP::a65};
 
-    for (int f = 1; f < nt_; ++f) {
-      const double t_frame = static_cast<double>(f) * spacing_;
-      int attempts[L];
-      for (int l = 0; l < L; ++l) attempts[l] = 0;
-      while (true) {
-        bool active[L], clamped[L], any = false;
-        T h_try;
-        for (int l = 0; l < L; ++l) {
-          active[l] = ln.alive[l] && t[l] < t_frame;
-          if (active[l] && attempts[l] == max_steps_) {
-            fail_lane(ln, l, f, 1);
-            active[l] = false;
-          }
-          if (active[l]) ++attempts[l];
-          any = any || active[l];
-          clamped[l] = t[l] + StepControl::stretch * h[l] >= t_frame;
-          lanes::lane(h_try, l) = clamped[l] ? t_frame - t[l] : h[l];
+    while (true) {
+      bool active[L], clamped[L], any = false;
+      T h_try;
+      for (int l = 0; l < L; ++l) {
+        active[l] = ln.alive[l] && t[l] < t_end;
+        if (active[l] && attempts[l] == max_steps_) {
+          fail_lane(ln, l, next[l], 1);
+          active[l] = false;
         }
-        if (!any) break;
+        if (active[l]) ++attempts[l];
+        any = any || active[l];
+        clamped[l] = t[l] + StepControl::stretch * h[l] >= t_end;
+        lanes::lane(h_try, l) = clamped[l] ? t_end - t[l] : h[l];
+      }
+      if (!any) break;
 
-        stage_input(p, h_try, a2, 1);
-        derivative(p, STAGE, K0 + 1);
-        stage_input(p, h_try, a3, 2);
-        derivative(p, STAGE, K0 + 2);
-        stage_input(p, h_try, a4, 3);
-        derivative(p, STAGE, K0 + 3);
-        stage_input(p, h_try, a5, 4);
-        derivative(p, STAGE, K0 + 4);
-        stage_input(p, h_try, a6, 5);
-        derivative(p, STAGE, K0 + 5);
-        for (int c = 0; c < N; ++c)
-          at(p, YNEW, c) = at(p, Y0, c) + h_try * (DP::b1 * at(p, K0, c) + DP::b3 * at(p, K0 + 2, c) +
-                                                   DP::b4 * at(p, K0 + 3, c) +
-                                                   DP::b5 * at(p, K0 + 4, c) +
-                                                   DP::b6 * at(p, K0 + 5, c));
-        derivative(p, YNEW, K0 + 6);
+      stage_input(p, h_try, a2, 1);
+      derivative(p, STAGE, K0 + 1);
+      stage_input(p, h_try, a3, 2);
+      derivative(p, STAGE, K0 + 2);
+      stage_input(p, h_try, a4, 3);
+      derivative(p, STAGE, K0 + 3);
+      stage_input(p, h_try, a5, 4);
+      derivative(p, STAGE, K0 + 4);
+      stage_input(p, h_try, a6, 5);
+      derivative(p, STAGE, K0 + 5);
+      for (int c = 0; c < N; ++c)
+        at(p, YNEW, c) = at(p, Y0, c) + h_try * (DP::b1 * at(p, K0, c) + DP::b3 * at(p, K0 + 2, c) +
+                                                 DP::b4 * at(p, K0 + 3, c) +
+                                                 DP::b5 * at(p, K0 + 4, c) +
+                                                 DP::b6 * at(p, K0 + 5, c));
+      derivative(p, YNEW, K0 + 6);
 
-        // PETSc's weighted RMS norm of (5th-order - embedded 4th-order solution). Like PETSc
-        // (TSErrorWeightedNorm), components whose tolerance is 0 (atol = 0 and both solutions
-        // 0) are left out of the sum and of the count; a NaN scale is kept: it must fail.
-        T sum{}, count{};
-        for (int c = 0; c < N; ++c) {
-          const T err = h_try * (DP::e1 * at(p, K0, c) + DP::e3 * at(p, K0 + 2, c) +
-                                 DP::e4 * at(p, K0 + 3, c) + DP::e5 * at(p, K0 + 4, c) +
-                                 DP::e6 * at(p, K0 + 5, c) + DP::e7 * at(p, K0 + 6, c));
-          const T high = at(p, YNEW, c), low = high - err;
-          const T ah = abs(high), al = abs(low);
-          const T scale = atol_ + rtol_ * lanes::select(ah > al, ah, al);
-          sum += lanes::select(scale == 0.0, T{}, (err / scale) * (err / scale));
-          count += lanes::select(scale == 0.0, T{}, T{} + 1.0);
+      // PETSc's weighted RMS norm of (5th-order - embedded 4th-order solution). Like PETSc
+      // (TSErrorWeightedNorm), components whose tolerance is 0 (atol = 0 and both solutions
+      // 0) are left out of the sum and of the count; a NaN scale is kept: it must fail.
+      T sum{}, count{};
+      for (int c = 0; c < N; ++c) {
+        const T err = h_try * (DP::e1 * at(p, K0, c) + DP::e3 * at(p, K0 + 2, c) +
+                               DP::e4 * at(p, K0 + 3, c) + DP::e5 * at(p, K0 + 4, c) +
+                               DP::e6 * at(p, K0 + 5, c) + DP::e7 * at(p, K0 + 6, c));
+        const T high = at(p, YNEW, c), low = high - err;
+        const T ah = abs(high), al = abs(low);
+        const T scale = atol_ + rtol_ * lanes::select(ah > al, ah, al);
+        sum += lanes::select(scale == 0.0, T{}, (err / scale) * (err / scale));
+        count += lanes::select(scale == 0.0, T{}, T{} + 1.0);
+      }
+
+      T accepted{};  // 1 in the lanes whose step is accepted
+      bool took[L];
+      double t_old[L];
+      for (int l = 0; l < L; ++l) {
+        took[l] = false;
+        t_old[l] = t[l];
+        if (!active[l]) continue;
+        const double n = lanes::lane(count, l);
+        const double enorm = n > 0.0 ? std::sqrt(lanes::lane(sum, l) / n) : 0.0;
+        if (!finite(enorm)) {
+          fail_lane(ln, l, next[l], 2);
+          continue;
         }
-
-        T accepted{};  // 1 in the lanes whose step is accepted
-        for (int l = 0; l < L; ++l) {
-          if (!active[l]) continue;
-          const double n = lanes::lane(count, l);
-          const double enorm = n > 0.0 ? std::sqrt(lanes::lane(sum, l) / n) : 0.0;
-          if (!finite(enorm)) {
-            fail_lane(ln, l, f, 2);
-            continue;
-          }
-          const double ht = lanes::lane(h_try, l);
-          const bool accept = enorm <= 1.0;
-          double safety = StepControl::safety;
-          if (!accept && last_rejected[l]) safety *= StepControl::reject_safety;
-          double factor =
-              enorm > 0.0 ? safety * std::pow(enorm, StepControl::exponent) : StepControl::clip_max;
-          factor = factor < StepControl::clip_min
-                       ? StepControl::clip_min
-                       : (factor > StepControl::clip_max ? StepControl::clip_max : factor);
-          const double h_next = ht * factor;
-          if (accept) {
-            lanes::lane(accepted, l) = 1.0;
-            t[l] = clamped[l] ? t_frame : t[l] + ht;
-            // A step shortened to land on the frame does not shrink the next one: the step
-            // the controller wanted before the cut is remembered (as Boost.Odeint's
-            // integrate_times does).
-            h[l] = clamped[l] && h[l] > h_next ? h[l] : h_next;
-            // No step can be longer than a frame interval; the cap keeps a force-free
-            // system's step (x10 per step) from overflowing without changing any step taken.
-            if (h[l] > spacing_) h[l] = spacing_;
-            last_rejected[l] = false;
-            ++ln.steps[l];
-          } else {
-            h[l] = h_next;
-            last_rejected[l] = true;
-            ++ln.rejected[l];
-          }
-        }
-        for (int c = 0; c < N; ++c) {
-          at(p, Y0, c) = lanes::select(accepted > 0.0, at(p, YNEW, c), at(p, Y0, c));
-          at(p, K0, c) = lanes::select(accepted > 0.0, at(p, K0 + 6, c), at(p, K0, c));
+        const double ht = lanes::lane(h_try, l);
+        const bool accept = enorm <= 1.0;
+        double safety = StepControl::safety;
+        if (!accept && last_rejected[l]) safety *= StepControl::reject_safety;
+        double factor =
+            enorm > 0.0 ? safety * std::pow(enorm, StepControl::exponent) : StepControl::clip_max;
+        factor = factor < StepControl::clip_min
+                     ? StepControl::clip_min
+                     : (factor > StepControl::clip_max ? StepControl::clip_max : factor);
+        const double h_next = ht * factor;
+        if (accept) {
+          lanes::lane(accepted, l) = 1.0;
+          took[l] = true;
+          t[l] = clamped[l] ? t_end : t[l] + ht;
+          h[l] = h_next;
+          // The cap keeps a force-free system's step (x10 per step) from overflowing; no
+          // step is longer than the whole run anyway.
+          if (h[l] > t_end) h[l] = t_end;
+          last_rejected[l] = false;
+          ++ln.steps[l];
+        } else {
+          h[l] = h_next;
+          last_rejected[l] = true;
+          ++ln.rejected[l];
         }
       }
-      store_frame(p, ln, f, Y0, K0, D, W);
+      dense_frames(p, ln, took, t_old, t, h_try, next, attempts);
+      for (int c = 0; c < N; ++c) {
+        at(p, Y0, c) = lanes::select(accepted > 0.0, at(p, YNEW, c), at(p, Y0, c));
+        at(p, K0, c) = lanes::select(accepted > 0.0, at(p, K0 + 6, c), at(p, K0, c));
+      }
     }
   }
 

@@ -86,6 +86,11 @@ for script in "${sbatch_files[@]}"; do
     cat "$job_lib" >>"$contract"
     name="$name (+ jobs/lib/common.sh)"
   fi
+  # shellcheck disable=SC2016 # the literal text $train_job is what is looked for
+  if grep -q 'exec bash "\$train_job"' "$script"; then # a header for jobs/train.sbatch
+    cat "$src/jobs/train.sbatch" "$job_lib" >>"$contract"
+    name="$name (+ jobs/train.sbatch, jobs/lib/common.sh)"
+  fi
   check "$name: traps USR1" grep -Eq '^ *trap .* USR1$' "$contract"
   check "$name: traps TERM" grep -Eq '^ *trap .* TERM$' "$contract"
   # shellcheck disable=SC2016 # the literal text $SLURM_JOB_ID is what is looked for
@@ -167,6 +172,32 @@ check "  ... with OMP_NUM_THREADS from SLURM_CPUS_PER_TASK" grep -q "threads per
 check "  ... and relative paths anchored at SLURM_SUBMIT_DIR" \
   grep -q "output.path=$work/data/ising/ising_T2.0_seed11.h5" <<<"$out"
 
+# The MPI plugin srun is given: --mpi=pmix when the site sets none (Slurm's default, which
+# cannot start Open MPI ranks), nothing when SLURM_MPI_TYPE or the site's MpiDefault names one.
+# A stand-in scontrol prints the configuration lines the scripts read.
+mkdir -p "$work/fake_bin"
+cat >"$work/fake_bin/scontrol" <<'EOF'
+#!/bin/bash
+[[ "$*" == "show config" ]] && printf 'MpiDefault              = %s\nTaskPlugin              = task/none\n' \
+  "$FAKE_MPI_DEFAULT"
+EOF
+chmod +x "$work/fake_bin/scontrol"
+srun_command() { # srun_command MPI_DEFAULT [VAR=value ...]: the dry-run's command line
+  local mpi_default=$1
+  shift
+  env -u SLURM_MPI_TYPE PATH="$work/fake_bin:$PATH" FAKE_MPI_DEFAULT="$mpi_default" SLURM_JOB_ID=1 \
+    SLURM_ARRAY_TASK_ID=0 SLURM_SUBMIT_DIR="$work" "$@" "${grid[@]}" \
+    bash "$job" --dry-run 2>&1 | sed -n 's/.*command: //p'
+}
+check "MpiDefault=none: srun --mpi=pmix" grep -q '^srun --cpu-bind=cores --mpi=pmix ' \
+  <<<"$(srun_command none)"
+check "MpiDefault unknown (scontrol says nothing): srun --mpi=pmix" \
+  grep -q '^srun --cpu-bind=cores --mpi=pmix ' <<<"$(srun_command "")"
+check "MpiDefault=pmi2 (the site's choice): no --mpi flag" \
+  grep -q '^srun --cpu-bind=cores [^-]' <<<"$(srun_command pmi2)"
+check "SLURM_MPI_TYPE=pmi2 with MpiDefault=none: no --mpi flag (srun reads the variable)" \
+  grep -q '^srun --cpu-bind=cores [^-]' <<<"$(srun_command none SLURM_MPI_TYPE=pmi2)"
+
 # ---- 4. the N-body job array: task id -> (law, dt, dimension); what a rerun resumes -----------
 # shellcheck disable=SC2317 # invoked through check
 exited_saying() { # exited_saying STATUS EXPECTED TEXT PATTERN: the exit status, and the message
@@ -225,6 +256,40 @@ check "nbody under Slurm: the launcher is srun --cpu-bind=cores" \
 check "  ... with OMP_NUM_THREADS from SLURM_CPUS_PER_TASK" grep -q "threads per rank: 3" <<<"$out"
 check "  ... and relative paths anchored at SLURM_SUBMIT_DIR" \
   grep -q "output.path=$work/data/nbody/n4/spring_3d/spring_3d.h5" <<<"$out"
+
+# jobs/train_multinode.sbatch: the training job with a multi-node GPU header. Under a
+# 2-node allocation of 4 ranks per node, 1 GPU per rank and 16 CPUs per rank on 32-CPU nodes:
+# srun binds each rank to its GPU, and the threads are capped to 32 / 4 = 8 per rank.
+multinode_job="$src/jobs/train_multinode.sbatch"
+check "train_multinode.sbatch: asks for GPUs per task and several nodes" \
+  grep -q '^#SBATCH --gpus-per-task=' "$multinode_job"
+out=$(env -u SLURM_MPI_TYPE PATH="$work/fake_bin:$PATH" FAKE_MPI_DEFAULT=none SLURM_JOB_ID=1 \
+  SLURM_SUBMIT_DIR="$work" SLURM_NTASKS_PER_NODE=4 SLURM_CPUS_ON_NODE=32 SLURM_CPUS_PER_TASK=16 \
+  SLURM_GPUS_PER_TASK=1 DECK=inputs/watch_and_learn.yaml bash "$multinode_job" --dry-run 2>&1)
+check "train_multinode under Slurm: srun --mpi=pmix --gpus-per-task=1 --gpu-bind=closest" \
+  grep -q "command: srun --cpu-bind=cores --mpi=pmix --gpus-per-task=1 --gpu-bind=closest " \
+  <<<"$out"
+check "  ... threads per rank capped so ranks x threads <= CPUs (4 x 8 = 32)" \
+  grep -q "BLAS threads per rank: 8," <<<"$out"
+out=$(env -u SLURM_MPI_TYPE PATH="$work/fake_bin:$PATH" FAKE_MPI_DEFAULT=none SLURM_JOB_ID=1 \
+  SLURM_SUBMIT_DIR="$work" SLURM_TASKS_PER_NODE="2(x2)" SLURM_CPUS_ON_NODE=32 \
+  SLURM_CPUS_PER_TASK=8 DECK=inputs/watch_and_learn.yaml GPU_BIND=none \
+  bash "$multinode_job" --dry-run 2>&1)
+check "  ... 2 ranks x 8 threads fit: 8 threads; no GPUs asked: no GPU flags" \
+  grep -q "BLAS threads per rank: 8," <<<"$out"
+check "  ... and no --gpus-per-task without SLURM_GPUS_PER_TASK" \
+  bash -c '! grep -q -- "--gpus-per-task" <<<"$1"' _ "$(grep 'command:' <<<"$out")"
+
+# jobs/pipeline.sh: the dataset job's array over its grid, then training with afterok.
+out=$(outside_slurm SIM_DECK=inputs/ising2d.yaml TEMPERATURES="2.0 2.5 3.0" SEEDS="1 2" \
+  TRAIN_DECK=inputs/watch_and_learn.yaml bash "$src/jobs/pipeline.sh" --dry-run 2>&1)
+check "pipeline --dry-run: the simulation as a 6-task array" \
+  grep -q "simulation: DECK=inputs/ising2d.yaml sbatch --parsable --array=0-5 .*ising_dataset.sbatch" \
+  <<<"$out"
+check "  ... then training with --dependency=afterok" \
+  grep -q "training: .*sbatch --parsable --dependency=afterok:JOBID .*train.sbatch" <<<"$out"
+out=$(outside_slurm bash "$src/jobs/pipeline.sh" --dry-run 2>&1)
+check "pipeline without TRAIN_DECK: exit 2 naming it" exited_saying "$?" 2 "$out" TRAIN_DECK
 
 # Slurm runs a copy of the script from its spool directory: jobs/lib/common.sh is then found
 # under the submit directory, and a clear error names PHYFLOW_JOBS_LIB when it is not.

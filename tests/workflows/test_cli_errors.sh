@@ -65,12 +65,24 @@ check "invalid YAML: exit 2 with line number" bash -c "[ $RC -eq 2 ] && grep -qF
 # A good run, then the existing output is protected.
 pf 2 run "$D"
 check "good run: exit 0" expect_rc 0
+check "good run on 2 ranks: prints where each rank runs (host: rank, CPUs)" \
+  bash -c "grep -q '^placement .*: rank 0 cpus [0-9].*; rank 1 cpus [0-9]' '$WORK/out.txt'"
 check "good run: final file and summary" bash -c "[ -f '$WORK/out.h5' ] && [ -f '$WORK/out.json' ] && [ ! -e '$WORK/out.h5.partial' ]"
 pf 2 run "$D"
 check "existing output: exit 2" expect_rc 2
 check "existing output: says --overwrite" output_has "--overwrite"
 pf 2 run "$D" --overwrite
 check "--overwrite: exit 0" expect_rc 0
+
+# phyflow info shows the rank -> host/CPU map; each rank's CPUs are its affinity mask.
+pf 2 info
+check "info on 2 ranks: a ranks line and both ranks' host and CPUs" \
+  bash -c "[ $RC -eq 0 ] && grep -q '^  ranks    2 ' '$WORK/out.txt' && \
+    grep -q \"^    $(hostname): rank 0 cpus [0-9][-,0-9]*; rank 1 cpus [0-9]\" '$WORK/out.txt'"
+cpus=$(taskset -cp $$ 2>/dev/null | sed 's/.*: //')
+"$PHYFLOW_EXE" info >"$WORK/out.txt" 2>&1 # no launcher: the affinity is this shell's
+check "info without a launcher: rank 0's CPUs are this shell's affinity ($cpus)" \
+  bash -c "[ -z '$cpus' ] || grep -q 'rank 0 cpus $cpus\$' '$WORK/out.txt'"
 
 # Files that are not (complete) phyflow outputs.
 pf 1 inspect "$WORK/nothing.h5"

@@ -58,6 +58,16 @@ pf 2 run "$WORK/d.yaml" --set output.path="$WORK/s4.h5" --set seed=4
 pf 1 compare "$WORK/b0.h5" "$WORK/s4.h5"
 check "different seeds differ (the comparison can fail)" expect_rc 1
 
+# engine: auto is the fast Kokkos engine for rk45 too (PETSc TS only when asked for by name):
+# same bits as engine: kokkos, and the file and summary say kokkos.
+deck "$WORK/d.yaml" spring 4 2 13 11 rk45 auto
+pf 2 run "$WORK/d.yaml" --set output.path="$WORK/auto.h5"
+check "rk45 engine auto: runs" expect_rc 0
+pf 1 compare "$WORK/b0.h5" "$WORK/auto.h5"
+check "rk45 engine auto: identical to engine kokkos" expect_rc 0
+check "rk45 engine auto: the summary records engine kokkos" \
+  json "$WORK/auto.json" "j['deck']['integrator']['engine']=='auto' and j['integrator']['engine']=='kokkos'"
+
 # Conservation: rk45 at tight tolerance keeps the energy of conservative laws.
 check "rk45 spring: max relative energy drift < 1e-6" json "$WORK/b0.json" "j['diagnostics']['energy_drift']['max'] < 1e-6"
 check "rk45 spring: momentum conserved" json "$WORK/b0.json" "j['diagnostics']['momentum_drift']['max'] < 1e-9"

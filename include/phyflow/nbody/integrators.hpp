@@ -29,6 +29,10 @@ struct TimeGrid {
 /// Integration schemes. verlet = velocity Verlet (kick-drift-kick leapfrog, symplectic, 2nd
 /// order); rk4 = classical Runge-Kutta; rk45 = Dormand-Prince 5(4) with adaptive steps and
 /// per-simulation error control (FSAL, local extrapolation: the 5th-order solution advances).
+/// The Kokkos rk45 takes the steps the tolerance asks for and fills the frames in between from
+/// the scheme's dense output (order 4, as SciPy's solve_ivp and DOPRI5); the PETSc reference
+/// lands a step on every frame (see integrate_petsc). Both meet the tolerance; their frames
+/// agree to it, not to the bit.
 enum class Method { verlet, rk4, rk45 };
 
 /// Which implementation runs the scheme: Kokkos kernels over a batch of simulations, or one
@@ -47,8 +51,8 @@ struct IntegratorSettings {
   Engine engine = Engine::kokkos;
   double rtol = 1.4e-8;  ///< rk45: relative tolerance (the seed's odeint default)
   double atol = 1.4e-8;  ///< rk45: absolute tolerance
-  /// rk45: the most steps (accepted + rejected) one simulation may take between two frames
-  /// before it is marked failed (the seed's odeint used mxstep = 2000).
+  /// rk45: the most steps (accepted + rejected) one simulation may take between two stored
+  /// frames before it is marked failed (the seed's odeint used mxstep = 2000).
   int max_steps_per_frame = 2000;
 };
 
@@ -80,7 +84,9 @@ using BatchStats = Kokkos::View<SimStats*>;
 /// state) and the accelerations at each frame. Each simulation is integrated on its own (a
 /// SIMD lane of a host thread or a GPU thread, its own rk45 step control), so its result does
 /// not depend on the batch it is in, the batch size, the rank or the CPU's SIMD width:
-/// bitwise. settings.engine is ignored.
+/// bitwise. rk45 steps are not cut at the frames (only the last frame is landed on, a step
+/// within 1% of it stretched onto it): the frames an accepted step passes are its dense
+/// output, their accelerations those of the interpolated state. settings.engine is ignored.
 void integrate_batch(const ForceLawSpec& law, int d, const TimeGrid& grid,
                      const IntegratorSettings& settings, const BatchState& initial,
                      const BatchFrames& frames, const BatchFrames& accel, const BatchStats& stats);
@@ -90,8 +96,10 @@ void integrate_batch(const ForceLawSpec& law, int d, const TimeGrid& grid,
 /// (frame 0 = `initial` bit for bit; accel[k] = accelerations() of frame k).
 /// rk45 -> TSRK 5dp with TSADAPTBASIC, settings.rtol/atol and the weighted RMS norm above;
 ///   first trial step frame_spacing() / 100; frames hit exactly (TS_EXACTFINALTIME_MATCHSTEP,
-///   one TSSolve per frame); a frame needing more than max_steps_per_frame steps (accepted +
-///   rejected) sets status 1.
+///   one TSSolve per frame, so its steps are cut at the frames: more steps than the Kokkos
+///   engine's dense output needs when frames are closer than the tolerance's step, the same
+///   accuracy; both are tested against Kepler's equation); a frame needing more than
+///   max_steps_per_frame steps (accepted + rejected) sets status 1.
 /// rk4 -> TSRK 4, verlet -> TSBASICSYMPLECTIC: exactly `substeps` steps of grid.step() per
 ///   frame (TSADAPTNONE). PETSc's TSBASICSYMPLECTICVELVERLET is the drift-kick-drift form, so
 ///   verlet registers the kick-drift-kick coefficients (c = {1/2, 1/2}, d = {1, 0}) with
