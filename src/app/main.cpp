@@ -40,6 +40,7 @@ struct Cli {
   std::string deck, help_deck, file_a, file_b;
   std::vector<std::string> overrides;
   bool overwrite = false, restart = false, log_all_ranks = false;
+  std::string from_stage;
   bool npy = false;
   phyflow::io::NbodyNpyExportOptions export_options;
   std::string model, input, output;
@@ -138,6 +139,12 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
   wf::RunOptions options;
   options.overwrite = cli.overwrite;
   options.restart = cli.restart;
+  options.from_stage = cli.from_stage;
+  phyflow::collective_try(rt.comm(), [&] {
+    if (!cli.from_stage.empty() && w->stages.empty())
+      throw phyflow::input_error("--from " + cli.from_stage + ": workflow '" + w->name +
+                                 "' has no stages; --from applies to staged workflows (distill)");
+  });
   w->run(deck, rt, options);
   return 0;
 }
@@ -165,6 +172,9 @@ int main(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   run->add_flag("--overwrite", cli.overwrite, "replace existing output files");
   run->add_flag("--restart", cli.restart, "resume from the newest checkpoint of this deck's output");
+  run->add_option("--from", cli.from_stage,
+                  "staged workflows (distill): start at this stage, reusing the files the earlier "
+                  "stages wrote");
   run->add_option("--help-deck", cli.help_deck, "print every deck key of WORKFLOW and exit")
       ->type_name("WORKFLOW");
 

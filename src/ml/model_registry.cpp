@@ -4,6 +4,7 @@
 #include "phyflow/core/config.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/ml/models/energy_lm.hpp"
+#include "phyflow/ml/models/graph_network.hpp"
 #include "phyflow/ml/models/mlp.hpp"
 
 namespace phyflow::ml {
@@ -16,6 +17,8 @@ const std::vector<ModelKind>& model_kinds() {
        DataLayout::ising, {"hidden", "mask"}},
       {"mlp", "multilayer perceptron on /x -> /y (mean squared error)", DataLayout::regression,
        {"layers", "width", "activation"}},
+      {"gnn", "graph network on N-body frames -> accelerations (sum |error|; seed 004)",
+       DataLayout::nbody, {"hidden", "regularizer", "msg_dim", "l1_weight", "kl_weight", "augment"}},
   };
   return kinds;
 }
@@ -33,9 +36,11 @@ const ModelKind& model_kind(const std::string& name) {
 }
 
 const nlohmann::json& model_option_defaults() {
-  static const nlohmann::json d = {{"hidden", 512},     {"bidirectional", false}, {"attention", false},
-                                   {"two_d", false},    {"mask", "target"},       {"layers", 2},
-                                   {"width", 64},       {"activation", "tanh"}};
+  static const nlohmann::json d = {
+      {"hidden", 0},          {"bidirectional", false}, {"attention", false}, {"two_d", false},
+      {"mask", "target"},     {"layers", 2},            {"width", 64},        {"activation", "tanh"},
+      {"regularizer", "standard"}, {"msg_dim", 0},     {"l1_weight", 1e-2},  {"kl_weight", 1.0},
+      {"augment", 3.0}};
   return d;
 }
 
@@ -69,6 +74,7 @@ ModelPtr make_model(const std::string& kind_name, const nlohmann::json& options,
     EnergyLMOptions o;
     o.probability = kind.name == "probability_gru";
     o.hidden = option(options, "hidden").get<int>();
+    if (o.hidden == 0) o.hidden = 512;  // the seed's size
     o.mask_input = option(options, "mask").get<std::string>() == "input";
     if (!o.probability) {
       o.bidirectional = option(options, "bidirectional").get<bool>();
@@ -76,6 +82,17 @@ ModelPtr make_model(const std::string& kind_name, const nlohmann::json& options,
       o.two_d = option(options, "two_d").get<bool>();
     }
     return std::make_shared<EnergyLM>(o, shape);
+  }
+  if (kind.name == "gnn") {
+    GraphNetworkOptions o;
+    o.hidden = option(options, "hidden").get<int>();
+    if (o.hidden == 0) o.hidden = 300;  // the seed's width
+    o.regularizer = option(options, "regularizer").get<std::string>();
+    o.msg_dim = option(options, "msg_dim").get<int>();
+    o.l1_weight = option(options, "l1_weight").get<double>();
+    o.kl_weight = option(options, "kl_weight").get<double>();
+    o.augment = option(options, "augment").get<double>();
+    return std::make_shared<GraphNetwork>(o, shape);
   }
   MlpOptions o;
   o.layers = option(options, "layers").get<int>();

@@ -62,7 +62,10 @@ void Trainer::step(const Batch& batch, double& loss_sum, bool& stop) {
   reducer_->begin_backward();
   double local = 0.0;
   if (n > 0) {
-    const auto loss = model_->loss(batch);
+    Batch keyed = batch;  // tensors are shared, not copied
+    keyed.seed = o_.seed;
+    keyed.step = state_.global_step;
+    const auto loss = model_->loss(keyed);
     // Each rank's mean, weighted by its share of the global batch: averaged over ranks by
     // the reducer this is the gradient of the global batch's mean loss.
     (loss * (double(n) * ranks_ / double(global_n))).backward();

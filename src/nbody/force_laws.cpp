@@ -101,6 +101,16 @@ void accelerations(const ForceLawSpec& spec, int d, int n, const double* state, 
   });
 }
 
+void pair_force(const ForceLawSpec& spec, int d, const double* bi, const double* bj, double* fi) {
+  check_dim(d);
+  with_law(spec, [&](const auto& law) {
+    const int w = 2 * d;  // q at 2d, m at 2d + 1
+    if (d == 1) law.template pair_force<1>(bi, bj, bi[w], bj[w], bi[w + 1], bj[w + 1], fi);
+    if (d == 2) law.template pair_force<2>(bi, bj, bi[w], bj[w], bi[w + 1], bj[w + 1], fi);
+    if (d == 3) law.template pair_force<3>(bi, bj, bi[w], bj[w], bi[w + 1], bj[w + 1], fi);
+  });
+}
+
 double potential_energy(const ForceLawSpec& spec, int d, int n, const double* state) {
   check_dim(d);
   return with_law(spec, [&](const auto& law) {

@@ -26,16 +26,12 @@
 #include "phyflow/sr/data.hpp"
 #include "phyflow/sr/search.hpp"
 #include "phyflow/workflows/workflow.hpp"
+#include "sr_keys.hpp"
 
 namespace phyflow::workflows {
 
 namespace {
 
-std::vector<std::string> operator_choices() {
-  std::vector<std::string> ops;
-  for (int i = int(sr::Op::add); i < sr::op_count; ++i) ops.push_back(sr::op_name(sr::Op(i)));
-  return ops;
-}
 
 config::Schema sr_schema() {
   config::Schema s("sr");
@@ -56,45 +52,7 @@ config::Schema sr_schema() {
            "with a 'columns' attribute, else the 1-D datasets)");
   s.real("data.validation_fraction", 0.0, 0.0, 0.9,
          "fraction of rows held out to report a validation loss (chosen by Philox from the seed)");
-  s.string_list("operators", std::vector<std::string>{"add", "sub", "mul", "div"},
-                operator_choices(), "operators expressions may use");
-  s.integer("search.generations", 100, 0, 1e9,
-            "generations (each island: population births per generation)");
-  s.integer("search.max_complexity", 30, 1, 1000, "largest complexity (node count) of an equation");
-  s.real(
-      "search.time_limit_s", 0.0, 0.0, std::nullopt,
-      "stop after this many seconds (all ranks at the same generation, results complete); 0: none");
-  s.real("search.loss_threshold", 0.0, 0.0, std::nullopt,
-         "stop once the best training loss (weighted MSE) is at or below this; 0: never");
-  s.integer("search.islands", 4, 1, 4096, "populations per MPI rank (OpenMP threads evolve them)");
-  s.integer("search.population", 64, 2, 1e6, "individuals per island");
-  s.integer("search.tournament", 6, 1, 1e6, "tournament size of the selection");
-  s.real("search.parsimony", 1e-3, 0.0, std::nullopt,
-         "fitness = loss / var(target) + parsimony * complexity");
-  s.real("search.crossover_probability", 0.1, 0.0, 1.0, "chance that a birth is a crossover");
-  s.real("search.optimize_probability", 0.25, 0.0, 1.0,
-         "chance that a child's constants are fitted by Levenberg-Marquardt");
-  s.integer("search.lm_iterations", 8, 0, 1000,
-            "Levenberg-Marquardt steps per fit during the search");
-  s.integer("search.lm_rows", 256, 1, 1e9,
-            "rows of the subsample constants are fitted on during the search");
-  s.integer("search.batch_rows", 0, 0, 1e9,
-            "score children on this many rows drawn afresh each generation (0: all rows); the "
-            "hall of fame and the front use all rows. For large data sets");
-  s.integer("search.migration_interval", 5, 1, 1e9, "generations between migrations");
-  s.integer("search.migrants", 4, 0, 1e6,
-            "individuals each island sends and receives per migration");
-  s.choice("search.topology", "ring", {"ring", "random"},
-           "where a rank's migrants go: the next rank, or the next in a random ring drawn "
-           "afresh (from the seed) at every migration");
-  s.integer("search.threads", 0, 0, 4096, "OpenMP threads per rank (0: OMP_NUM_THREADS)");
-  // Per-operator complexity (PySR's complexity_of_operators): node count by default.
-  for (int i = 0; i < sr::op_count; ++i) {
-    const std::string name = i == int(sr::Op::constant)   ? "constant"
-                             : i == int(sr::Op::variable) ? "variable"
-                                                          : sr::op_name(sr::Op(i));
-    s.integer("complexity." + name, 1, 1, 100, "complexity of one " + name + " node");
-  }
+  add_sr_search_keys(s, "operators", "search.", "complexity.");
   s.real("progress.interval", 5.0, 0.0, std::nullopt, "seconds between progress lines (0: none)");
   s.string("output.path", std::string("sr.json"),
            "result file (JSON: pareto, best; written as PATH.partial, renamed when complete)");
@@ -114,43 +72,8 @@ SrSettings sr_settings(const config::Deck& deck) {
   if (deck.has("data.weights")) s.data.weights = deck.string("data.weights");
   if (deck.has("data.features")) s.data.features = deck.string_list("data.features");
   if (deck.has("data.dataset")) s.data.dataset = deck.string("data.dataset");
-  sr::SearchOptions& o = s.options;
-  o.operators.clear();
-  for (const std::string& name : deck.string_list("operators")) {
-    sr::Op op;
-    if (!sr::parse_op(name, op))
-      throw input_error("deck '" + deck.origin() + "': unknown operator '" + name +
-                        "' (known: " + sr::operator_names() + ")");
-    if (std::find(o.operators.begin(), o.operators.end(), op) == o.operators.end())
-      o.operators.push_back(op);
-  }
-  o.seed = std::uint64_t(deck.integer("seed"));
-  o.validation_fraction = deck.real("data.validation_fraction");
-  o.generations = int(deck.integer("search.generations"));
-  o.max_complexity = int(deck.integer("search.max_complexity"));
-  o.time_limit_s = deck.real("search.time_limit_s");
-  o.loss_threshold = deck.real("search.loss_threshold");
-  o.islands = int(deck.integer("search.islands"));
-  o.population = int(deck.integer("search.population"));
-  o.tournament = int(deck.integer("search.tournament"));
-  o.parsimony = deck.real("search.parsimony");
-  o.crossover_probability = deck.real("search.crossover_probability");
-  o.optimize_probability = deck.real("search.optimize_probability");
-  o.lm_iterations = int(deck.integer("search.lm_iterations"));
-  o.lm_rows = int(deck.integer("search.lm_rows"));
-  o.migration_interval = int(deck.integer("search.migration_interval"));
-  o.batch_rows = int(deck.integer("search.batch_rows"));
-  o.migrants = int(deck.integer("search.migrants"));
-  o.threads = int(deck.integer("search.threads"));
-  o.topology =
-      deck.string("search.topology") == "random" ? sr::Topology::random : sr::Topology::ring;
-  o.progress_interval_s = deck.real("progress.interval");
-  for (int i = 0; i < sr::op_count; ++i) {
-    const std::string name = i == int(sr::Op::constant)   ? "constant"
-                             : i == int(sr::Op::variable) ? "variable"
-                                                          : sr::op_name(sr::Op(i));
-    o.weights.of[i] = int(deck.integer("complexity." + name));
-  }
+  s.options = sr_search_options(deck, "operators", "search.", "complexity.");
+  s.options.validation_fraction = deck.real("data.validation_fraction");
   s.output = deck.string("output.path");
   if (s.output.empty()) throw input_error("deck '" + deck.origin() + "': output.path is empty");
   return s;

@@ -61,8 +61,9 @@ config::Schema train_schema() {
   }
   s.choice("model.kind", names.front(), names, kinds_help);
   const auto& d = ml::model_option_defaults();
-  s.integer("model.hidden", d["hidden"].get<long long>(), 1, 1e6,
-            "energy_gru, probability_gru: GRU hidden size (the seed: 512)");
+  s.integer("model.hidden", d["hidden"].get<long long>(), 0, 1e6,
+            "energy_gru, probability_gru: GRU hidden size (0: the seed's 512); gnn: width of "
+            "the edge and node MLPs' hidden layers (0: the seed's 300)");
   s.boolean("model.bidirectional", false, "energy_gru: bidirectional GRU");
   s.boolean("model.attention", false, "energy_gru: one-head self-attention after the GRU");
   s.boolean("model.two_d", false,
@@ -73,6 +74,16 @@ config::Schema train_schema() {
   s.integer("model.layers", d["layers"].get<long long>(), 0, 1000, "mlp: hidden layers");
   s.integer("model.width", d["width"].get<long long>(), 1, 1e7, "mlp: units per hidden layer");
   s.choice("model.activation", "tanh", {"tanh", "relu", "silu", "softplus"}, "mlp: activation");
+  s.choice("model.regularizer", "standard", {"standard", "bottleneck", "l1", "kl"},
+           "gnn: messages of size 100 (standard), d (bottleneck), 100 with an L1 penalty (l1), "
+           "or variational with a KL penalty (kl)");
+  s.integer("model.msg_dim", 0, 0, 1e6, "gnn: message size (0: by model.regularizer)");
+  s.real("model.l1_weight", d["l1_weight"].get<double>(), 0.0, std::nullopt,
+         "gnn, regularizer l1: weight of sum |message| / edges");
+  s.real("model.kl_weight", d["kl_weight"].get<double>(), 0.0, std::nullopt,
+         "gnn, regularizer kl: weight of the messages' KL divergence / edges");
+  s.real("model.augment", d["augment"].get<double>(), 0.0, std::nullopt,
+         "gnn: std of the random translation added to each training frame's positions (0: off)");
   s.choice("model.dtype", "float32", {"float32", "float64"}, "precision of weights and data");
   s.string("model.init", std::nullopt,
            "start from the weights of this model file (the same kind and options)");

@@ -5,6 +5,7 @@
 #include "../io/io_test_support.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/model.hpp"
+#include "phyflow/nbody/force_laws.hpp"
 
 #include <torch/torch.h>
 
@@ -62,6 +63,39 @@ inline void write_ising_file(const std::string& path, int n, int L, unsigned see
                       "spins", "1");
       out.write_array(grp + "/energy", e.data(), {std::uint64_t(n)}, "energy", "J");
     }
+    out.commit();
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+/// An N-body file of ns simulations x nt frames of n bodies in d dimensions: every frame an
+/// independent random state [x ~ N(0, 1), v ~ N(0, 1), q = sign N, m = exp N] with its exact
+/// accelerations under `law` (the samples a graph network learns from; no time integration
+/// is needed for that). Rank 0 writes it.
+inline void write_nbody_file(const std::string& path, int ns, int nt, int n, int d, unsigned seed,
+                             nbody::ForceLaw law = nbody::ForceLaw::spring) {
+  if (world_rank() == 0) {
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<double> normal;
+    const int w = 2 * d + 2;
+    const std::size_t frames = std::size_t(ns) * nt;
+    std::vector<double> data(frames * n * w), accel(frames * n * d);
+    nbody::ForceLawSpec spec;
+    spec.law = law;
+    for (std::size_t f = 0; f < frames; ++f) {
+      double* state = &data[f * n * w];
+      for (int b = 0; b < n; ++b) {
+        for (int k = 0; k < 2 * d; ++k) state[b * w + k] = normal(gen);
+        state[b * w + 2 * d] = normal(gen) < 0 ? -1.0 : 1.0;
+        state[b * w + 2 * d + 1] = std::exp(normal(gen));
+      }
+      nbody::accelerations(spec, d, n, state, &accel[f * n * d]);
+    }
+    auto out = io::OutputFile::create(MPI_COMM_SELF, path, true);
+    const auto u = [](int v) { return std::uint64_t(v); };
+    out.set_attribute("/", "law", std::string(nbody::law_name(law)));
+    out.write_array("/data", data.data(), {u(ns), u(nt), u(n), u(w)}, "state [x, v, q, m]", "1");
+    out.write_array("/accel", accel.data(), {u(ns), u(nt), u(n), u(d)}, "acceleration", "1");
     out.commit();
   }
   MPI_Barrier(MPI_COMM_WORLD);

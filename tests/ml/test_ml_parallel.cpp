@@ -89,6 +89,8 @@ TEST(DataParallel, RanksWithBatchBFollowOneRankWithBatchRB) {
   const std::string reg = dir.path() + "/r.h5", ising = dir.path() + "/i.h5";
   write_regression_file(reg, 400, 3, 5, [](const double* x) { return std::sin(x[0]) * x[1] + x[2]; });
   write_ising_file(ising, 80, 4, 6);
+  const std::string nb = dir.path() + "/n.h5";
+  write_nbody_file(nb, 20, 4, 3, 2, 7);
   const int R = world_size();
   struct Case {
     std::string kind, path, optimizer;
@@ -105,6 +107,10 @@ TEST(DataParallel, RanksWithBatchBFollowOneRankWithBatchRB) {
       {"energy_gru", ising, "sgd",
        {{"hidden", 6}, {"bidirectional", true}, {"attention", true}, {"two_d", true}}, 8 / R, 1},
       {"energy_gru", ising, "adam", {{"hidden", 6}, {"two_d", true}}, 8 / R, 1},
+      // Translation augmentation and sampled messages are keyed by (seed, sample, step), so
+      // they too are the same whichever rank draws them.
+      {"gnn", nb, "adam", {{"hidden", 8}, {"regularizer", "kl"}, {"msg_dim", 3}}, 4 / R, 1},
+      {"gnn", nb, "adam", {{"hidden", 8}, {"regularizer", "l1"}, {"msg_dim", 4}}, 4 / R, 1},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.kind + " " + c.optimizer);

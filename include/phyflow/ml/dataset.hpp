@@ -28,10 +28,15 @@ struct DataShape {
 };
 
 /// A set of samples: inputs x (B, x...), targets y (B, y...), and for Ising data the inverse
-/// temperature of each sample (B). `index` holds the samples' global indices.
+/// temperature of each sample (B). `index` holds the samples' global indices. In a training
+/// step the trainer also sets the run's seed and the global step, so that a model's own random
+/// numbers (augmentation, sampled messages) can be keyed by (seed, sample index, step) and be
+/// the same on any rank count; step is -1 outside training.
 struct Batch {
   torch::Tensor x, y, beta;
   std::vector<std::int64_t> index;
+  std::uint64_t seed = 0;
+  std::int64_t step = -1;
   std::int64_t size() const { return static_cast<std::int64_t>(index.size()); }
 };
 

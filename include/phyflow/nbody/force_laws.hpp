@@ -256,6 +256,10 @@ constexpr int state_width(int d) { return 2 * d + 2; }
 /// the seed's damping). accel holds n rows of d doubles. d must be 1, 2 or 3.
 void accelerations(const ForceLawSpec& spec, int d, int n, const double* state, double* accel);
 
+/// The pair force on body i from body j (rows bi, bj of the state layout) into fi[0..d): the
+/// ground truth a graph network's messages are compared with (damped: the spring part only).
+void pair_force(const ForceLawSpec& spec, int d, const double* bi, const double* bj, double* fi);
+
 /// Sum over pairs i < j of the pair energy (the conservative part; damped: the spring energy).
 double potential_energy(const ForceLawSpec& spec, int d, int n, const double* state);
 

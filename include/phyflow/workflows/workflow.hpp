@@ -19,6 +19,7 @@ namespace phyflow::workflows {
 struct RunOptions {
   bool overwrite = false;  ///< replace existing outputs
   bool restart = false;    ///< resume from the newest complete checkpoint
+  std::string from_stage;  ///< staged workflows: first stage to run ("": all)
 };
 
 struct Workflow {
@@ -29,6 +30,9 @@ struct Workflow {
   /// input_error. Called by `validate` and before `run`, identically on every rank.
   std::function<void(const config::Deck&, int ranks)> check;
   std::function<void(const config::Deck&, Runtime&, const RunOptions&)> run;
+  /// Stages, in order, of a workflow that chains several (distill); `--from STAGE` starts
+  /// at one of them. Empty for single-stage workflows.
+  std::vector<std::string> stages;
 };
 
 /// Every workflow, in the order `phyflow run --help-deck` lists them.
@@ -45,6 +49,7 @@ Workflow ising_workflow();
 Workflow nbody_workflow();
 Workflow phi4_workflow();
 Workflow sr_workflow();
-Workflow train_workflow();  ///< only in builds with LibTorch
+Workflow train_workflow();    ///< only in builds with LibTorch
+Workflow distill_workflow();  ///< only in builds with LibTorch
 
 }  // namespace phyflow::workflows
