@@ -167,8 +167,11 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
     sum_m2 += m2[i];
   }
   d.chi2.value = dV * (sum_m2 / double(N) - std::pow(sum_m / double(N), 2));
-  const std::size_t bins = std::min<std::size_t>(64, N), size = N / bins;
-  if (bins >= 2) {
+  // Bins of at least 4 tau_int of m^2 (at most 64 bins), so the bin means are nearly independent.
+  const auto min_size = std::size_t(std::ceil(4.0 * (std::isfinite(m2s.tau_int) ? m2s.tau_int : 0.5)));
+  const std::size_t bins = std::max<std::size_t>(2, std::min<std::size_t>({64, N, N / std::max<std::size_t>(1, min_size)}));
+  const std::size_t size = N / bins;
+  if (N >= 2) {
     std::vector<double> bm(bins, 0.0), bm2(bins, 0.0), jk(bins);
     for (std::size_t b = 0; b < bins; ++b)
       for (std::size_t i = b * size; i < (b + 1) * size; ++i) {

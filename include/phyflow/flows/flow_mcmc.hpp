@@ -59,8 +59,8 @@ struct FlowDiagnostics {
   double ess = 0.0;       ///< per proposal: exp(2 LSE(log w) - LSE(2 log w)) / N
   Estimate log_z;         ///< log of the mean of w (log Z of the target up to the prior's
                           ///< normalisation), delta-method error from the scatter of w
-  Estimate chi2;          ///< V (<m^2> - <m>^2), m = mean field; binned-jackknife error,
-                          ///< tau_int of m^2
+  Estimate chi2;          ///< V (<m^2> - <m>^2), m = mean field; jackknife error over bins
+                          ///< of >= 4 tau_int(m^2) (at most 64), tau_int of m^2
   Estimate phi2;          ///< <phi_x^2>, Gamma-method error and tau_int
   Estimate abs_m;         ///< <|m|>
   Estimate action;        ///< <S>
