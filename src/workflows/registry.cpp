@@ -9,6 +9,7 @@ const std::vector<Workflow>& registry() {
     ising_workflow(), nbody_workflow(), sr_workflow(),
 #if PHYFLOW_HAVE_TORCH
     train_workflow(),
+    flow_workflow(),
 #endif
   };
   return all;
