@@ -96,6 +96,11 @@ pf 1 run "$WORK/r.yaml" --restart --set checkpoint.stop_after=0
 check "--restart completes" bash -c "[ $RC -eq 0 ] && [ -e $WORK/r.h5 ] && [ ! -e $WORK/r.ckpt.h5 ]"
 check "restarted run equals the uninterrupted one bit for bit" $PY "$WORK/same.py" "$WORK/a.h5" "$WORK/r.h5"
 
+# --- train.time_limit_s stops training and samples with the flow so far -----------------------
+deck tl "train: {steps: 100000000, time_limit_s: 2}"
+pf 1 run "$WORK/tl.yaml"
+check "time limit: exit 0, training stopped early" bash -c "[ $RC -eq 0 ] && $PY -c \"import json; t = json.load(open('$WORK/tl.json'))['train']; assert t['stopped_by_time_limit'] and 0 < t['steps'] < 100000000\""
+
 # --- bad input -------------------------------------------------------------------------------
 deck b1 "action: {kind: phi6}"
 pf 1 run "$WORK/b1.yaml"
