@@ -1,15 +1,13 @@
 // Batched phi^4 action (action.hpp).
 #include "phyflow/flows/action.hpp"
 
-#include "phyflow/core/error.hpp"
-
 #include <torch/torch.h>
+
+#include "phyflow/core/error.hpp"
 
 namespace phyflow::flows {
 
-std::int64_t LatticeShape::volume() const {
-  return std::int64_t(lattice::phi4_volume(dims, L));
-}
+std::int64_t LatticeShape::volume() const { return std::int64_t(lattice::phi4_volume(dims, L)); }
 
 std::vector<std::int64_t> LatticeShape::sites() const {
   return std::vector<std::int64_t>(std::size_t(dims), L);
@@ -23,8 +21,8 @@ std::vector<std::int64_t> LatticeShape::batch(std::int64_t n) const {
 
 torch::Tensor phi4_action(const torch::Tensor& phi, int dims, const lattice::Phi4Couplings& c) {
   if (phi.dim() != dims + 1)
-    throw runtime_error("phi4_action: fields of shape " + c10::str(phi.sizes()) + " are not (B, L^" +
-                        std::to_string(dims) + ")");
+    throw runtime_error("phi4_action: fields of shape " + c10::str(phi.sizes()) +
+                        " are not (B, L^" + std::to_string(dims) + ")");
   const auto phi2 = phi * phi;
   auto density = (2.0 * dims + c.m2) * phi2;
   for (int mu = 1; mu <= dims; ++mu) density = density - 2.0 * phi * torch::roll(phi, {-1}, {mu});

@@ -1,9 +1,9 @@
 // Coupling layers and conditioners (coupling.hpp).
 #include "phyflow/flows/coupling.hpp"
 
-#include "phyflow/core/error.hpp"
-
 #include <torch/torch.h>
+
+#include "phyflow/core/error.hpp"
 
 namespace phyflow::flows {
 
@@ -17,9 +17,11 @@ torch::Tensor checker_mask(const LatticeShape& shape, int parity) {
   return ((sum + parity) % 2).to(torch::kFloat64);
 }
 
-std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(
-    const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& h, const torch::Tensor& d,
-    double bound, bool inverse) {
+std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::Tensor& x,
+                                                                  const torch::Tensor& w,
+                                                                  const torch::Tensor& h,
+                                                                  const torch::Tensor& d,
+                                                                  double bound, bool inverse) {
   // Smallest bin width, height and knot derivative, as in Durkan et al.'s code (nflows).
   constexpr double min_w = 1e-3, min_h = 1e-3, min_d = 1e-3;
   const std::int64_t K = w.size(-1);
@@ -43,8 +45,11 @@ std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(
   const auto& loc = inverse ? ch : cw;
   auto idx = (xc.unsqueeze(-1) >= loc.narrow(-1, 0, K)).sum(-1, /*keepdim=*/true) - 1;
   idx = idx.clamp(0, K - 1);
-  auto pick = [&](const torch::Tensor& t, const torch::Tensor& i) { return t.gather(-1, i).squeeze(-1); };
-  const auto xk = pick(cw, idx), wk = pick(widths, idx), yk = pick(ch, idx), hk = pick(heights, idx);
+  auto pick = [&](const torch::Tensor& t, const torch::Tensor& i) {
+    return t.gather(-1, i).squeeze(-1);
+  };
+  const auto xk = pick(cw, idx), wk = pick(widths, idx), yk = pick(ch, idx),
+             hk = pick(heights, idx);
   const auto dk = pick(derivs, idx), dk1 = pick(derivs, idx + 1);
   const auto delta = hk / wk;
   const auto curv = dk + dk1 - 2.0 * delta;
@@ -62,7 +67,8 @@ std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(
   }
   const auto t1 = theta * (1.0 - theta);
   const auto den = delta + curv * t1;
-  const auto dnum = delta * delta * (dk1 * theta * theta + 2.0 * delta * t1 + dk * (1.0 - theta).pow(2));
+  const auto dnum =
+      delta * delta * (dk1 * theta * theta + 2.0 * delta * t1 + dk * (1.0 - theta).pow(2));
   auto logdet = dnum.log() - 2.0 * den.log();
   if (!inverse) {
     out = yk + hk * (delta * theta * theta + dk * t1) / den;
@@ -81,8 +87,10 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
     throw input_error("conv conditioners exist for d = 1, 2, 3; use model.net: dense for d = " +
                       std::to_string(shape.dims));
   if (conv && o.kernel % 2 == 0)
-    throw input_error("model.kernel must be odd (circular padding of kernel/2 keeps the lattice "
-                      "size): " + std::to_string(o.kernel));
+    throw input_error(
+        "model.kernel must be odd (circular padding of kernel/2 keeps the lattice "
+        "size): " +
+        std::to_string(o.kernel));
   std::vector<std::int64_t> sizes{conv ? 1 : shape.volume()};
   sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
   sizes.push_back(conv ? out_channels : out_channels * shape.volume());
@@ -92,11 +100,14 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
     if (!conv)
       net->push_back(torch::nn::Linear(a, b));
     else if (shape.dims == 1)
-      net->push_back(torch::nn::Conv1d(torch::nn::Conv1dOptions(a, b, o.kernel).padding(pad).padding_mode(torch::kCircular)));
+      net->push_back(torch::nn::Conv1d(
+          torch::nn::Conv1dOptions(a, b, o.kernel).padding(pad).padding_mode(torch::kCircular)));
     else if (shape.dims == 2)
-      net->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(a, b, o.kernel).padding(pad).padding_mode(torch::kCircular)));
+      net->push_back(torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(a, b, o.kernel).padding(pad).padding_mode(torch::kCircular)));
     else
-      net->push_back(torch::nn::Conv3d(torch::nn::Conv3dOptions(a, b, o.kernel).padding(pad).padding_mode(torch::kCircular)));
+      net->push_back(torch::nn::Conv3d(
+          torch::nn::Conv3dOptions(a, b, o.kernel).padding(pad).padding_mode(torch::kCircular)));
     if (i + 2 < sizes.size())
       net->push_back(torch::nn::LeakyReLU());
     else if (o.final_tanh)
@@ -107,7 +118,9 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
 
 CouplingLayer::CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
                              std::int64_t out_channels)
-    : shape_(shape), net_kind_(o.net), out_channels_(out_channels),
+    : shape_(shape),
+      net_kind_(o.net),
+      out_channels_(out_channels),
       mask_(checker_mask(shape, parity)) {
   if (o.net != "conv" && o.net != "dense")
     throw input_error("unknown model.net '" + o.net + "' (known: conv, dense)");
@@ -161,7 +174,8 @@ SplineCoupling::SplineCoupling(const LatticeShape& shape, int parity, const Cond
   if (!(bound > 0)) throw input_error("model.bound must be positive: " + std::to_string(bound));
 }
 
-std::pair<torch::Tensor, torch::Tensor> SplineCoupling::apply(const torch::Tensor& x, bool inverse) {
+std::pair<torch::Tensor, torch::Tensor> SplineCoupling::apply(const torch::Tensor& x,
+                                                              bool inverse) {
   const auto m = mask(x), active = 1.0 - m;
   const auto params = condition(m * x).movedim(1, -1);  // (B, L..., 3K - 1)
   const auto w = params.narrow(-1, 0, bins_), h = params.narrow(-1, bins_, bins_);

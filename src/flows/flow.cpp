@@ -1,22 +1,31 @@
 // Flows and their model files (flow.hpp).
 #include "phyflow/flows/flow.hpp"
 
+#include <torch/torch.h>
+
 #include "phyflow/core/error.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/ml/model_file.hpp"
 
-#include <torch/torch.h>
-
 namespace phyflow::flows {
 
 nlohmann::json FlowConfig::to_json() const {
-  return {{"dims", shape.dims},     {"L", shape.L},         {"coupling", coupling},
-          {"layers", layers},       {"net", net.net},       {"hidden", net.hidden},
-          {"kernel", net.kernel},   {"final_tanh", net.final_tanh},
-          {"bins", bins},           {"bound", bound},       {"z2", z2},
-          {"prior", prior},         {"prior_m2", prior_m2}, {"dtype", dtype}};
+  return {{"dims", shape.dims},
+          {"L", shape.L},
+          {"coupling", coupling},
+          {"layers", layers},
+          {"net", net.net},
+          {"hidden", net.hidden},
+          {"kernel", net.kernel},
+          {"final_tanh", net.final_tanh},
+          {"bins", bins},
+          {"bound", bound},
+          {"z2", z2},
+          {"prior", prior},
+          {"prior_m2", prior_m2},
+          {"dtype", dtype}};
 }
 
 FlowConfig FlowConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -111,10 +120,14 @@ void write_flow(io::OutputFile& out, const std::string& group, Flow& flow) {
   out.set_attribute(group, "model_kind", std::string("flow"));
   out.set_attribute(group, "model_options", options.dump());
   for (const auto& [key, value] : options.items()) {
-    if (value.is_boolean()) out.set_attribute(group, key, std::int64_t(value.get<bool>()));
-    else if (value.is_number_integer()) out.set_attribute(group, key, value.get<std::int64_t>());
-    else if (value.is_number()) out.set_attribute(group, key, value.get<double>());
-    else if (value.is_string()) out.set_attribute(group, key, value.get<std::string>());
+    if (value.is_boolean())
+      out.set_attribute(group, key, std::int64_t(value.get<bool>()));
+    else if (value.is_number_integer())
+      out.set_attribute(group, key, value.get<std::int64_t>());
+    else if (value.is_number())
+      out.set_attribute(group, key, value.get<double>());
+    else if (value.is_string())
+      out.set_attribute(group, key, value.get<std::string>());
   }
 }
 
@@ -123,7 +136,8 @@ std::shared_ptr<Flow> read_flow(const std::string& path, const std::string& grou
   const auto f = io::InputFile::open(path, MPI_COMM_SELF);
   const std::string kind = ml::model_kind_of(f, group);
   if (kind != "flow")
-    throw input_error("'" + path + "' holds a '" + kind + "' model, not a flow; give the output "
+    throw input_error("'" + path + "' holds a '" + kind +
+                      "' model, not a flow; give the output "
                       "of a workflow: flow run");
   const auto options = nlohmann::json::parse(f.attribute_string(group, "model_options"));
   auto flow = std::make_shared<Flow>(FlowConfig::from_json(options, "model file '" + path + "'"));

@@ -1,17 +1,17 @@
 // Flow-based independence Metropolis-Hastings (flow_mcmc.hpp).
 #include "phyflow/flows/flow_mcmc.hpp"
 
-#include "phyflow/core/error.hpp"
-#include "phyflow/core/progress.hpp"
-#include "phyflow/core/rng.hpp"
-#include "phyflow/flows/reverse_kl.hpp"
-#include "phyflow/lattice/autocorrelation.hpp"
-
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <climits>
 #include <cmath>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/progress.hpp"
+#include "phyflow/core/rng.hpp"
+#include "phyflow/flows/reverse_kl.hpp"
+#include "phyflow/lattice/autocorrelation.hpp"
 
 namespace phyflow::flows {
 
@@ -31,7 +31,8 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings
   const std::int64_t chunks = (N + C - 1) / C;
   const std::int64_t c0 = chunks * rank / ranks, c1 = chunks * (rank + 1) / ranks;
   const std::int64_t first = std::min(N, c0 * C), last = std::min(N, c1 * C), n = last - first;
-  std::vector<double> phi(static_cast<std::size_t>(n * V)), log_q(static_cast<std::size_t>(n)), log_p(static_cast<std::size_t>(n));
+  std::vector<double> phi(static_cast<std::size_t>(n * V)), log_q(static_cast<std::size_t>(n)),
+      log_p(static_cast<std::size_t>(n));
   Progress progress("flow proposals", std::uint64_t(N), "proposals", o.progress_interval);
   torch::NoGradGuard no_grad;
   flow.eval();
@@ -52,7 +53,8 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings
   out.volume = V;
   std::vector<int> counts(static_cast<std::size_t>(ranks)), displs(static_cast<std::size_t>(ranks));
   for (int r = 0; r < ranks; ++r) {
-    const std::int64_t f = std::min(N, chunks * r / ranks * C), l = std::min(N, chunks * (r + 1) / ranks * C);
+    const std::int64_t f = std::min(N, chunks * r / ranks * C),
+                       l = std::min(N, chunks * (r + 1) / ranks * C);
     displs[std::size_t(r)] = int(f);
     counts[std::size_t(r)] = int(l - f);
   }
@@ -63,15 +65,18 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings
     out.log_p.resize(std::size_t(N));
   }
   check_mpi(MPI_Gatherv(log_q.data(), int(n), MPI_DOUBLE, out.log_q.data(), counts.data(),
-                        displs.data(), MPI_DOUBLE, 0, comm), "MPI_Gatherv (log q)");
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            "MPI_Gatherv (log q)");
   check_mpi(MPI_Gatherv(log_p.data(), int(n), MPI_DOUBLE, out.log_p.data(), counts.data(),
-                        displs.data(), MPI_DOUBLE, 0, comm), "MPI_Gatherv (log p)");
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            "MPI_Gatherv (log p)");
   for (int r = 0; r < ranks; ++r) {
     counts[std::size_t(r)] *= int(V);
     displs[std::size_t(r)] *= int(V);
   }
   check_mpi(MPI_Gatherv(phi.data(), int(n * V), MPI_DOUBLE, out.phi.data(), counts.data(),
-                        displs.data(), MPI_DOUBLE, 0, comm), "MPI_Gatherv (proposals)");
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            "MPI_Gatherv (proposals)");
   return out;
 }
 
@@ -168,8 +173,10 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
   }
   d.chi2.value = dV * (sum_m2 / double(N) - std::pow(sum_m / double(N), 2));
   // Bins of at least 4 tau_int of m^2 (at most 64 bins), so the bin means are nearly independent.
-  const auto min_size = std::size_t(std::ceil(4.0 * (std::isfinite(m2s.tau_int) ? m2s.tau_int : 0.5)));
-  const std::size_t bins = std::max<std::size_t>(2, std::min<std::size_t>({64, N, N / std::max<std::size_t>(1, min_size)}));
+  const auto min_size =
+      std::size_t(std::ceil(4.0 * (std::isfinite(m2s.tau_int) ? m2s.tau_int : 0.5)));
+  const std::size_t bins = std::max<std::size_t>(
+      2, std::min<std::size_t>({64, N, N / std::max<std::size_t>(1, min_size)}));
   const std::size_t size = N / bins;
   if (N >= 2) {
     std::vector<double> bm(bins, 0.0), bm2(bins, 0.0), jk(bins);

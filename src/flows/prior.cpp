@@ -1,13 +1,13 @@
 // Priors of the flows (prior.hpp).
 #include "phyflow/flows/prior.hpp"
 
-#include "phyflow/core/error.hpp"
-#include "phyflow/core/rng.hpp"
-
 #include <torch/fft.h>
 #include <torch/torch.h>
 
 #include <cmath>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/rng.hpp"
 
 namespace phyflow::flows {
 
@@ -40,8 +40,9 @@ class NormalPrior final : public Prior {
  public:
   explicit NormalPrior(LatticeShape s) : s_(s) {}
   std::string kind() const override { return "normal"; }
-  torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed, std::uint32_t purpose,
-                       std::uint64_t step, torch::ScalarType dtype) const override {
+  torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed,
+                       std::uint32_t purpose, std::uint64_t step,
+                       torch::ScalarType dtype) const override {
     return normal_noise(s_, first, n, seed, purpose, step).to(dtype);
   }
   torch::Tensor log_prob(const torch::Tensor& z) const override {
@@ -69,12 +70,14 @@ class FreeFieldPrior final : public Prior {
     log_norm_ = -0.5 * (pi / a).log().sum().item<double>();
   }
   std::string kind() const override { return "free_field"; }
-  torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed, std::uint32_t purpose,
-                       std::uint64_t step, torch::ScalarType dtype) const override {
+  torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed,
+                       std::uint32_t purpose, std::uint64_t step,
+                       torch::ScalarType dtype) const override {
     const auto xi = normal_noise(s_, first, n, seed, purpose, step);
     std::vector<std::int64_t> axes;
     for (int mu = 1; mu <= s_.dims; ++mu) axes.push_back(mu);
-    const auto phi = torch::fft::ifftn(sigma_ * torch::fft::fftn(xi, c10::nullopt, axes), c10::nullopt, axes);
+    const auto phi =
+        torch::fft::ifftn(sigma_ * torch::fft::fftn(xi, c10::nullopt, axes), c10::nullopt, axes);
     return torch::real(phi).contiguous().to(dtype);
   }
   torch::Tensor log_prob(const torch::Tensor& z) const override {

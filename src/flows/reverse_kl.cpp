@@ -1,6 +1,14 @@
 // Reverse-KL training of flows (reverse_kl.hpp).
 #include "phyflow/flows/reverse_kl.hpp"
 
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
 #include "phyflow/core/progress.hpp"
@@ -10,14 +18,6 @@
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/ml/model_file.hpp"
-
-#include <torch/torch.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <limits>
-#include <sstream>
 
 namespace phyflow::flows {
 
@@ -85,7 +85,8 @@ double ReverseKlTrainer::step(bool& stop) {
   for (auto& p : params_)
     if (p.grad().defined()) p.mutable_grad().zero_();
   reducer_->begin_backward();
-  const auto [phi, log_q] = flow_->sample(first, n, o_.seed, train_purpose(), std::uint64_t(state_.step));
+  const auto [phi, log_q] =
+      flow_->sample(first, n, o_.seed, train_purpose(), std::uint64_t(state_.step));
   const auto S = phi4_action(phi, flow_->config().shape.dims, target_);
   const auto terms = log_q + b * S;
   // This rank's sum scaled so that the reducer's mean over ranks is the global batch mean.
@@ -96,14 +97,17 @@ double ReverseKlTrainer::step(bool& stop) {
 
   // Global loss, ESS of the batch, and whether to stop (a signal anywhere, rank 0's clock).
   const auto lw = (-S - log_q).detach().to(torch::kFloat64).contiguous();
-  std::vector<double> local(lw.data_ptr<double>(), lw.data_ptr<double>() + n), all(static_cast<std::size_t>(o_.batch));
-  std::vector<int> counts(static_cast<std::size_t>(ranks_)), displs(static_cast<std::size_t>(ranks_));
+  std::vector<double> local(lw.data_ptr<double>(), lw.data_ptr<double>() + n),
+      all(static_cast<std::size_t>(o_.batch));
+  std::vector<int> counts(static_cast<std::size_t>(ranks_)),
+      displs(static_cast<std::size_t>(ranks_));
   for (int r = 0; r < ranks_; ++r) {
     displs[std::size_t(r)] = int(o_.batch * r / ranks_);
     counts[std::size_t(r)] = int(o_.batch * (r + 1) / ranks_) - displs[std::size_t(r)];
   }
-  check_mpi(MPI_Allgatherv(local.data(), int(n), MPI_DOUBLE, all.data(), counts.data(), displs.data(),
-                           MPI_DOUBLE, comm_), "MPI_Allgatherv (flow training weights)");
+  check_mpi(MPI_Allgatherv(local.data(), int(n), MPI_DOUBLE, all.data(), counts.data(),
+                           displs.data(), MPI_DOUBLE, comm_),
+            "MPI_Allgatherv (flow training weights)");
   const bool over_time = rank_ == 0 && o_.time_limit_s > 0 && now_s() - started_ >= o_.time_limit_s;
   double sums[3] = {terms.detach().sum().item<double>(), signals::stop_requested() ? 1.0 : 0.0,
                     over_time ? 1.0 : 0.0};
@@ -142,7 +146,8 @@ TrainEnd ReverseKlTrainer::run() {
       return TrainEnd::interrupted;
     }
     if (time_over_) {
-      log::info("flow train: train.time_limit_s reached after " + std::to_string(state_.step) + " steps");
+      log::info("flow train: train.time_limit_s reached after " + std::to_string(state_.step) +
+                " steps");
       progress.finish();
       return TrainEnd::time_limit;
     }
@@ -159,9 +164,12 @@ void ReverseKlTrainer::write_checkpoint() {
     auto f = io::OutputFile::create(MPI_COMM_SELF, o_.checkpoint_path, /*overwrite=*/true);
     write_flow(f, "/model", *flow_);
     const auto b = ml::optimizer_state(*optimizer_);
-    f.write_array("/optimizer", b.data(), {b.size()}, "optimizer state (LibTorch archive)", "bytes");
-    f.write_array("/history/loss", state_.loss.data(), {state_.loss.size()}, "reverse-KL loss per step", "1");
-    f.write_array("/history/ess", state_.ess.data(), {state_.ess.size()}, "batch ESS per sample, per step", "1");
+    f.write_array("/optimizer", b.data(), {b.size()}, "optimizer state (LibTorch archive)",
+                  "bytes");
+    f.write_array("/history/loss", state_.loss.data(), {state_.loss.size()},
+                  "reverse-KL loss per step", "1");
+    f.write_array("/history/ess", state_.ess.data(), {state_.ess.size()},
+                  "batch ESS per sample, per step", "1");
     f.set_attribute("/", "step", state_.step);
     if (annotate_checkpoint) annotate_checkpoint(f);
     f.commit();

@@ -12,6 +12,13 @@
 //   4. draw sample.proposals proposals on all ranks, gather them in global order on rank 0,
 //      run the chain and its diagnostics (acceptance, ESS, chi2, tau_int, log Z);
 //   5. write OUTPUT.partial (/model, /train, /chain, /proposals), rename it, write the summary.
+#include "phyflow/flows/flow.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdlib>
+
 #include "phyflow/core/blas.hpp"
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
@@ -19,7 +26,6 @@
 #include "phyflow/core/runtime.hpp"
 #include "phyflow/core/signals.hpp"
 #include "phyflow/core/summary.hpp"
-#include "phyflow/flows/flow.hpp"
 #include "phyflow/flows/flow_mcmc.hpp"
 #include "phyflow/flows/reverse_kl.hpp"
 #include "phyflow/io/input_file.hpp"
@@ -28,11 +34,6 @@
 #include "phyflow/workflows/run_keys.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "split_files.hpp"
-
-#include <torch/torch.h>
-
-#include <chrono>
-#include <cstdlib>
 
 namespace phyflow::workflows {
 namespace {
@@ -118,11 +119,14 @@ FlowAction flow_action(const config::Deck& deck) {
                       "otherwise); use action.kind: free_field for lambda = 0");
   if (a.kind == "free_field") {
     if (a.couplings.lambda != 0.0)
-      throw input_error(where + ": action.kind free_field has lambda = 0; remove action.lambda "
+      throw input_error(where +
+                        ": action.kind free_field has lambda = 0; remove action.lambda "
                         "or set it to 0 (or use action.kind: phi4)");
     if (!(a.couplings.m2 > 0.0))
-      throw input_error(where + ": action.kind free_field needs action.m2 > 0 (the free field "
-                        "is not normalisable otherwise), got " + std::to_string(a.couplings.m2));
+      throw input_error(where +
+                        ": action.kind free_field needs action.m2 > 0 (the free field "
+                        "is not normalisable otherwise), got " +
+                        std::to_string(a.couplings.m2));
   }
   return a;
 }
@@ -152,8 +156,10 @@ void flow_check(const config::Deck& deck, int ranks) {
   const auto c = flow_config(deck, a);
   if (!deck.has("model.init")) {
     if (c.net.net == "conv" && a.shape.dims > 3)
-      throw input_error(where + ": model.net conv exists for d = 1, 2, 3; use model.net: dense "
-                        "for action.dims = " + std::to_string(a.shape.dims));
+      throw input_error(where +
+                        ": model.net conv exists for d = 1, 2, 3; use model.net: dense "
+                        "for action.dims = " +
+                        std::to_string(a.shape.dims));
     if (c.net.net == "conv" && c.net.kernel % 2 == 0)
       throw input_error(where + ": model.kernel must be odd, got " + std::to_string(c.net.kernel));
     if (c.z2 && c.coupling != "affine")
@@ -197,9 +203,10 @@ class FlowRun {
         std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
         const auto f = io::InputFile::open(ckpt, MPI_COMM_SELF);
         const auto saved = config::Deck::load_string(f.attribute_string("/", "deck_resolved"), {},
-                                                      flow_schema(), ckpt);
+                                                     flow_schema(), ckpt);
         if (!detail::restart_compatible(saved, deck_, restart_may_change))
-          throw input_error("checkpoint '" + ckpt + "' was written by a different deck (only "
+          throw input_error("checkpoint '" + ckpt +
+                            "' was written by a different deck (only "
                             "checkpoint.*, progress.* and threads.* may change on --restart); "
                             "rerun with the same deck, or without --restart and with "
                             "--overwrite to start over");
@@ -223,9 +230,12 @@ class FlowRun {
       const auto& s = f->config().shape;
       if (s.dims != action.shape.dims || s.L != action.shape.L)
         throw input_error("model.init '" + init + "' is a flow for a " + std::to_string(s.dims) +
-                          "-dimensional lattice of L = " + std::to_string(s.L) + "; the deck's "
-                          "action has dims " + std::to_string(action.shape.dims) + ", L = " +
-                          std::to_string(action.shape.L) + ": use a flow trained for this "
+                          "-dimensional lattice of L = " + std::to_string(s.L) +
+                          "; the deck's "
+                          "action has dims " +
+                          std::to_string(action.shape.dims) +
+                          ", L = " + std::to_string(action.shape.L) +
+                          ": use a flow trained for this "
                           "lattice, or set action.dims/action.L to the flow's");
       return f;
     });
@@ -233,7 +243,8 @@ class FlowRun {
     io::ParallelIOConfig io_config;
     io_config.collective_transfer = keys.collective_io;
     io::OutputFile out = collective_try(rt_.comm(), [&] {
-      return io::OutputFile::create(rt_.comm(), out_path, options_.overwrite || resuming, io_config);
+      return io::OutputFile::create(rt_.comm(), out_path, options_.overwrite || resuming,
+                                    io_config);
     });
     std::int64_t parameters = 0;
     for (const auto& p : flow->parameters()) parameters += p.numel();
@@ -272,7 +283,8 @@ class FlowRun {
       };
       if (resuming) {
         collective_try(rt_.comm(), [&] { trainer.restore(ckpt); });
-        log::info("flow: resuming from " + ckpt + " at step " + std::to_string(trainer.state().step));
+        log::info("flow: resuming from " + ckpt + " at step " +
+                  std::to_string(trainer.state().step));
       }
       signals::install();
       train_end = trainer.run();
@@ -281,7 +293,8 @@ class FlowRun {
       if (train_end == flows::TrainEnd::interrupted) {
         out.close();
         if (rt_.rank() == 0) {
-          auto j = summary_header("flow", "interrupted", out_path, "", seed, rt_.size(), deck_.values());
+          auto j =
+              summary_header("flow", "interrupted", out_path, "", seed, rt_.size(), deck_.values());
           j["checkpoint"] = ckpt;
           j["train_steps_done"] = train_state.step;
           write_json_atomic(summary_path_for(out_path), j);
@@ -300,7 +313,8 @@ class FlowRun {
     po.chunk = deck_.integer("sample.chunk");
     po.progress_interval = keys.progress_interval;
     const auto t1 = std::chrono::steady_clock::now();
-    const flows::Proposals proposals = flows::draw_proposals(rt_.comm(), *flow, action.couplings, po);
+    const flows::Proposals proposals =
+        flows::draw_proposals(rt_.comm(), *flow, action.couplings, po);
     const double sample_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     flows::Chain chain;
@@ -319,7 +333,8 @@ class FlowRun {
     // 5. Output.
     const auto N = std::uint64_t(po.proposals);
     std::vector<std::uint64_t> field_shape{N};
-    for (int mu = 0; mu < action.shape.dims; ++mu) field_shape.push_back(std::uint64_t(action.shape.L));
+    for (int mu = 0; mu < action.shape.dims; ++mu)
+      field_shape.push_back(std::uint64_t(action.shape.L));
     {
       std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
       out.write_provenance({"flow", deck_.source_text(), deck_.resolved_yaml(), seed});
@@ -337,7 +352,8 @@ class FlowRun {
         const auto V = std::size_t(proposals.volume);
         chain_phi.resize(std::size_t(N) * V);
         for (std::size_t i = 0; i < N; ++i)
-          std::copy_n(proposals.phi.data() + std::size_t(chain.state[i]) * V, V, chain_phi.data() + i * V);
+          std::copy_n(proposals.phi.data() + std::size_t(chain.state[i]) * V, V,
+                      chain_phi.data() + i * V);
       }
       out.write_array("/chain/phi", chain_phi.data(), field_shape,
                       "Markov chain after accept/reject, one entry per proposal (AKS field)", "1");
@@ -359,16 +375,21 @@ class FlowRun {
         return nlohmann::json{{"value", e.value}, {"error", e.error}, {"tau_int", e.tau_int}};
       };
       auto j = summary_header("flow", "complete", out_path, "", seed, rt_.size(), deck_.values());
-      j["action"] = {{"kind", action.kind}, {"dims", action.shape.dims}, {"L", action.shape.L},
-                     {"m2", action.couplings.m2}, {"lambda", action.couplings.lambda}};
-      j["model"] = {{"options", flow->config().to_json()}, {"parameters", parameters},
+      j["action"] = {{"kind", action.kind},
+                     {"dims", action.shape.dims},
+                     {"L", action.shape.L},
+                     {"m2", action.couplings.m2},
+                     {"lambda", action.couplings.lambda}};
+      j["model"] = {{"options", flow->config().to_json()},
+                    {"parameters", parameters},
                     {"init", deck_.has("model.init") ? deck_.string("model.init") : std::string()}};
-      j["train"] = {{"steps", train_state.step},
-                    {"stopped_by_time_limit", train_end == flows::TrainEnd::time_limit},
-                    {"final_loss", train_state.loss.empty() ? 0.0 : train_state.loss.back()},
-                    {"final_batch_ess", train_state.ess.empty() ? 0.0 : train_state.ess.back()},
-                    {"seconds", train_seconds},
-                    {"steps_per_s", train_seconds > 0 ? double(train_state.step) / train_seconds : 0.0}};
+      j["train"] = {
+          {"steps", train_state.step},
+          {"stopped_by_time_limit", train_end == flows::TrainEnd::time_limit},
+          {"final_loss", train_state.loss.empty() ? 0.0 : train_state.loss.back()},
+          {"final_batch_ess", train_state.ess.empty() ? 0.0 : train_state.ess.back()},
+          {"seconds", train_seconds},
+          {"steps_per_s", train_seconds > 0 ? double(train_state.step) / train_seconds : 0.0}};
       j["proposals"] = po.proposals;
       j["acceptance"] = diag.acceptance;
       j["ess"] = diag.ess;
@@ -376,14 +397,17 @@ class FlowRun {
       j["phi2"] = est(diag.phi2);
       j["abs_m"] = est(diag.abs_m);
       j["action_mean"] = est(diag.action);
-      j["tau_int"] = {{"chi2", diag.chi2.tau_int}, {"phi2", diag.phi2.tau_int},
-                      {"abs_m", diag.abs_m.tau_int}, {"action", diag.action.tau_int}};
+      j["tau_int"] = {{"chi2", diag.chi2.tau_int},
+                      {"phi2", diag.phi2.tau_int},
+                      {"abs_m", diag.abs_m.tau_int},
+                      {"action", diag.action.tau_int}};
       j["log_z"] = {{"value", diag.log_z.value}, {"error", diag.log_z.error}};
       j["longest_rejection_run"] = diag.max_rejections;
       j["sample_seconds"] = sample_seconds;
       j["proposals_per_s"] = sample_seconds > 0 ? double(po.proposals) / sample_seconds : 0.0;
       if (action.kind == "free_field") {
-        j["exact"] = {{"phi2", lattice::free_field_phi2(action.shape.dims, action.shape.L, action.couplings.m2)},
+        j["exact"] = {{"phi2", lattice::free_field_phi2(action.shape.dims, action.shape.L,
+                                                        action.couplings.m2)},
                       {"chi2", lattice::free_field_chi2(action.couplings.m2)}};
       }
       write_json_atomic(summary_path_for(out_path), j);

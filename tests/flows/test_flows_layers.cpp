@@ -2,6 +2,11 @@
 // its log|det J| equals the log-determinant of the autograd Jacobian; the spline is monotone,
 // hits its boundaries and is the identity outside [-B, B]; the batched action equals the serial
 // reference; the priors are the distributions they claim; flows survive their model file.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
 #include "../io/io_test_support.hpp"
 #include "phyflow/flows/action.hpp"
 #include "phyflow/flows/coupling.hpp"
@@ -9,11 +14,6 @@
 #include "phyflow/flows/prior.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/lattice/phi4_action.hpp"
-
-#include <gtest/gtest.h>
-#include <torch/torch.h>
-
-#include <cmath>
 
 namespace phyflow::flows {
 namespace {
@@ -32,7 +32,8 @@ torch::Tensor jacobian(const std::function<torch::Tensor(const torch::Tensor&)>&
   return J;
 }
 
-FlowConfig tiny(int dims, int L, const std::string& coupling, const std::string& net, bool z2 = false) {
+FlowConfig tiny(int dims, int L, const std::string& coupling, const std::string& net,
+                bool z2 = false) {
   FlowConfig c;
   c.shape = {dims, L};
   c.coupling = coupling;
@@ -70,7 +71,8 @@ void check_bijection(const FlowConfig& c) {
     EXPECT_NEAR(std::get<1>(sl).item<double>(), logdet[b].item<double>(), 1e-9);
     const auto Jr = jacobian([&](const torch::Tensor& x) { return flow.reverse(x).first; },
                              phi.narrow(0, b, 1).detach());
-    EXPECT_NEAR(std::get<1>(torch::linalg_slogdet(Jr)).item<double>(), logdet_rev[b].item<double>(), 1e-9);
+    EXPECT_NEAR(std::get<1>(torch::linalg_slogdet(Jr)).item<double>(), logdet_rev[b].item<double>(),
+                1e-9);
   }
 }
 
@@ -142,7 +144,8 @@ TEST(FlowLayers, SplineMonotoneContinuousWithIdentityTails) {
     const double eps = 1e-6;
     auto xi = torch::full({1}, s * (B - eps), torch::kFloat64);
     const auto yi = rational_quadratic_spline(xi, w.narrow(0, 0, 1), h.narrow(0, 0, 1),
-                                              d.narrow(0, 0, 1), B, false).first;
+                                              d.narrow(0, 0, 1), B, false)
+                        .first;
     EXPECT_NEAR(yi.item<double>(), s * (B - eps), 1e-9);
   }
   // log|dy/dx| against finite differences, and the inverse.
@@ -173,8 +176,7 @@ TEST(FlowAction, MatchesSerialReferenceInEveryDimension) {
       std::vector<double> g(static_cast<std::size_t>(s.volume()));
       lattice::phi4_action_gradient(pb.data_ptr<double>(), d, L, c, g.data());
       const auto gb = grad[b].contiguous();
-      for (std::size_t x = 0; x < g.size(); ++x)
-        EXPECT_NEAR(gb.data_ptr<double>()[x], g[x], 1e-11);
+      for (std::size_t x = 0; x < g.size(); ++x) EXPECT_NEAR(gb.data_ptr<double>()[x], g[x], 1e-11);
     }
   }
 }
@@ -209,7 +211,8 @@ TEST(FlowPrior, FreeFieldIsTheGaussianOfTheFreeAction) {
   const auto z = prior->sample(0, 5, 3, 4, 0, torch::kFloat64);
   const auto zf = z.reshape({5, V});
   const auto expect = -0.5 * (zf.matmul(P) * zf).sum(1) +
-                      0.5 * std::get<1>(torch::linalg_slogdet(P)) - 0.5 * double(V) * std::log(2 * M_PI);
+                      0.5 * std::get<1>(torch::linalg_slogdet(P)) -
+                      0.5 * double(V) * std::log(2 * M_PI);
   EXPECT_LT((prior->log_prob(z) - expect).abs().max().item<double>(), 1e-10);
   // <phi^2> of 4000 samples against the exact free-field value (independent samples).
   const auto many = prior->sample(0, 4000, 5, 6, 0, torch::kFloat64);

@@ -3,16 +3,16 @@
 // chain) equal those drawn by one rank alone, bit for bit; the reverse-KL loss decreases; the
 // same seed trains the same flow on this rank count as on one rank (up to the reduction's
 // rounding); a checkpointed and restored run equals an uninterrupted one bit for bit.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
 #include "../io/io_test_support.hpp"
 #include "phyflow/flows/flow.hpp"
 #include "phyflow/flows/flow_mcmc.hpp"
 #include "phyflow/flows/reverse_kl.hpp"
 #include "phyflow/lattice/phi4_action.hpp"
-
-#include <gtest/gtest.h>
-#include <torch/torch.h>
-
-#include <cmath>
 
 namespace phyflow::flows {
 namespace {
@@ -61,10 +61,11 @@ void free_field_check(const FlowConfig& c, double m2, std::int64_t n, double wei
     const auto d = diagnose(p, chain);
     const double phi2 = lattice::free_field_phi2(c.shape.dims, c.shape.L, m2);
     const double chi2 = lattice::free_field_chi2(m2);
-    std::printf("  d=%d: acceptance %.3f ESS %.3f <phi^2> %.4f +- %.4f (exact %.4f, tau %.2f), "
-                "chi2 %.4f +- %.4f (exact %.4f), log Z %.3f +- %.3f\n",
-                c.shape.dims, d.acceptance, d.ess, d.phi2.value, d.phi2.error, phi2, d.phi2.tau_int,
-                d.chi2.value, d.chi2.error, chi2, d.log_z.value, d.log_z.error);
+    std::printf(
+        "  d=%d: acceptance %.3f ESS %.3f <phi^2> %.4f +- %.4f (exact %.4f, tau %.2f), "
+        "chi2 %.4f +- %.4f (exact %.4f), log Z %.3f +- %.3f\n",
+        c.shape.dims, d.acceptance, d.ess, d.phi2.value, d.phi2.error, phi2, d.phi2.tau_int,
+        d.chi2.value, d.chi2.error, chi2, d.log_z.value, d.log_z.error);
     EXPECT_GT(d.acceptance, 0.02);
     EXPECT_LT(d.acceptance, 0.98) << "a perfect proposal would make the test trivial";
     EXPECT_NEAR(d.phi2.value, phi2, 4.0 * d.phi2.error);
@@ -77,7 +78,8 @@ void free_field_check(const FlowConfig& c, double m2, std::int64_t n, double wei
     for (int k = 0; k < V; ++k) {
       double a = m2;
       int r = k;
-      for (int mu = 0; mu < c.shape.dims; ++mu, r /= L) a += 4.0 * std::pow(std::sin(pi * (r % L) / L), 2);
+      for (int mu = 0; mu < c.shape.dims; ++mu, r /= L)
+        a += 4.0 * std::pow(std::sin(pi * (r % L) / L), 2);
       log_z += 0.5 * std::log(pi / a);
     }
     EXPECT_NEAR(d.log_z.value, log_z, 5.0 * d.log_z.error + 1e-12);
@@ -111,8 +113,10 @@ TEST(FlowMcmc, ChainIsAcceptRejectWithKeyedUniforms) {
   EXPECT_EQ(c.acceptance, 0.0);
   EXPECT_EQ(c.state.back(), 0);
   for (int i = 0; i < 100; ++i) lp[std::size_t(i)] = std::sin(i);
-  EXPECT_EQ(independence_metropolis(lq, lp, 3).accepted, independence_metropolis(lq, lp, 3).accepted);
-  EXPECT_NE(independence_metropolis(lq, lp, 3).accepted, independence_metropolis(lq, lp, 4).accepted);
+  EXPECT_EQ(independence_metropolis(lq, lp, 3).accepted,
+            independence_metropolis(lq, lp, 3).accepted);
+  EXPECT_NE(independence_metropolis(lq, lp, 3).accepted,
+            independence_metropolis(lq, lp, 4).accepted);
   EXPECT_NEAR(ess_per_sample({0.0, 0.0, 0.0, 0.0}), 1.0, 1e-15);
   EXPECT_NEAR(ess_per_sample({0.0, -1e3, -1e3, -1e3}), 0.25, 1e-15);
 }
@@ -149,7 +153,8 @@ TEST(FlowTraining, ReverseKlLossDecreasesAndIsRankIndependent) {
     t1.run();
     double worst = 0;
     const auto a = flow->parameters(), b = alone->parameters();
-    for (std::size_t k = 0; k < a.size(); ++k) worst = std::max(worst, (a[k] - b[k]).abs().max().item<double>());
+    for (std::size_t k = 0; k < a.size(); ++k)
+      worst = std::max(worst, (a[k] - b[k]).abs().max().item<double>());
     std::printf("  largest parameter difference to one rank: %.3g\n", worst);
     EXPECT_LT(worst, 1e-10);
     for (std::size_t s = 0; s < loss.size(); ++s) EXPECT_NEAR(loss[s], t1.state().loss[s], 1e-9);

@@ -5,9 +5,9 @@
 // field is lambda = 0. Returns S per configuration, shape (B).
 #pragma once
 
-#include "phyflow/lattice/phi4_action.hpp"
-
 #include <torch/types.h>
+
+#include "phyflow/lattice/phi4_action.hpp"
 
 namespace phyflow::flows {
 

@@ -12,14 +12,14 @@
 // sites, by symmetrising the net over x -> -x.
 #pragma once
 
-#include "phyflow/flows/action.hpp"
-
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "phyflow/flows/action.hpp"
 
 namespace phyflow::flows {
 
@@ -30,12 +30,14 @@ torch::Tensor checker_mask(const LatticeShape& shape, int parity);
 /// Rational-quadratic spline, elementwise: x (...), unnormalised widths w and heights h
 /// (..., K), unnormalised interior derivatives d (..., K - 1). Returns y and log|dy/dx| (or,
 /// with inverse, x and log|dx/dy|). Identity outside [-bound, bound].
-std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(
-    const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& h, const torch::Tensor& d,
-    double bound, bool inverse);
+std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::Tensor& x,
+                                                                  const torch::Tensor& w,
+                                                                  const torch::Tensor& h,
+                                                                  const torch::Tensor& d,
+                                                                  double bound, bool inverse);
 
 struct ConditionerOptions {
-  std::string net = "conv";           ///< conv | dense
+  std::string net = "conv";  ///< conv | dense
   std::vector<std::int64_t> hidden{8, 8};
   std::int64_t kernel = 3;
   bool final_tanh = true;
@@ -59,7 +61,9 @@ class CouplingLayer : public torch::nn::Module {
   /// The conditioner applied to the frozen sites of x: (B, out, L, ...).
   torch::Tensor condition(const torch::Tensor& frozen);
   torch::Tensor mask(const torch::Tensor& like) const { return mask_.to(like.scalar_type()); }
-  torch::Tensor sum_sites(const torch::Tensor& t) const { return t.reshape({t.size(0), -1}).sum(1); }
+  torch::Tensor sum_sites(const torch::Tensor& t) const {
+    return t.reshape({t.size(0), -1}).sum(1);
+  }
 
   LatticeShape shape_;
   std::string net_kind_;

@@ -8,16 +8,16 @@
 // "flow", the options as JSON (model_options) and one attribute each.
 #pragma once
 
-#include "phyflow/flows/action.hpp"
-#include "phyflow/flows/coupling.hpp"
-#include "phyflow/flows/prior.hpp"
-
-#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "phyflow/flows/action.hpp"
+#include "phyflow/flows/coupling.hpp"
+#include "phyflow/flows/prior.hpp"
 
 namespace phyflow::io {
 class OutputFile;
@@ -29,13 +29,13 @@ struct FlowConfig {
   LatticeShape shape;
   std::string coupling = "affine";  ///< affine | spline
   std::int64_t layers = 16;
-  ConditionerOptions net;           ///< final_tanh: affine yes, spline no
-  std::int64_t bins = 8;            ///< spline: K
-  double bound = 5.0;               ///< spline: B (identity outside [-B, B])
-  bool z2 = false;                  ///< affine: Z2-equivariant (odd) layers
-  std::string prior = "normal";     ///< normal | free_field
-  double prior_m2 = 1.0;            ///< free_field prior's mass
-  std::string dtype = "float32";    ///< float32 | float64
+  ConditionerOptions net;         ///< final_tanh: affine yes, spline no
+  std::int64_t bins = 8;          ///< spline: K
+  double bound = 5.0;             ///< spline: B (identity outside [-B, B])
+  bool z2 = false;                ///< affine: Z2-equivariant (odd) layers
+  std::string prior = "normal";   ///< normal | free_field
+  double prior_m2 = 1.0;          ///< free_field prior's mass
+  std::string dtype = "float32";  ///< float32 | float64
 
   nlohmann::json to_json() const;
   /// input_error naming `where` for a missing or bad option.

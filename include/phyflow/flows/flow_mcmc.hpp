@@ -7,12 +7,12 @@
 // flow's quality and identical on any rank count.
 #pragma once
 
-#include "phyflow/flows/flow.hpp"
-
 #include <mpi.h>
 
 #include <cstdint>
 #include <vector>
+
+#include "phyflow/flows/flow.hpp"
 
 namespace phyflow::flows {
 
@@ -56,14 +56,14 @@ struct Estimate {
 /// What the chain and the proposals tell (REFERENCES.md "Flow-based MCMC").
 struct FlowDiagnostics {
   double acceptance = 0.0;
-  double ess = 0.0;       ///< per proposal: exp(2 LSE(log w) - LSE(2 log w)) / N
-  Estimate log_z;         ///< log of the mean of w (log Z of the target up to the prior's
-                          ///< normalisation), delta-method error from the scatter of w
-  Estimate chi2;          ///< V (<m^2> - <m>^2), m = mean field; jackknife error over bins
-                          ///< of >= 4 tau_int(m^2) (at most 64), tau_int of m^2
-  Estimate phi2;          ///< <phi_x^2>, Gamma-method error and tau_int
-  Estimate abs_m;         ///< <|m|>
-  Estimate action;        ///< <S>
+  double ess = 0.0;           ///< per proposal: exp(2 LSE(log w) - LSE(2 log w)) / N
+  Estimate log_z;             ///< log of the mean of w (log Z of the target up to the prior's
+                              ///< normalisation), delta-method error from the scatter of w
+  Estimate chi2;              ///< V (<m^2> - <m>^2), m = mean field; jackknife error over bins
+                              ///< of >= 4 tau_int(m^2) (at most 64), tau_int of m^2
+  Estimate phi2;              ///< <phi_x^2>, Gamma-method error and tau_int
+  Estimate abs_m;             ///< <|m|>
+  Estimate action;            ///< <S>
   double max_rejections = 0;  ///< longest run of rejections
 };
 FlowDiagnostics diagnose(const Proposals& proposals, const Chain& chain);

@@ -8,13 +8,13 @@
 //               A_k = khat^2 + m2, khat^2 = sum_mu 4 sin^2(pi q_mu / L).
 #pragma once
 
-#include "phyflow/flows/action.hpp"
-
 #include <torch/types.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include "phyflow/flows/action.hpp"
 
 namespace phyflow::flows {
 

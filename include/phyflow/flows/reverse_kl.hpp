@@ -10,16 +10,16 @@
 // Annealing: beta ramps linearly from anneal_start to 1 over the first anneal_steps steps.
 #pragma once
 
-#include "phyflow/flows/flow.hpp"
-#include "phyflow/ml/gradient_reducer.hpp"
-#include "phyflow/ml/optimizer.hpp"
-
 #include <mpi.h>
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "phyflow/flows/flow.hpp"
+#include "phyflow/ml/gradient_reducer.hpp"
+#include "phyflow/ml/optimizer.hpp"
 
 namespace phyflow::io {
 class OutputFile;
@@ -30,11 +30,11 @@ namespace phyflow::flows {
 struct ReverseKlOptions {
   std::uint64_t seed = 1;
   std::int64_t steps = 100;
-  std::int64_t batch = 64;          ///< global batch (split over ranks)
-  ml::OptimizerOptions optimizer;   ///< lr, Adam by default
+  std::int64_t batch = 64;            ///< global batch (split over ranks)
+  ml::OptimizerOptions optimizer;     ///< lr, Adam by default
   std::string schedule = "constant";  ///< constant | cosine (ml::LrSchedule)
-  double clip = 0.0;                ///< max gradient norm (0: off)
-  double time_limit_s = 0.0;        ///< stop training after this long (0: no limit)
+  double clip = 0.0;                  ///< max gradient norm (0: off)
+  double time_limit_s = 0.0;          ///< stop training after this long (0: no limit)
   std::int64_t anneal_steps = 0;
   double anneal_start = 1.0;
   std::int64_t checkpoint_every = 0;
