@@ -10,7 +10,7 @@
 
 namespace phyflow::ml {
 
-std::vector<std::pair<std::string, torch::Tensor>> named_tensors(Model& model) {
+std::vector<std::pair<std::string, torch::Tensor>> named_tensors(torch::nn::Module& model) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& p : model.named_parameters()) out.emplace_back(p.key(), p.value());
   for (const auto& b : model.named_buffers()) out.emplace_back(b.key(), b.value());
@@ -64,7 +64,7 @@ std::string model_kind_of(const io::InputFile& f, const std::string& group) {
   return f.attribute_string(group, "model_kind");
 }
 
-void load_weights(const io::InputFile& f, const std::string& group, Model& model) {
+void load_weights(const io::InputFile& f, const std::string& group, torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   for (auto& [name, t] : named_tensors(model)) {
     const std::string path = group + "/" + name;

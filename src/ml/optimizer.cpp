@@ -5,7 +5,10 @@
 
 #include <torch/optim.h>
 
+#include <torch/serialize.h>
+
 #include <cmath>
+#include <sstream>
 
 namespace phyflow::ml {
 
@@ -26,6 +29,23 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
     return std::make_unique<SGD>(params,
                                  SGDOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay));
   throw input_error("optim.name '" + o.name + "' is not one of adam, adamw, sgd");
+}
+
+std::vector<std::uint8_t> optimizer_state(torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const std::string b = bytes.str();
+  return std::vector<std::uint8_t>(b.begin(), b.end());
+}
+
+void restore_optimizer_state(torch::optim::Optimizer& optimizer,
+                             const std::vector<std::uint8_t>& bytes) {
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
+  torch::serialize::InputArchive archive;
+  archive.load_from(in);
+  optimizer.load(archive);
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

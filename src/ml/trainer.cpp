@@ -200,13 +200,9 @@ void Trainer::write_checkpoint() {
       for (std::size_t k = 0; k < best.size(); ++k) best[k].second = best_[k];
       write_tensors(f, "/best", best, "best weights so far:");
     }
-    torch::serialize::OutputArchive archive;
-    optimizer_->save(archive);
-    std::ostringstream bytes;
-    archive.save_to(bytes);
-    const std::string b = bytes.str();
-    f.write_array("/optimizer", reinterpret_cast<const std::uint8_t*>(b.data()), {b.size()},
-                  "optimizer state (LibTorch archive)", "bytes");
+    const auto b = optimizer_state(*optimizer_);
+    f.write_array("/optimizer", b.data(), {b.size()}, "optimizer state (LibTorch archive)",
+                  "bytes");
     auto rng = at::detail::getDefaultCPUGenerator().get_state().contiguous();
     f.write_array("/torch_rng", rng.data_ptr<std::uint8_t>(), {std::uint64_t(rng.numel())},
                   "LibTorch CPU generator state", "bytes");
@@ -235,11 +231,7 @@ void Trainer::restore(const std::string& checkpoint) {
     for (auto& [name, t] : named_tensors(*model_)) best_.push_back(t.detach().clone());
   }
   load_weights(f, "/model", *model_);
-  const auto bytes = f.read<std::uint8_t>("/optimizer");
-  std::istringstream in(std::string(bytes.begin(), bytes.end()));
-  torch::serialize::InputArchive archive;
-  archive.load_from(in);
-  optimizer_->load(archive);
+  restore_optimizer_state(*optimizer_, f.read<std::uint8_t>("/optimizer"));
   auto rng = f.read<std::uint8_t>("/torch_rng");
   auto generator = at::detail::getDefaultCPUGenerator();
   generator.set_state(

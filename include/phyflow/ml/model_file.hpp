@@ -17,7 +17,8 @@ class InputFile;
 namespace phyflow::ml {
 
 /// Every parameter and buffer of `model`, by name (parameters first, registration order).
-std::vector<std::pair<std::string, torch::Tensor>> named_tensors(Model& model);
+/// Any module: the flows store theirs the same way.
+std::vector<std::pair<std::string, torch::Tensor>> named_tensors(torch::nn::Module& model);
 
 /// Writes named float32/float64 tensors as datasets `group/<name>` (collective; the tensors
 /// are equal on every rank, rank 0 writes them).
@@ -30,7 +31,7 @@ void write_model(io::OutputFile& out, const std::string& group, Model& model);
 
 /// Copies the tensors stored in `group` of `file` into the model's (names and shapes must
 /// match: an input error naming the file otherwise).
-void load_weights(const io::InputFile& file, const std::string& group, Model& model);
+void load_weights(const io::InputFile& file, const std::string& group, torch::nn::Module& model);
 
 /// Rebuilds the model stored in `group` of the file `path` (kind, options, shapes, dtype)
 /// with its weights. Input error when the file is not a phyflow model file.

@@ -27,6 +27,12 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
 /// Sets the learning rate of every parameter group.
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
+/// The optimiser's state (moments, step counts) as bytes of a LibTorch archive, for
+/// checkpoints, and back (the optimiser must have been built for the same parameters).
+std::vector<std::uint8_t> optimizer_state(torch::optim::Optimizer& optimizer);
+void restore_optimizer_state(torch::optim::Optimizer& optimizer,
+                             const std::vector<std::uint8_t>& bytes);
+
 struct LrSchedule {
   std::string kind = "constant";  ///< constant | step | cosine | one_cycle
   double lr = 1e-3;

@@ -51,5 +51,6 @@ Workflow phi4_workflow();
 Workflow sr_workflow();
 Workflow train_workflow();    ///< only in builds with LibTorch
 Workflow distill_workflow();  ///< only in builds with LibTorch
+Workflow flow_workflow();     ///< only in builds with LibTorch
 
 }  // namespace phyflow::workflows

@@ -1,0 +1,99 @@
+// Coupling layers of the flows (DESIGN.md §8, "normflow and the flow tutorial"): a layer maps
+// z -> phi and returns log|det d phi/d z|, and maps back phi -> z with log|det d z/d phi|. A
+// checkerboard mask (1 = frozen) splits the sites; a conditioner net reads the frozen sites and
+// parametrises an elementwise bijection of the active ones.
+//   affine (RealNVP, Dinh et al. 2017; the tutorial arXiv:2101.08176):
+//     phi = m z + (1 - m) (z e^s + t), log det = sum (1 - m) s;
+//   spline (rational-quadratic, Durkan et al. arXiv:1906.04032): K monotone rational-quadratic
+//     bins on [-B, B], identity (linear) tails outside, boundary derivatives 1.
+// Conditioners: conv nets with circular padding (d = 1, 2, 3; 1 -> hidden... -> out channels,
+// kernel k, LeakyReLU between layers, optional final tanh), or dense nets (any d).
+// Z2-equivariant affine layers (odd flow, phi(-z) = -phi(z)): s even and t odd in the frozen
+// sites, by symmetrising the net over x -> -x.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "phyflow/flows/action.hpp"
+
+namespace phyflow::flows {
+
+/// Checkerboard mask (L, ..., L) in float64: mask_x = (sum_mu x_mu + parity) mod 2, the
+/// tutorial's make_checker_mask in d dimensions.
+torch::Tensor checker_mask(const LatticeShape& shape, int parity);
+
+/// Rational-quadratic spline, elementwise: x (...), unnormalised widths w and heights h
+/// (..., K), unnormalised interior derivatives d (..., K - 1). Returns y and log|dy/dx| (or,
+/// with inverse, x and log|dx/dy|). Identity outside [-bound, bound].
+std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::Tensor& x,
+                                                                  const torch::Tensor& w,
+                                                                  const torch::Tensor& h,
+                                                                  const torch::Tensor& d,
+                                                                  double bound, bool inverse);
+
+struct ConditionerOptions {
+  std::string net = "conv";  ///< conv | dense
+  std::vector<std::int64_t> hidden{8, 8};
+  std::int64_t kernel = 3;
+  bool final_tanh = true;
+};
+
+/// The conditioner: conv nets map (B, 1, L, ...) -> (B, out, L, ...); dense nets (B, V) ->
+/// (B, out V).
+torch::nn::Sequential make_conditioner(const LatticeShape& shape, const ConditionerOptions& o,
+                                       std::int64_t out_channels);
+
+class CouplingLayer : public torch::nn::Module {
+ public:
+  CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
+                std::int64_t out_channels);
+  /// z -> (phi, log|det J|) per configuration.
+  virtual std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) = 0;
+  /// phi -> (z, log|det J^-1|) per configuration.
+  virtual std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) = 0;
+
+ protected:
+  /// The conditioner applied to the frozen sites of x: (B, out, L, ...).
+  torch::Tensor condition(const torch::Tensor& frozen);
+  torch::Tensor mask(const torch::Tensor& like) const { return mask_.to(like.scalar_type()); }
+  torch::Tensor sum_sites(const torch::Tensor& t) const {
+    return t.reshape({t.size(0), -1}).sum(1);
+  }
+
+  LatticeShape shape_;
+  std::string net_kind_;
+  std::int64_t out_channels_;
+  torch::Tensor mask_;
+  torch::nn::Sequential net_{nullptr};
+};
+
+class AffineCoupling final : public CouplingLayer {
+ public:
+  AffineCoupling(const LatticeShape& shape, int parity, const ConditionerOptions& o, bool z2);
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) override;
+  std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) override;
+
+ private:
+  std::pair<torch::Tensor, torch::Tensor> shift_scale(const torch::Tensor& frozen);
+  bool z2_;
+};
+
+class SplineCoupling final : public CouplingLayer {
+ public:
+  SplineCoupling(const LatticeShape& shape, int parity, const ConditionerOptions& o,
+                 std::int64_t bins, double bound);
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) override;
+  std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) override;
+
+ private:
+  std::pair<torch::Tensor, torch::Tensor> apply(const torch::Tensor& x, bool inverse);
+  std::int64_t bins_;
+  double bound_;
+};
+
+}  // namespace phyflow::flows

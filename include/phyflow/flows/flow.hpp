@@ -1,0 +1,76 @@
+// A normalizing flow for lattice fields: a prior and a stack of coupling layers with
+// alternating checkerboard parity (layer i has parity i mod 2, as in the tutorial
+// arXiv:2101.08176). sample() returns phi and log q(phi) = log p(z) - sum_i log|det J_i|; the
+// sampler only sees (phi, log q), the action only phi.
+//
+// A flow is stored like the training runtime's models (ml/model_file.hpp): group /model with
+// one dataset per parameter named as in the module ("layers.0.net.0.weight"), model_kind
+// "flow", the options as JSON (model_options) and one attribute each.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "phyflow/flows/action.hpp"
+#include "phyflow/flows/coupling.hpp"
+#include "phyflow/flows/prior.hpp"
+
+namespace phyflow::io {
+class OutputFile;
+}
+
+namespace phyflow::flows {
+
+struct FlowConfig {
+  LatticeShape shape;
+  std::string coupling = "affine";  ///< affine | spline
+  std::int64_t layers = 16;
+  ConditionerOptions net;         ///< final_tanh: affine yes, spline no
+  std::int64_t bins = 8;          ///< spline: K
+  double bound = 5.0;             ///< spline: B (identity outside [-B, B])
+  bool z2 = false;                ///< affine: Z2-equivariant (odd) layers
+  std::string prior = "normal";   ///< normal | free_field
+  double prior_m2 = 1.0;          ///< free_field prior's mass
+  std::string dtype = "float32";  ///< float32 | float64
+
+  nlohmann::json to_json() const;
+  /// input_error naming `where` for a missing or bad option.
+  static FlowConfig from_json(const nlohmann::json& j, const std::string& where);
+  torch::ScalarType scalar_type() const;
+};
+
+class Flow : public torch::nn::Module {
+ public:
+  /// Builds the layers with torch's default initialisation (seed it with torch::manual_seed).
+  explicit Flow(FlowConfig config);
+
+  const FlowConfig& config() const { return config_; }
+  const Prior& prior() const { return *prior_; }
+  /// z -> (phi, sum log|det J|).
+  std::pair<torch::Tensor, torch::Tensor> forward(torch::Tensor z);
+  /// phi -> (z, sum log|det J^-1|).
+  std::pair<torch::Tensor, torch::Tensor> reverse(torch::Tensor phi);
+  /// Draws configurations first..first+n-1 of draw `step` from the prior (prior.hpp) and pushes
+  /// them through: (phi, log q(phi)).
+  std::pair<torch::Tensor, torch::Tensor> sample(std::int64_t first, std::int64_t n,
+                                                 std::uint64_t seed, std::uint32_t purpose,
+                                                 std::uint64_t step);
+  /// log q(phi) of given configurations, through the reverse flow.
+  torch::Tensor log_q(const torch::Tensor& phi);
+
+ private:
+  FlowConfig config_;
+  std::shared_ptr<Prior> prior_;
+  std::vector<std::shared_ptr<CouplingLayer>> layers_;
+};
+
+/// Writes the flow into `group` (collective; rank 0 writes, the weights are equal everywhere).
+void write_flow(io::OutputFile& out, const std::string& group, Flow& flow);
+/// Rebuilds the flow stored in `group` of `path`; input_error when it is not a flow file.
+std::shared_ptr<Flow> read_flow(const std::string& path, const std::string& group = "/model");
+
+}  // namespace phyflow::flows

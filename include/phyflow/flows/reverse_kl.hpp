@@ -1,0 +1,98 @@
+// Data-free training of a flow by the reverse Kullback-Leibler divergence (AKS arXiv:1904.12072,
+// tutorial arXiv:2101.08176): loss = mean over the batch of log q(phi) + beta S(phi), phi drawn
+// from the flow. Data-parallel through the training runtime (ml/gradient_reducer.hpp,
+// ml/optimizer.hpp): the global batch of each step is split into contiguous blocks over ranks,
+// and configuration i of step t comes from the prior's Philox stream keyed by (seed, i, t), so
+// the batch is a pure function of (seed, t) and the model does not depend on the rank count
+// beyond the order of the gradient reduction. Checkpoints (the flow as a model file, the
+// optimiser, the step and the loss history) are written atomically every N steps, after
+// checkpoint.stop_after steps and on SIGTERM/SIGUSR1; a restart continues bitwise.
+// Annealing: beta ramps linearly from anneal_start to 1 over the first anneal_steps steps.
+#pragma once
+
+#include <mpi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "phyflow/flows/flow.hpp"
+#include "phyflow/ml/gradient_reducer.hpp"
+#include "phyflow/ml/optimizer.hpp"
+
+namespace phyflow::io {
+class OutputFile;
+}
+
+namespace phyflow::flows {
+
+struct ReverseKlOptions {
+  std::uint64_t seed = 1;
+  std::int64_t steps = 100;
+  std::int64_t batch = 64;            ///< global batch (split over ranks)
+  ml::OptimizerOptions optimizer;     ///< lr, Adam by default
+  std::string schedule = "constant";  ///< constant | cosine (ml::LrSchedule)
+  double clip = 0.0;                  ///< max gradient norm (0: off)
+  double time_limit_s = 0.0;          ///< stop training after this long (0: no limit)
+  std::int64_t anneal_steps = 0;
+  double anneal_start = 1.0;
+  std::int64_t checkpoint_every = 0;
+  std::int64_t stop_after = 0;
+  std::string checkpoint_path;
+  double progress_interval = 5.0;
+  ml::ReducerOptions reducer;
+};
+
+struct ReverseKlState {
+  std::int64_t step = 0;
+  std::vector<double> loss;  ///< per step: mean of log q + beta S over the global batch
+  std::vector<double> ess;   ///< per step: ESS per sample of the batch (beta = 1 weights)
+};
+
+enum class TrainEnd { finished, time_limit, interrupted };
+
+/// Purpose of the prior draws of the training batches ("flow_train").
+std::uint32_t train_purpose();
+
+class ReverseKlTrainer {
+ public:
+  ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow, lattice::Phi4Couplings target,
+                   ReverseKlOptions options);
+  ~ReverseKlTrainer();
+
+  /// Adds attributes to each checkpoint (the deck), called on rank 0.
+  std::function<void(io::OutputFile&)> annotate_checkpoint;
+  /// Every rank reads the checkpoint.
+  void restore(const std::string& checkpoint);
+  /// Trains to options.steps, the time limit, or an interruption (checkpoint written). Collective.
+  TrainEnd run();
+  /// One step (collective); returns the global batch's mean loss. Benchmarks time it.
+  double step(bool& stop);
+  void write_checkpoint();
+  const ReverseKlState& state() const { return state_; }
+  bool signalled() const { return signalled_; }
+  double beta(std::int64_t step) const;
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0, ranks_ = 1;
+  std::shared_ptr<Flow> flow_;
+  lattice::Phi4Couplings target_;
+  ReverseKlOptions o_;
+  ml::LrSchedule schedule_;
+  std::vector<torch::Tensor> params_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<ml::GradientReducer> reducer_;
+  ReverseKlState state_;
+  bool signalled_ = false;
+  double started_ = 0.0;
+  bool time_over_ = false;
+};
+
+/// ESS per sample of importance weights log w: exp(2 LSE(log w) - LSE(2 log w)) / N.
+double ess_per_sample(const std::vector<double>& log_w);
+/// log-sum-exp.
+double log_sum_exp(const std::vector<double>& v, double scale = 1.0);
+
+}  // namespace phyflow::flows

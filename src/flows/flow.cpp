@@ -1,0 +1,148 @@
+// Flows and their model files (flow.hpp).
+#include "phyflow/flows/flow.hpp"
+
+#include <torch/torch.h>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/io/input_file.hpp"
+#include "phyflow/io/output_file.hpp"
+#include "phyflow/ml/dataset.hpp"
+#include "phyflow/ml/model_file.hpp"
+
+namespace phyflow::flows {
+
+nlohmann::json FlowConfig::to_json() const {
+  return {{"dims", shape.dims},
+          {"L", shape.L},
+          {"coupling", coupling},
+          {"layers", layers},
+          {"net", net.net},
+          {"hidden", net.hidden},
+          {"kernel", net.kernel},
+          {"final_tanh", net.final_tanh},
+          {"bins", bins},
+          {"bound", bound},
+          {"z2", z2},
+          {"prior", prior},
+          {"prior_m2", prior_m2},
+          {"dtype", dtype}};
+}
+
+FlowConfig FlowConfig::from_json(const nlohmann::json& j, const std::string& where) {
+  FlowConfig c;
+  try {
+    c.shape.dims = j.at("dims").get<int>();
+    c.shape.L = j.at("L").get<int>();
+    c.coupling = j.at("coupling").get<std::string>();
+    c.layers = j.at("layers").get<std::int64_t>();
+    c.net.net = j.at("net").get<std::string>();
+    c.net.hidden = j.at("hidden").get<std::vector<std::int64_t>>();
+    c.net.kernel = j.at("kernel").get<std::int64_t>();
+    c.net.final_tanh = j.at("final_tanh").get<bool>();
+    c.bins = j.at("bins").get<std::int64_t>();
+    c.bound = j.at("bound").get<double>();
+    c.z2 = j.at("z2").get<bool>();
+    c.prior = j.at("prior").get<std::string>();
+    c.prior_m2 = j.at("prior_m2").get<double>();
+    c.dtype = j.at("dtype").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw input_error(where + ": flow options are incomplete or mistyped (" + e.what() + ")");
+  }
+  return c;
+}
+
+torch::ScalarType FlowConfig::scalar_type() const {
+  return dtype == "float64" ? torch::kFloat64 : torch::kFloat32;
+}
+
+Flow::Flow(FlowConfig config) : torch::nn::Module("Flow"), config_(std::move(config)) {
+  const auto& c = config_;
+  lattice::phi4_volume(c.shape.dims, c.shape.L);  // checks d and L
+  if (c.coupling != "affine" && c.coupling != "spline")
+    throw input_error("unknown model.coupling '" + c.coupling + "' (known: affine, spline)");
+  if (c.layers < 1) throw input_error("model.layers must be at least 1");
+  if (c.z2 && c.coupling != "affine")
+    throw input_error("model.z2 (equivariant layers) exists for coupling: affine only");
+  if (c.dtype != "float32" && c.dtype != "float64")
+    throw input_error("model.dtype must be float32 or float64, not '" + c.dtype + "'");
+  prior_ = make_prior(c.prior, c.shape, c.prior_m2);
+  torch::nn::ModuleList list;
+  for (std::int64_t i = 0; i < c.layers; ++i) {
+    std::shared_ptr<CouplingLayer> layer;
+    if (c.coupling == "affine")
+      layer = std::make_shared<AffineCoupling>(c.shape, int(i % 2), c.net, c.z2);
+    else
+      layer = std::make_shared<SplineCoupling>(c.shape, int(i % 2), c.net, c.bins, c.bound);
+    list->push_back(layer);
+    layers_.push_back(layer);
+  }
+  register_module("layers", list);
+  to(c.scalar_type());
+}
+
+std::pair<torch::Tensor, torch::Tensor> Flow::forward(torch::Tensor z) {
+  auto logdet = torch::zeros({z.size(0)}, z.options());
+  for (auto& layer : layers_) {
+    auto [x, ld] = layer->forward(z);
+    z = x;
+    logdet = logdet + ld;
+  }
+  return {z, logdet};
+}
+
+std::pair<torch::Tensor, torch::Tensor> Flow::reverse(torch::Tensor phi) {
+  auto logdet = torch::zeros({phi.size(0)}, phi.options());
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    auto [z, ld] = (*it)->reverse(phi);
+    phi = z;
+    logdet = logdet + ld;
+  }
+  return {phi, logdet};
+}
+
+std::pair<torch::Tensor, torch::Tensor> Flow::sample(std::int64_t first, std::int64_t n,
+                                                     std::uint64_t seed, std::uint32_t purpose,
+                                                     std::uint64_t step) {
+  const auto z = prior_->sample(first, n, seed, purpose, step, config_.scalar_type());
+  const auto log_p = prior_->log_prob(z);
+  auto [phi, logdet] = forward(z);
+  return {phi, log_p - logdet};
+}
+
+torch::Tensor Flow::log_q(const torch::Tensor& phi) {
+  auto [z, logdet] = reverse(phi.to(config_.scalar_type()));
+  return prior_->log_prob(z) + logdet;
+}
+
+void write_flow(io::OutputFile& out, const std::string& group, Flow& flow) {
+  ml::write_tensors(out, group, ml::named_tensors(flow), "flow tensor");
+  const auto options = flow.config().to_json();
+  out.set_attribute(group, "model_kind", std::string("flow"));
+  out.set_attribute(group, "model_options", options.dump());
+  for (const auto& [key, value] : options.items()) {
+    if (value.is_boolean())
+      out.set_attribute(group, key, std::int64_t(value.get<bool>()));
+    else if (value.is_number_integer())
+      out.set_attribute(group, key, value.get<std::int64_t>());
+    else if (value.is_number())
+      out.set_attribute(group, key, value.get<double>());
+    else if (value.is_string())
+      out.set_attribute(group, key, value.get<std::string>());
+  }
+}
+
+std::shared_ptr<Flow> read_flow(const std::string& path, const std::string& group) {
+  std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
+  const auto f = io::InputFile::open(path, MPI_COMM_SELF);
+  const std::string kind = ml::model_kind_of(f, group);
+  if (kind != "flow")
+    throw input_error("'" + path + "' holds a '" + kind +
+                      "' model, not a flow; give the output "
+                      "of a workflow: flow run");
+  const auto options = nlohmann::json::parse(f.attribute_string(group, "model_options"));
+  auto flow = std::make_shared<Flow>(FlowConfig::from_json(options, "model file '" + path + "'"));
+  ml::load_weights(f, group, *flow);
+  return flow;
+}
+
+}  // namespace phyflow::flows

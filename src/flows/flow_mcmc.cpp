@@ -1,0 +1,206 @@
+// Flow-based independence Metropolis-Hastings (flow_mcmc.hpp).
+#include "phyflow/flows/flow_mcmc.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/progress.hpp"
+#include "phyflow/core/rng.hpp"
+#include "phyflow/flows/reverse_kl.hpp"
+#include "phyflow/lattice/autocorrelation.hpp"
+
+namespace phyflow::flows {
+
+std::uint32_t proposal_purpose() { return rng::purpose("flow_proposal"); }
+std::uint32_t accept_purpose() { return rng::purpose("flow_accept"); }
+
+Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings& target,
+                         const ProposalOptions& o) {
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  const LatticeShape shape = flow.config().shape;
+  const std::int64_t V = shape.volume(), N = o.proposals, C = std::max<std::int64_t>(1, o.chunk);
+  if (N * V > INT_MAX)
+    throw input_error("sample.proposals x volume = " + std::to_string(N * V) +
+                      " exceeds what one gather holds (2^31 - 1 numbers); lower sample.proposals");
+  const std::int64_t chunks = (N + C - 1) / C;
+  const std::int64_t c0 = chunks * rank / ranks, c1 = chunks * (rank + 1) / ranks;
+  const std::int64_t first = std::min(N, c0 * C), last = std::min(N, c1 * C), n = last - first;
+  std::vector<double> phi(static_cast<std::size_t>(n * V)), log_q(static_cast<std::size_t>(n)),
+      log_p(static_cast<std::size_t>(n));
+  Progress progress("flow proposals", std::uint64_t(N), "proposals", o.progress_interval);
+  torch::NoGradGuard no_grad;
+  flow.eval();
+  for (std::int64_t c = c0; c < c1; ++c) {
+    const std::int64_t a = c * C, m = std::min(N, a + C) - a;
+    auto [x, lq] = flow.sample(a, m, o.seed, proposal_purpose(), 0);
+    const auto x64 = x.to(torch::kFloat64).contiguous();
+    const auto lp = -phi4_action(x64, shape.dims, target);
+    const auto lq64 = lq.to(torch::kFloat64).contiguous();
+    std::copy_n(x64.data_ptr<double>(), m * V, phi.data() + (a - first) * V);
+    std::copy_n(lq64.data_ptr<double>(), m, log_q.data() + (a - first));
+    std::copy_n(lp.contiguous().data_ptr<double>(), m, log_p.data() + (a - first));
+    progress.update(std::uint64_t((a + m - first) * ranks));
+  }
+  progress.finish();
+
+  Proposals out;
+  out.volume = V;
+  std::vector<int> counts(static_cast<std::size_t>(ranks)), displs(static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r) {
+    const std::int64_t f = std::min(N, chunks * r / ranks * C),
+                       l = std::min(N, chunks * (r + 1) / ranks * C);
+    displs[std::size_t(r)] = int(f);
+    counts[std::size_t(r)] = int(l - f);
+  }
+  if (rank == 0) {
+    out.n = N;
+    out.phi.resize(std::size_t(N * V));
+    out.log_q.resize(std::size_t(N));
+    out.log_p.resize(std::size_t(N));
+  }
+  check_mpi(MPI_Gatherv(log_q.data(), int(n), MPI_DOUBLE, out.log_q.data(), counts.data(),
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            "MPI_Gatherv (log q)");
+  check_mpi(MPI_Gatherv(log_p.data(), int(n), MPI_DOUBLE, out.log_p.data(), counts.data(),
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            "MPI_Gatherv (log p)");
+  for (int r = 0; r < ranks; ++r) {
+    counts[std::size_t(r)] *= int(V);
+    displs[std::size_t(r)] *= int(V);
+  }
+  check_mpi(MPI_Gatherv(phi.data(), int(n * V), MPI_DOUBLE, out.phi.data(), counts.data(),
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            "MPI_Gatherv (proposals)");
+  return out;
+}
+
+Chain independence_metropolis(const std::vector<double>& log_q, const std::vector<double>& log_p,
+                              std::uint64_t seed) {
+  const std::size_t N = log_q.size();
+  Chain chain;
+  chain.accepted.assign(N, 0);
+  chain.state.assign(N, 0);
+  if (N == 0) return chain;
+  const rng::Stream stream(seed, accept_purpose());
+  std::size_t current = 0;
+  chain.accepted[0] = 1;
+  std::size_t accepted = 0;
+  for (std::size_t i = 1; i < N; ++i) {
+    const double log_ratio = (log_p[i] - log_q[i]) - (log_p[current] - log_q[current]);
+    bool accept = log_ratio >= 0.0;
+    if (!accept) {
+      const auto w = stream(i, 0);
+      accept = std::log(rng::uniform53_open0(w.w[0], w.w[1])) < log_ratio;
+    }
+    if (accept) {
+      current = i;
+      chain.accepted[i] = 1;
+      ++accepted;
+    }
+    chain.state[i] = std::int64_t(current);
+  }
+  chain.acceptance = N > 1 ? double(accepted) / double(N - 1) : 0.0;
+  return chain;
+}
+
+namespace {
+
+Estimate from_gamma(const std::vector<double>& x) {
+  const auto s = lattice::gamma_method(x);
+  return {s.mean, s.error, s.tau_int};
+}
+
+}  // namespace
+
+FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
+  FlowDiagnostics d;
+  const std::size_t N = std::size_t(p.n);
+  const auto V = std::size_t(p.volume);
+  if (N == 0) return d;
+  d.acceptance = chain.acceptance;
+  std::vector<double> log_w(N);
+  for (std::size_t i = 0; i < N; ++i) log_w[i] = p.log_p[i] - p.log_q[i];
+  d.ess = ess_per_sample(log_w);
+  // log Z = log mean w; delta method: var(log mean w) = var(w) / (N mean(w)^2).
+  const double lse = log_sum_exp(log_w), lse2 = log_sum_exp(log_w, 2.0);
+  d.log_z.value = lse - std::log(double(N));
+  const double rel_var = std::exp(lse2 - 2.0 * lse) * double(N) - 1.0;  // var(w)/mean(w)^2
+  d.log_z.error = std::sqrt(std::max(0.0, rel_var) / double(N));
+  d.log_z.tau_int = 0.5;
+
+  // Per-configuration observables along the chain.
+  std::vector<double> m(N), m2(N), am(N), phi2(N), S(N);
+  std::vector<double> per_proposal_m(N), per_proposal_phi2(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    const double* x = p.phi.data() + i * V;
+    double s = 0, s2 = 0;
+    for (std::size_t k = 0; k < V; ++k) {
+      s += x[k];
+      s2 += x[k] * x[k];
+    }
+    per_proposal_m[i] = s / double(V);
+    per_proposal_phi2[i] = s2 / double(V);
+  }
+  std::size_t run = 0, longest = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const auto j = std::size_t(chain.state[i]);
+    m[i] = per_proposal_m[j];
+    m2[i] = m[i] * m[i];
+    am[i] = std::abs(m[i]);
+    phi2[i] = per_proposal_phi2[j];
+    S[i] = -p.log_p[j];
+    run = chain.accepted[i] ? 0 : run + 1;
+    longest = std::max(longest, run);
+  }
+  d.max_rejections = double(longest);
+  d.phi2 = from_gamma(phi2);
+  d.abs_m = from_gamma(am);
+  d.action = from_gamma(S);
+  // chi2 = V (<m^2> - <m>^2) with a jackknife over bins (64, or fewer for short chains).
+  const double dV = double(V);
+  const auto m2s = lattice::gamma_method(m2);
+  d.chi2.tau_int = m2s.tau_int;
+  double sum_m = 0, sum_m2 = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    sum_m += m[i];
+    sum_m2 += m2[i];
+  }
+  d.chi2.value = dV * (sum_m2 / double(N) - std::pow(sum_m / double(N), 2));
+  // Bins of at least 4 tau_int of m^2 (at most 64 bins), so the bin means are nearly independent.
+  const auto min_size =
+      std::size_t(std::ceil(4.0 * (std::isfinite(m2s.tau_int) ? m2s.tau_int : 0.5)));
+  const std::size_t bins = std::max<std::size_t>(
+      2, std::min<std::size_t>({64, N, N / std::max<std::size_t>(1, min_size)}));
+  const std::size_t size = N / bins;
+  if (N >= 2) {
+    std::vector<double> bm(bins, 0.0), bm2(bins, 0.0), jk(bins);
+    for (std::size_t b = 0; b < bins; ++b)
+      for (std::size_t i = b * size; i < (b + 1) * size; ++i) {
+        bm[b] += m[i];
+        bm2[b] += m2[i];
+      }
+    const double used = double(bins * size);
+    double tm = 0, tm2 = 0, mean = 0;
+    for (std::size_t b = 0; b < bins; ++b) {
+      tm += bm[b];
+      tm2 += bm2[b];
+    }
+    for (std::size_t b = 0; b < bins; ++b) {
+      const double n = used - double(size);
+      jk[b] = dV * ((tm2 - bm2[b]) / n - std::pow((tm - bm[b]) / n, 2));
+      mean += jk[b] / double(bins);
+    }
+    double var = 0;
+    for (double v : jk) var += (v - mean) * (v - mean);
+    d.chi2.error = std::sqrt(var * double(bins - 1) / double(bins));
+  }
+  return d;
+}
+
+}  // namespace phyflow::flows

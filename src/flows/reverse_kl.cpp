@@ -1,0 +1,191 @@
+// Reverse-KL training of flows (reverse_kl.hpp).
+#include "phyflow/flows/reverse_kl.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/log.hpp"
+#include "phyflow/core/progress.hpp"
+#include "phyflow/core/rng.hpp"
+#include "phyflow/core/signals.hpp"
+#include "phyflow/io/input_file.hpp"
+#include "phyflow/io/output_file.hpp"
+#include "phyflow/ml/dataset.hpp"
+#include "phyflow/ml/model_file.hpp"
+
+namespace phyflow::flows {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+std::string number(double v) {
+  std::ostringstream s;
+  s.precision(5);
+  s << v;
+  return s.str();
+}
+}  // namespace
+
+std::uint32_t train_purpose() { return rng::purpose("flow_train"); }
+
+double log_sum_exp(const std::vector<double>& v, double scale) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (double x : v) m = std::max(m, scale * x);
+  if (!std::isfinite(m)) return m;
+  double s = 0.0;
+  for (double x : v) s += std::exp(scale * x - m);
+  return m + std::log(s);
+}
+
+double ess_per_sample(const std::vector<double>& log_w) {
+  if (log_w.empty()) return 0.0;
+  return std::exp(2.0 * log_sum_exp(log_w) - log_sum_exp(log_w, 2.0)) / double(log_w.size());
+}
+
+ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
+                                   lattice::Phi4Couplings target, ReverseKlOptions options)
+    : comm_(comm), flow_(std::move(flow)), target_(target), o_(std::move(options)) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &ranks_);
+  if (o_.batch < ranks_)
+    throw input_error("train.batch (" + std::to_string(o_.batch) + ", the global batch) is " +
+                      "smaller than the number of ranks (" + std::to_string(ranks_) +
+                      "): raise train.batch or run on fewer ranks");
+  for (auto& p : flow_->parameters())
+    if (p.requires_grad()) params_.push_back(p);
+  optimizer_ = ml::make_optimizer(params_, o_.optimizer);
+  reducer_ = ml::make_mpi_reducer(comm_, params_, o_.reducer);
+  std::vector<torch::Tensor> all;
+  for (auto& [name, t] : ml::named_tensors(*flow_)) all.push_back(t);
+  reducer_->broadcast(all);
+  schedule_.kind = o_.schedule;
+  schedule_.lr = o_.optimizer.lr;
+  schedule_.total_steps = std::max<std::int64_t>(1, o_.steps);
+}
+
+ReverseKlTrainer::~ReverseKlTrainer() = default;
+
+double ReverseKlTrainer::beta(std::int64_t step) const {
+  if (o_.anneal_steps <= 0 || step >= o_.anneal_steps) return 1.0;
+  return o_.anneal_start + (1.0 - o_.anneal_start) * double(step) / double(o_.anneal_steps);
+}
+
+double ReverseKlTrainer::step(bool& stop) {
+  const std::int64_t first = o_.batch * rank_ / ranks_;
+  const std::int64_t n = o_.batch * (rank_ + 1) / ranks_ - first;
+  const double b = beta(state_.step);
+  ml::set_learning_rate(*optimizer_, schedule_.at(state_.step));
+  for (auto& p : params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  reducer_->begin_backward();
+  const auto [phi, log_q] =
+      flow_->sample(first, n, o_.seed, train_purpose(), std::uint64_t(state_.step));
+  const auto S = phi4_action(phi, flow_->config().shape.dims, target_);
+  const auto terms = log_q + b * S;
+  // This rank's sum scaled so that the reducer's mean over ranks is the global batch mean.
+  (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
+  reducer_->finish_backward();
+  if (o_.clip > 0) torch::nn::utils::clip_grad_norm_(params_, o_.clip);
+  optimizer_->step();
+
+  // Global loss, ESS of the batch, and whether to stop (a signal anywhere, rank 0's clock).
+  const auto lw = (-S - log_q).detach().to(torch::kFloat64).contiguous();
+  std::vector<double> local(lw.data_ptr<double>(), lw.data_ptr<double>() + n),
+      all(static_cast<std::size_t>(o_.batch));
+  std::vector<int> counts(static_cast<std::size_t>(ranks_)),
+      displs(static_cast<std::size_t>(ranks_));
+  for (int r = 0; r < ranks_; ++r) {
+    displs[std::size_t(r)] = int(o_.batch * r / ranks_);
+    counts[std::size_t(r)] = int(o_.batch * (r + 1) / ranks_) - displs[std::size_t(r)];
+  }
+  check_mpi(MPI_Allgatherv(local.data(), int(n), MPI_DOUBLE, all.data(), counts.data(),
+                           displs.data(), MPI_DOUBLE, comm_),
+            "MPI_Allgatherv (flow training weights)");
+  const bool over_time = rank_ == 0 && o_.time_limit_s > 0 && now_s() - started_ >= o_.time_limit_s;
+  double sums[3] = {terms.detach().sum().item<double>(), signals::stop_requested() ? 1.0 : 0.0,
+                    over_time ? 1.0 : 0.0};
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce");
+  const double loss = sums[0] / double(o_.batch);
+  if (!std::isfinite(loss))
+    throw runtime_error("flow training diverged: the loss is " + number(loss) + " at step " +
+                        std::to_string(state_.step + 1) + "; lower train.lr or set train.clip");
+  state_.loss.push_back(loss);
+  state_.ess.push_back(ess_per_sample(all));
+  ++state_.step;
+  stop = sums[1] > 0;
+  time_over_ = sums[2] > 0;
+  return loss;
+}
+
+TrainEnd ReverseKlTrainer::run() {
+  started_ = now_s();
+  Progress progress("flow train", std::uint64_t(o_.steps), "steps", o_.progress_interval);
+  std::int64_t run_steps = 0;
+  flow_->train();
+  double ess_avg = 0.0;
+  while (state_.step < o_.steps) {
+    bool stop = false;
+    const double loss = step(stop);
+    ++run_steps;
+    ess_avg = run_steps == 1 ? state_.ess.back() : 0.9 * ess_avg + 0.1 * state_.ess.back();
+    progress.update(std::uint64_t(state_.step));
+    if (o_.progress_interval > 0 && (state_.step % std::max<std::int64_t>(1, o_.steps / 10) == 0))
+      log::info("flow train: step " + std::to_string(state_.step) + "/" + std::to_string(o_.steps) +
+                ": loss " + number(loss) + ", batch ESS " + number(ess_avg));
+    const bool bounded = o_.stop_after > 0 && run_steps >= o_.stop_after;
+    if (stop || bounded) {
+      signalled_ = stop;
+      write_checkpoint();
+      return TrainEnd::interrupted;
+    }
+    if (time_over_) {
+      log::info("flow train: train.time_limit_s reached after " + std::to_string(state_.step) +
+                " steps");
+      progress.finish();
+      return TrainEnd::time_limit;
+    }
+    if (o_.checkpoint_every > 0 && state_.step % o_.checkpoint_every == 0) write_checkpoint();
+  }
+  progress.finish();
+  return TrainEnd::finished;
+}
+
+void ReverseKlTrainer::write_checkpoint() {
+  if (o_.checkpoint_path.empty()) return;
+  if (rank_ == 0) {
+    std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
+    auto f = io::OutputFile::create(MPI_COMM_SELF, o_.checkpoint_path, /*overwrite=*/true);
+    write_flow(f, "/model", *flow_);
+    const auto b = ml::optimizer_state(*optimizer_);
+    f.write_array("/optimizer", b.data(), {b.size()}, "optimizer state (LibTorch archive)",
+                  "bytes");
+    f.write_array("/history/loss", state_.loss.data(), {state_.loss.size()},
+                  "reverse-KL loss per step", "1");
+    f.write_array("/history/ess", state_.ess.data(), {state_.ess.size()},
+                  "batch ESS per sample, per step", "1");
+    f.set_attribute("/", "step", state_.step);
+    if (annotate_checkpoint) annotate_checkpoint(f);
+    f.commit();
+  }
+  check_mpi(MPI_Barrier(comm_), "MPI_Barrier (checkpoint)");
+  log::info("checkpoint " + o_.checkpoint_path + " at step " + std::to_string(state_.step));
+}
+
+void ReverseKlTrainer::restore(const std::string& checkpoint) {
+  std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
+  const auto f = io::InputFile::open(checkpoint, MPI_COMM_SELF);
+  ml::load_weights(f, "/model", *flow_);
+  ml::restore_optimizer_state(*optimizer_, f.read<std::uint8_t>("/optimizer"));
+  state_.step = f.attribute_int("/", "step");
+  state_.loss = f.read<double>("/history/loss");
+  state_.ess = f.read<double>("/history/ess");
+}
+
+}  // namespace phyflow::flows

@@ -1,0 +1,441 @@
+// workflow: flow -- a normalizing flow for a lattice field theory, trained by reverse KL and
+// used as the proposal of an independence Metropolis-Hastings chain (DESIGN.md §8, issue 9).
+//
+//   phyflow run inputs/flow_quick.yaml                 (seconds)
+//   mpiexec -n 2 phyflow run inputs/flow_tutorial.yaml (the tutorial point, arXiv:2101.08176)
+//
+// Steps:
+//   1. read the deck (the action section in one place: flow_action), set the thread budget;
+//   2. decide create / resume / skip (--restart); build the flow (seeded, broadcast from
+//      rank 0) or load it from model.init (checked against the deck's lattice);
+//   3. train (reverse KL, data-parallel; checkpoints, signals, train.time_limit_s);
+//   4. draw sample.proposals proposals on all ranks, gather them in global order on rank 0,
+//      run the chain and its diagnostics (acceptance, ESS, chi2, tau_int, log Z);
+//   5. write OUTPUT.partial (/model, /train, /chain, /proposals), rename it, write the summary.
+#include "phyflow/flows/flow.hpp"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "phyflow/core/blas.hpp"
+#include "phyflow/core/collective.hpp"
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/log.hpp"
+#include "phyflow/core/runtime.hpp"
+#include "phyflow/core/signals.hpp"
+#include "phyflow/core/summary.hpp"
+#include "phyflow/flows/flow_mcmc.hpp"
+#include "phyflow/flows/reverse_kl.hpp"
+#include "phyflow/io/input_file.hpp"
+#include "phyflow/io/output_file.hpp"
+#include "phyflow/ml/dataset.hpp"
+#include "phyflow/workflows/run_keys.hpp"
+#include "phyflow/workflows/workflow.hpp"
+#include "split_files.hpp"
+
+namespace phyflow::workflows {
+namespace {
+
+config::Schema flow_schema() {
+  config::Schema s("flow");
+  s.choice("workflow", "flow", {"flow"}, "what to run");
+  s.integer("seed", 1, 0, 4294967295.0,
+            "seed of the weight initialisation, the training batches (Philox by step and sample) "
+            "and the proposals and accept/reject uniforms (Philox by proposal index)");
+  s.choice("action.kind", "phi4", {"phi4", "free_field"},
+           "target action: phi4 (AKS convention, lambda > 0) or free_field (lambda = 0, m2 > 0)");
+  s.integer("action.dims", 2, 1, 4, "lattice dimensions d");
+  s.integer("action.L", 8, 2, 1e6, "sites per dimension (periodic)");
+  s.real("action.m2", -4.0, std::nullopt, std::nullopt, "mass term m^2 (AKS convention)");
+  s.real("action.lambda", 8.0, 0.0, std::nullopt,
+         "quartic coupling lambda (AKS convention; > 0 for phi4, 0 for free_field)");
+
+  s.choice("model.coupling", "affine", {"affine", "spline"},
+           "coupling layers: affine (RealNVP) or rational-quadratic spline");
+  s.integer("model.layers", 16, 1, 10000, "coupling layers (alternating checkerboard parity)");
+  s.int_list("model.hidden", std::vector<long long>{8, 8}, 1, 1e6,
+             "hidden channels (conv) or units (dense) of each conditioner");
+  s.integer("model.kernel", 3, 1, 99, "conv conditioner: kernel size (odd; circular padding)");
+  s.choice("model.net", "conv", {"conv", "dense"},
+           "conditioner: conv (d = 1, 2, 3) or dense (any d)");
+  s.integer("model.bins", 8, 2, 1000, "spline: bins K");
+  s.real("model.bound", 5.0, 0.0, std::nullopt, "spline: interval [-B, B] (identity outside)");
+  s.boolean("model.z2", false, "affine: Z2-equivariant layers (phi(-z) = -phi(z))");
+  s.choice("model.prior", "normal", {"normal", "free_field"},
+           "base distribution: N(0,1) per site, or the free field of mass model.prior_m2");
+  s.real("model.prior_m2", 1.0, 0.0, std::nullopt, "free_field prior: its m^2 (> 0)");
+  s.choice("model.dtype", "float32", {"float32", "float64"}, "precision of the flow");
+  s.string("model.init", std::nullopt,
+           "start from the flow in this file (a flow.h5 or its checkpoint; its architecture "
+           "replaces model.*); with train.steps: 0 it only samples");
+
+  s.integer("train.steps", 2500, 0, 1e12, "optimisation steps (0: no training)");
+  s.integer("train.batch", 64, 1, 1e9, "global batch per step, split over the ranks");
+  s.real("train.lr", 1e-3, 0.0, 1e3, "Adam learning rate");
+  s.choice("train.schedule", "constant", {"constant", "cosine"}, "learning-rate schedule");
+  s.real("train.clip", 0.0, 0.0, std::nullopt, "clip the gradient norm to this (0: off)");
+  s.real("train.time_limit_s", 0.0, 0.0, std::nullopt,
+         "stop training after this many seconds and sample with the flow so far (0: no limit)");
+  s.integer("train.anneal_steps", 0, 0, 1e12,
+            "ramp the action's coefficient linearly from train.anneal_start to 1 over these steps");
+  s.real("train.anneal_start", 1.0, 0.0, 1.0, "annealing: initial coefficient of the action");
+
+  s.integer("sample.proposals", 10000, 1, 1e12, "proposals of the Metropolis-Hastings chain");
+  s.integer("sample.chunk", 1024, 1, 1e9, "proposals per forward pass");
+
+  s.real("parallel.bucket_mb", 25.0, 0.001, 1e6, "gradient all-reduce bucket size (MiB)");
+  s.boolean("parallel.overlap", true, "start all-reduces from gradient hooks");
+  s.integer("threads.torch", 0, 0, 4096,
+            "LibTorch intra-op threads per rank (0: OMP_NUM_THREADS if set, else one)");
+  s.integer("threads.blas", 0, 0, 4096, "OpenBLAS threads per rank (0: the runtime's choice)");
+  s.string("output.path", std::string("flow.h5"),
+           "output HDF5 file: the flow (/model), training history, the chain and the proposals "
+           "(written as PATH.partial, renamed when complete); the summary is PATH's .json");
+  add_run_keys(s, "steps");
+  return s;
+}
+
+/// The deck's target: the action section read in one place (the phi4 workflow's
+/// action.convention will join here).
+struct FlowAction {
+  std::string kind;
+  flows::LatticeShape shape;
+  lattice::Phi4Couplings couplings;
+};
+
+FlowAction flow_action(const config::Deck& deck) {
+  const std::string where = "deck '" + deck.origin() + "'";
+  FlowAction a;
+  a.kind = deck.string("action.kind");
+  a.shape.dims = int(deck.integer("action.dims"));
+  a.shape.L = int(deck.integer("action.L"));
+  a.couplings.m2 = deck.real("action.m2");
+  a.couplings.lambda = deck.real("action.lambda");
+  if (a.kind == "phi4" && !(a.couplings.lambda > 0.0))
+    throw input_error(where + ": action.lambda = " + std::to_string(a.couplings.lambda) +
+                      " must be > 0 for action.kind phi4 (the action is unbounded below "
+                      "otherwise); use action.kind: free_field for lambda = 0");
+  if (a.kind == "free_field") {
+    if (a.couplings.lambda != 0.0)
+      throw input_error(where +
+                        ": action.kind free_field has lambda = 0; remove action.lambda "
+                        "or set it to 0 (or use action.kind: phi4)");
+    if (!(a.couplings.m2 > 0.0))
+      throw input_error(where +
+                        ": action.kind free_field needs action.m2 > 0 (the free field "
+                        "is not normalisable otherwise), got " +
+                        std::to_string(a.couplings.m2));
+  }
+  return a;
+}
+
+flows::FlowConfig flow_config(const config::Deck& deck, const FlowAction& a) {
+  flows::FlowConfig c;
+  c.shape = a.shape;
+  c.coupling = deck.string("model.coupling");
+  c.layers = deck.integer("model.layers");
+  c.net.net = deck.string("model.net");
+  c.net.hidden.clear();
+  for (auto h : deck.int_list("model.hidden")) c.net.hidden.push_back(h);
+  c.net.kernel = deck.integer("model.kernel");
+  c.net.final_tanh = c.coupling == "affine";
+  c.bins = deck.integer("model.bins");
+  c.bound = deck.real("model.bound");
+  c.z2 = deck.boolean("model.z2");
+  c.prior = deck.string("model.prior");
+  c.prior_m2 = deck.real("model.prior_m2");
+  c.dtype = deck.string("model.dtype");
+  return c;
+}
+
+void flow_check(const config::Deck& deck, int ranks) {
+  const std::string where = "deck '" + deck.origin() + "'";
+  const auto a = flow_action(deck);
+  const auto c = flow_config(deck, a);
+  if (!deck.has("model.init")) {
+    if (c.net.net == "conv" && a.shape.dims > 3)
+      throw input_error(where +
+                        ": model.net conv exists for d = 1, 2, 3; use model.net: dense "
+                        "for action.dims = " +
+                        std::to_string(a.shape.dims));
+    if (c.net.net == "conv" && c.net.kernel % 2 == 0)
+      throw input_error(where + ": model.kernel must be odd, got " + std::to_string(c.net.kernel));
+    if (c.z2 && c.coupling != "affine")
+      throw input_error(where + ": model.z2 exists for model.coupling affine only");
+    if (c.prior == "free_field" && !(c.prior_m2 > 0))
+      throw input_error(where + ": model.prior free_field needs model.prior_m2 > 0");
+    if (c.coupling == "spline" && !(c.bound > 0))
+      throw input_error(where + ": model.bound must be > 0");
+  }
+  if (deck.integer("train.steps") > 0 && deck.integer("train.batch") < ranks)
+    throw input_error(where + ": train.batch (" + std::to_string(deck.integer("train.batch")) +
+                      ", the global batch) is smaller than the " + std::to_string(ranks) +
+                      " ranks; raise train.batch");
+}
+
+const std::vector<std::string> restart_may_change = {"checkpoint", "progress", "threads"};
+
+class FlowRun {
+ public:
+  FlowRun(const config::Deck& deck, Runtime& rt, const RunOptions& options)
+      : deck_(deck), rt_(rt), options_(options) {}
+
+  void run() {
+    const std::string out_path = deck_.string("output.path");
+    const std::string ckpt = detail::checkpoint_path_for(out_path);
+    const RunKeys keys = run_keys(deck_);
+    const auto seed = std::uint64_t(deck_.integer("seed"));
+    const FlowAction action = flow_action(deck_);
+
+    // 1. Threads (as workflow: train).
+    int torch_threads = int(deck_.integer("threads.torch"));
+    if (torch_threads == 0 && std::getenv("OMP_NUM_THREADS"))
+      torch_threads = std::atoi(std::getenv("OMP_NUM_THREADS"));
+    at::set_num_threads(std::max(1, torch_threads));
+    if (deck_.integer("threads.blas") > 0) blas::set_threads(int(deck_.integer("threads.blas")));
+
+    // 2. Restart decision, flow, output file.
+    const detail::SplitStart start = collective_try(rt_.comm(), [&] {
+      auto s = detail::split_start(out_path, options_, detail::any_split_has_files({out_path}));
+      if (s == detail::SplitStart::resume) {
+        std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
+        const auto f = io::InputFile::open(ckpt, MPI_COMM_SELF);
+        const auto saved = config::Deck::load_string(f.attribute_string("/", "deck_resolved"), {},
+                                                     flow_schema(), ckpt);
+        if (!detail::restart_compatible(saved, deck_, restart_may_change))
+          throw input_error("checkpoint '" + ckpt +
+                            "' was written by a different deck (only "
+                            "checkpoint.*, progress.* and threads.* may change on --restart); "
+                            "rerun with the same deck, or without --restart and with "
+                            "--overwrite to start over");
+        if (f.attribute_int("/", "mpi_ranks") != rt_.size())
+          throw input_error("checkpoint '" + ckpt + "' was written by a run on " +
+                            std::to_string(f.attribute_int("/", "mpi_ranks")) +
+                            " ranks; resume it on the same number of ranks");
+      }
+      return s;
+    });
+    if (start == detail::SplitStart::skip) {
+      log::info("flow: " + out_path + " is complete; nothing to do");
+      return;
+    }
+    torch::manual_seed(seed);
+    std::shared_ptr<flows::Flow> flow = collective_try(rt_.comm(), [&] {
+      if (!deck_.has("model.init"))
+        return std::make_shared<flows::Flow>(flow_config(deck_, action));
+      const std::string init = deck_.string("model.init");
+      auto f = flows::read_flow(init);
+      const auto& s = f->config().shape;
+      if (s.dims != action.shape.dims || s.L != action.shape.L)
+        throw input_error("model.init '" + init + "' is a flow for a " + std::to_string(s.dims) +
+                          "-dimensional lattice of L = " + std::to_string(s.L) +
+                          "; the deck's "
+                          "action has dims " +
+                          std::to_string(action.shape.dims) +
+                          ", L = " + std::to_string(action.shape.L) +
+                          ": use a flow trained for this "
+                          "lattice, or set action.dims/action.L to the flow's");
+      return f;
+    });
+    const bool resuming = start == detail::SplitStart::resume;
+    io::ParallelIOConfig io_config;
+    io_config.collective_transfer = keys.collective_io;
+    io::OutputFile out = collective_try(rt_.comm(), [&] {
+      return io::OutputFile::create(rt_.comm(), out_path, options_.overwrite || resuming,
+                                    io_config);
+    });
+    std::int64_t parameters = 0;
+    for (const auto& p : flow->parameters()) parameters += p.numel();
+    log::info("flow: " + action.kind + " d = " + std::to_string(action.shape.dims) + ", L = " +
+              std::to_string(action.shape.L) + ", m2 = " + std::to_string(action.couplings.m2) +
+              ", lambda = " + std::to_string(action.couplings.lambda) + "; flow " +
+              flow->config().to_json().dump() + ", " + std::to_string(parameters) +
+              " parameters; " + std::to_string(rt_.size()) + " rank(s) x " +
+              std::to_string(at::get_num_threads()) + " torch thread(s)");
+
+    // 3. Train.
+    flows::ReverseKlOptions to;
+    to.seed = seed;
+    to.steps = deck_.integer("train.steps");
+    to.batch = deck_.integer("train.batch");
+    to.optimizer.lr = deck_.real("train.lr");
+    to.schedule = deck_.string("train.schedule");
+    to.clip = deck_.real("train.clip");
+    to.time_limit_s = deck_.real("train.time_limit_s");
+    to.anneal_steps = deck_.integer("train.anneal_steps");
+    to.anneal_start = deck_.real("train.anneal_start");
+    to.checkpoint_every = std::int64_t(keys.checkpoint_every);
+    to.stop_after = std::int64_t(keys.stop_after);
+    to.checkpoint_path = ckpt;
+    to.progress_interval = keys.progress_interval;
+    to.reducer.bucket_bytes = std::int64_t(deck_.real("parallel.bucket_mb") * 1048576.0);
+    to.reducer.overlap = deck_.boolean("parallel.overlap");
+    const auto t0 = std::chrono::steady_clock::now();
+    flows::ReverseKlState train_state;
+    flows::TrainEnd train_end = flows::TrainEnd::finished;
+    if (to.steps > 0) {
+      flows::ReverseKlTrainer trainer(rt_.comm(), flow, action.couplings, to);
+      trainer.annotate_checkpoint = [&](io::OutputFile& f) {
+        f.set_attribute("/", "deck_resolved", deck_.resolved_yaml());
+        f.set_attribute("/", "mpi_ranks", rt_.size());
+      };
+      if (resuming) {
+        collective_try(rt_.comm(), [&] { trainer.restore(ckpt); });
+        log::info("flow: resuming from " + ckpt + " at step " +
+                  std::to_string(trainer.state().step));
+      }
+      signals::install();
+      train_end = trainer.run();
+      signals::uninstall();
+      train_state = trainer.state();
+      if (train_end == flows::TrainEnd::interrupted) {
+        out.close();
+        if (rt_.rank() == 0) {
+          auto j =
+              summary_header("flow", "interrupted", out_path, "", seed, rt_.size(), deck_.values());
+          j["checkpoint"] = ckpt;
+          j["train_steps_done"] = train_state.step;
+          write_json_atomic(summary_path_for(out_path), j);
+        }
+        throw detail::interrupted_error(trainer.signalled(), keys.stop_after, ckpt,
+                                        "step " + std::to_string(train_state.step), deck_.origin());
+      }
+    }
+    const double train_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // 4. Sample.
+    flows::ProposalOptions po;
+    po.proposals = deck_.integer("sample.proposals");
+    po.seed = seed;
+    po.chunk = deck_.integer("sample.chunk");
+    po.progress_interval = keys.progress_interval;
+    const auto t1 = std::chrono::steady_clock::now();
+    const flows::Proposals proposals =
+        flows::draw_proposals(rt_.comm(), *flow, action.couplings, po);
+    const double sample_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    flows::Chain chain;
+    flows::FlowDiagnostics diag;
+    if (rt_.rank() == 0) {
+      chain = flows::independence_metropolis(proposals.log_q, proposals.log_p, seed);
+      diag = flows::diagnose(proposals, chain);
+    }
+    check_mpi(MPI_Bcast(&diag, sizeof(diag), MPI_BYTE, 0, rt_.comm()), "MPI_Bcast (diagnostics)");
+    log::info("flow: " + std::to_string(po.proposals) + " proposals: acceptance " +
+              std::to_string(diag.acceptance) + ", ESS " + std::to_string(diag.ess) + ", chi2 " +
+              std::to_string(diag.chi2.value) + " +- " + std::to_string(diag.chi2.error) +
+              " (tau_int " + std::to_string(diag.chi2.tau_int) + "), log Z " +
+              std::to_string(diag.log_z.value) + " +- " + std::to_string(diag.log_z.error));
+
+    // 5. Output.
+    const auto N = std::uint64_t(po.proposals);
+    std::vector<std::uint64_t> field_shape{N};
+    for (int mu = 0; mu < action.shape.dims; ++mu)
+      field_shape.push_back(std::uint64_t(action.shape.L));
+    {
+      std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
+      out.write_provenance({"flow", deck_.source_text(), deck_.resolved_yaml(), seed});
+      flows::write_flow(out, "/model", *flow);
+      out.set_attribute("/model", "action_kind", action.kind);
+      out.set_attribute("/model", "action_m2", action.couplings.m2);
+      out.set_attribute("/model", "action_lambda", action.couplings.lambda);
+      out.set_attribute("/model", "train_steps", train_state.step);
+      out.write_array("/train/loss", train_state.loss.data(), {train_state.loss.size()},
+                      "reverse-KL loss per step: mean of log q + S over the global batch", "1");
+      out.write_array("/train/ess", train_state.ess.data(), {train_state.ess.size()},
+                      "ESS per sample of each step's batch", "1");
+      std::vector<double> chain_phi;
+      if (rt_.rank() == 0) {
+        const auto V = std::size_t(proposals.volume);
+        chain_phi.resize(std::size_t(N) * V);
+        for (std::size_t i = 0; i < N; ++i)
+          std::copy_n(proposals.phi.data() + std::size_t(chain.state[i]) * V, V,
+                      chain_phi.data() + i * V);
+      }
+      out.write_array("/chain/phi", chain_phi.data(), field_shape,
+                      "Markov chain after accept/reject, one entry per proposal (AKS field)", "1");
+      out.write_array("/chain/accepted", chain.accepted.data(), {N},
+                      "1 where the proposal was accepted (proposal 0 starts the chain)", "1");
+      out.write_array("/proposals/log_q", proposals.log_q.data(), {N},
+                      "log density of each proposal under the flow (normalised)", "1");
+      out.write_array("/proposals/log_p", proposals.log_p.data(), {N},
+                      "-S of each proposal (unnormalised log target)", "1");
+      out.set_attribute("/chain", "acceptance", diag.acceptance);
+      out.set_attribute("/chain", "ess", diag.ess);
+      out.set_attribute("/chain", "chi2", diag.chi2.value);
+      out.set_attribute("/chain", "chi2_error", diag.chi2.error);
+      out.commit();
+    }
+    if (rt_.rank() == 0) {
+      std::remove(ckpt.c_str());
+      auto est = [](const flows::Estimate& e) {
+        return nlohmann::json{{"value", e.value}, {"error", e.error}, {"tau_int", e.tau_int}};
+      };
+      auto j = summary_header("flow", "complete", out_path, "", seed, rt_.size(), deck_.values());
+      j["action"] = {{"kind", action.kind},
+                     {"dims", action.shape.dims},
+                     {"L", action.shape.L},
+                     {"m2", action.couplings.m2},
+                     {"lambda", action.couplings.lambda}};
+      j["model"] = {{"options", flow->config().to_json()},
+                    {"parameters", parameters},
+                    {"init", deck_.has("model.init") ? deck_.string("model.init") : std::string()}};
+      j["train"] = {
+          {"steps", train_state.step},
+          {"stopped_by_time_limit", train_end == flows::TrainEnd::time_limit},
+          {"final_loss", train_state.loss.empty() ? 0.0 : train_state.loss.back()},
+          {"final_batch_ess", train_state.ess.empty() ? 0.0 : train_state.ess.back()},
+          {"seconds", train_seconds},
+          {"steps_per_s", train_seconds > 0 ? double(train_state.step) / train_seconds : 0.0}};
+      j["proposals"] = po.proposals;
+      j["acceptance"] = diag.acceptance;
+      j["ess"] = diag.ess;
+      j["chi2"] = est(diag.chi2);
+      j["phi2"] = est(diag.phi2);
+      j["abs_m"] = est(diag.abs_m);
+      j["action_mean"] = est(diag.action);
+      j["tau_int"] = {{"chi2", diag.chi2.tau_int},
+                      {"phi2", diag.phi2.tau_int},
+                      {"abs_m", diag.abs_m.tau_int},
+                      {"action", diag.action.tau_int}};
+      j["log_z"] = {{"value", diag.log_z.value}, {"error", diag.log_z.error}};
+      j["longest_rejection_run"] = diag.max_rejections;
+      j["sample_seconds"] = sample_seconds;
+      j["proposals_per_s"] = sample_seconds > 0 ? double(po.proposals) / sample_seconds : 0.0;
+      if (action.kind == "free_field") {
+        j["exact"] = {{"phi2", lattice::free_field_phi2(action.shape.dims, action.shape.L,
+                                                        action.couplings.m2)},
+                      {"chi2", lattice::free_field_chi2(action.couplings.m2)}};
+      }
+      write_json_atomic(summary_path_for(out_path), j);
+    }
+    log::info("flow: wrote " + out_path + " (summary " + summary_path_for(out_path) + ")");
+  }
+
+ private:
+  const config::Deck& deck_;
+  Runtime& rt_;
+  RunOptions options_;
+};
+
+}  // namespace
+
+Workflow flow_workflow() {
+  Workflow w;
+  w.name = "flow";
+  w.description =
+      "normalizing flow for a lattice field (phi4, free field): reverse-KL training over MPI "
+      "ranks, then flow-based independence Metropolis-Hastings; writes the flow, the chain and "
+      "the proposals to one HDF5 file";
+  w.schema = flow_schema;
+  w.check = flow_check;
+  w.run = [](const config::Deck& deck, Runtime& rt, const RunOptions& options) {
+    FlowRun(deck, rt, options).run();
+  };
+  return w;
+}
+
+}  // namespace phyflow::workflows

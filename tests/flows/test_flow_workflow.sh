@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# workflow: flow end to end: the output layout of issue 9 (/model, /chain/phi, /chain/accepted,
+# /proposals/log_q, /proposals/log_p, flow.json), the chain consistent with its proposals and
+# the action, the same chain on 1, 2 and 4 ranks for a given flow (model.init), the same
+# trained flow on 1 and 2 ranks (float64, up to reduction-order rounding), checkpoint +
+# --restart bitwise equal to an uninterrupted run, and bad input with exit code 2.
+source "$(dirname "$0")/../workflows/lib.sh"
+PY=/usr/bin/python3  # Debian's, with h5py
+
+deck() { # deck NAME extra-yaml-lines...
+  local name="$1"; shift
+  {
+    echo "workflow: flow"
+    echo "seed: 3"
+    echo "action: {kind: phi4, dims: 2, L: 4, m2: -1.0, lambda: 1.0}"
+    echo "model: {coupling: affine, layers: 2, hidden: [4], kernel: 3, dtype: float64}"
+    echo "train: {steps: 20, batch: 16, lr: 3.0e-3, time_limit_s: 0}"
+    echo "sample: {proposals: 600, chunk: 128}"
+    echo "output: {path: $WORK/$name.h5}"
+    printf '%s\n' "$@"
+  } >"$WORK/$name.yaml"
+}
+
+# --- layout and consistency ---------------------------------------------------------------
+deck a
+pf 1 run "$WORK/a.yaml"
+check "run: exit 0, output and summary" bash -c "[ $RC -eq 0 ] && [ -e $WORK/a.h5 ] && [ -e $WORK/a.json ] && [ ! -e $WORK/a.h5.partial ]"
+cat >"$WORK/layout.py" <<'PY'
+import sys, json, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r"); s = json.load(open(sys.argv[2]))
+phi, acc = f["/chain/phi"], f["/chain/accepted"]
+lq, lp = f["/proposals/log_q"][()], f["/proposals/log_p"][()]
+assert phi.shape == (600, 4, 4) and phi.dtype == np.float64, phi
+assert acc.shape == (600,) and acc.dtype == np.int8, acc
+assert lq.shape == (600,) and lq.dtype == np.float64 and lp.shape == (600,) and lp.dtype == np.float64
+kind = f["/model"].attrs["model_kind"]
+assert (kind.decode() if isinstance(kind, bytes) else kind) == "flow", kind
+assert "layers.0.net.0.weight" in f["/model"]
+assert f["/model/layers.0.net.0.weight"].shape == (4, 1, 3, 3)
+phi, acc = phi[()], acc[()]
+assert acc[0] == 1 and 0 < acc.mean() < 1
+# The chain: a rejected step repeats the previous state; an accepted one holds proposal i,
+# whose log p is -S_AKS of the stored field.
+def S(x):
+    m2, lam = -1.0, 1.0
+    return ((4 + m2) * x**2 + lam * x**4 - 2 * x * (np.roll(x, -1, 0) + np.roll(x, -1, 1))).sum()
+for i in range(600):
+    if acc[i]:
+        assert abs(-S(phi[i]) - lp[i]) < 1e-10 * (1 + abs(lp[i])), (i, S(phi[i]), lp[i])
+    else:
+        assert (phi[i] == phi[i - 1]).all()
+lw = lp - lq
+ess = np.exp(2 * np.logaddexp.reduce(lw) - np.logaddexp.reduce(2 * lw)) / len(lw)
+assert abs(ess - s["ess"]) < 1e-9, (ess, s["ess"])
+assert abs(acc[1:].mean() - s["acceptance"]) < 1e-12
+for k in ("value", "error", "tau_int"): assert k in s["chi2"]
+assert "value" in s["log_z"] and "error" in s["log_z"] and "chi2" in s["tau_int"]
+assert s["train"]["steps"] == 20 and len(f["/train/loss"]) == 20
+print("layout ok")
+PY
+check "layout, chain consistent with proposals and action, summary" $PY "$WORK/layout.py" "$WORK/a.h5" "$WORK/a.json"
+
+# --- the same chain on 1, 2, 4 ranks for a given flow ----------------------------------------
+cat >"$WORK/same.py" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+tol = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+for k in ("/chain/phi", "/chain/accepted", "/proposals/log_q", "/proposals/log_p"):
+    x, y = a[k][()], b[k][()]
+    assert x.shape == y.shape, k
+    if tol == 0: assert (x == y).all(), k
+for k in a["/model"]:
+    x, y = a["/model"][k][()], b["/model"][k][()]
+    d = np.abs(x - y).max()
+    assert d <= tol, (k, d)
+PY
+for n in 1 2 4; do
+  deck s$n "model: {init: $WORK/a.h5}" "train: {steps: 0}"
+  pf $n run "$WORK/s$n.yaml"
+  check "sampling from model.init on $n rank(s)" expect_rc 0
+done
+check "chain identical on 1 and 2 ranks" $PY "$WORK/same.py" "$WORK/s1.h5" "$WORK/s2.h5"
+check "chain identical on 1 and 4 ranks" $PY "$WORK/same.py" "$WORK/s1.h5" "$WORK/s4.h5"
+
+# --- the same trained flow on 1 and 2 ranks (float64) ----------------------------------------
+deck t2
+pf 2 run "$WORK/t2.yaml"
+check "training on 2 ranks" expect_rc 0
+check "same flow on 1 and 2 ranks (1e-10)" $PY "$WORK/same.py" "$WORK/a.h5" "$WORK/t2.h5" 1e-10
+
+# --- checkpoint and --restart ----------------------------------------------------------------
+deck r "checkpoint: {stop_after: 8}"
+pf 1 run "$WORK/r.yaml"
+check "stop_after: exit 3 with a checkpoint" bash -c "[ $RC -eq 3 ] && [ -e $WORK/r.ckpt.h5 ]"
+pf 1 run "$WORK/r.yaml" --restart --set checkpoint.stop_after=0
+check "--restart completes" bash -c "[ $RC -eq 0 ] && [ -e $WORK/r.h5 ] && [ ! -e $WORK/r.ckpt.h5 ]"
+check "restarted run equals the uninterrupted one bit for bit" $PY "$WORK/same.py" "$WORK/a.h5" "$WORK/r.h5"
+
+# --- train.time_limit_s stops training and samples with the flow so far -----------------------
+deck tl "train: {steps: 100000000, time_limit_s: 2}"
+pf 1 run "$WORK/tl.yaml"
+check "time limit: exit 0, training stopped early" bash -c "[ $RC -eq 0 ] && $PY -c \"import json; t = json.load(open('$WORK/tl.json'))['train']; assert t['stopped_by_time_limit'] and 0 < t['steps'] < 100000000\""
+
+# --- bad input -------------------------------------------------------------------------------
+deck b1 "action: {kind: phi6}"
+pf 1 run "$WORK/b1.yaml"
+check "unknown action kind: exit 2 naming action.kind" bash -c "[ $RC -eq 2 ] && grep -q 'action.kind' $WORK/out.txt"
+deck b2 "model: {coupling: realnvp}"
+pf 1 run "$WORK/b2.yaml"
+check "unknown coupling: exit 2 naming model.coupling" bash -c "[ $RC -eq 2 ] && grep -q 'model.coupling' $WORK/out.txt"
+deck b3 "action: {lambda: 0.0}"
+pf 1 run "$WORK/b3.yaml"
+check "phi4 with lambda = 0: exit 2 naming action.lambda" bash -c "[ $RC -eq 2 ] && grep -q 'action.lambda' $WORK/out.txt && [ ! -e $WORK/b3.h5.partial ]"
+deck b4 "action: {L: 6}" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
+pf 2 run "$WORK/b4.yaml"
+check "L not matching model.init: exit 2 naming model.init and L" bash -c "[ $RC -eq 2 ] && grep -q 'model.init' $WORK/out.txt && grep -q 'L = 4' $WORK/out.txt"
+deck b5 "action: {dims: 1, L: 4}" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
+pf 1 run "$WORK/b5.yaml"
+check "model file of another lattice (d): exit 2" bash -c "[ $RC -eq 2 ] && grep -q '2-dimensional' $WORK/out.txt"
+$PY -c "import h5py; f = h5py.File('$WORK/mlp.h5', 'w'); g = f.create_group('model'); g.attrs['model_kind'] = 'mlp'"
+deck b6 "model: {init: $WORK/mlp.h5}" "train: {steps: 0}"
+pf 1 run "$WORK/b6.yaml"
+check "model.init holding another model kind: exit 2" bash -c "[ $RC -eq 2 ] && grep -q \"'mlp' model, not a flow\" $WORK/out.txt"
+deck b7 "action: {kind: free_field, m2: -1.0, lambda: 0.0}"
+pf 1 run "$WORK/b7.yaml"
+check "free field with m2 <= 0: exit 2 naming action.m2" bash -c "[ $RC -eq 2 ] && grep -q 'action.m2' $WORK/out.txt"
+deck b8 "action: {dims: 4, L: 2}" "model: {net: conv}"
+pf 1 run "$WORK/b8.yaml"
+check "conv conditioner in d = 4: exit 2 naming model.net" bash -c "[ $RC -eq 2 ] && grep -q 'model.net' $WORK/out.txt"
+finish
