@@ -45,5 +45,6 @@ Workflow ising_workflow();
 Workflow nbody_workflow();
 Workflow sr_workflow();
 Workflow train_workflow();  ///< only in builds with LibTorch
+Workflow dataset_workflow();  ///< equivariant-learning data sets (builds with LibTorch: ml/)
 
 }  // namespace phyflow::workflows
