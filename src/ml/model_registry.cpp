@@ -5,6 +5,7 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/ml/models/energy_lm.hpp"
 #include "phyflow/ml/models/mlp.hpp"
+#include "phyflow/ml/models/scalar_mlp.hpp"
 
 namespace phyflow::ml {
 
@@ -16,6 +17,10 @@ const std::vector<ModelKind>& model_kinds() {
        DataLayout::ising, {"hidden", "mask"}},
       {"mlp", "multilayer perceptron on /x -> /y (mean squared error)", DataLayout::regression,
        {"layers", "width", "activation"}},
+      {"scalar_mlp",
+       "equivariant MLP on inner products of the input vectors (workflow: dataset kinds o5, "
+       "inertia, lorentz; Villar et al. 2021)",
+       DataLayout::regression, {"layers", "width", "activation", "metric", "permutation_invariant"}},
   };
   return kinds;
 }
@@ -35,7 +40,8 @@ const ModelKind& model_kind(const std::string& name) {
 const nlohmann::json& model_option_defaults() {
   static const nlohmann::json d = {{"hidden", 512},     {"bidirectional", false}, {"attention", false},
                                    {"two_d", false},    {"mask", "target"},       {"layers", 2},
-                                   {"width", 64},       {"activation", "tanh"}};
+                                   {"width", 64},       {"activation", "tanh"},
+                                   {"metric", "auto"},  {"permutation_invariant", false}};
   return d;
 }
 
@@ -76,6 +82,15 @@ ModelPtr make_model(const std::string& kind_name, const nlohmann::json& options,
       o.two_d = option(options, "two_d").get<bool>();
     }
     return std::make_shared<EnergyLM>(o, shape);
+  }
+  if (kind.name == "scalar_mlp") {
+    ScalarMlpOptions o;
+    o.layers = option(options, "layers").get<int>();
+    o.width = option(options, "width").get<int>();
+    o.activation = option(options, "activation").get<std::string>();
+    o.metric = option(options, "metric").get<std::string>();
+    o.permutation_invariant = option(options, "permutation_invariant").get<bool>();
+    return std::make_shared<ScalarMlp>(o, shape);
   }
   MlpOptions o;
   o.layers = option(options, "layers").get<int>();
