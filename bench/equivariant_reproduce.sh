@@ -8,7 +8,8 @@
 #                                  [--steps S] [--models "scalar_mlp mlp"]
 #
 # Every run takes about S optimiser steps (epochs = S x batch / n, at least 1), so small and
-# large training sets get the same budget; the test set is 1 000 samples (seed 2), as EMLP's.
+# large training sets get the same budget; the test set is 1 000 samples (seed 2), as EMLP's,
+# and the validation set (early stopping, best weights) another 1 000 (seed 3).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 exe="${PHYFLOW_EXE:-$root/build/src/app/phyflow}"
@@ -28,10 +29,12 @@ mkdir -p "$work" "$root/docs/results"
 cd "$work"
 for kind in $kinds; do
   [ -e "${kind}_test.h5" ] || "$exe" run "$root/inputs/equivariant/data.yaml" --set kind="$kind" \
-    --set n=1000 --set seed=2 --set output.path="${kind}_test.h5" >/dev/null
+    --set n=1000 --set seed=2 --set output.path="${kind}_test.h5" >/dev/null 2>&1
+  [ -e "${kind}_val.h5" ] || "$exe" run "$root/inputs/equivariant/data.yaml" --set kind="$kind" \
+    --set n=1000 --set seed=3 --set output.path="${kind}_val.h5" >/dev/null 2>&1
   for n in $sizes; do
     [ -e "${kind}_$n.h5" ] || "$exe" run "$root/inputs/equivariant/data.yaml" --set kind="$kind" \
-      --set n="$n" --set seed=1 --set output.path="${kind}_$n.h5" >/dev/null
+      --set n="$n" --set seed=1 --set output.path="${kind}_$n.h5" >/dev/null 2>&1
     for model in $models; do
       out="${kind}_${model}_${n}.h5"
       [ -e "$out" ] && continue
@@ -41,9 +44,10 @@ for kind in $kinds; do
       [ "$model" = mlp ] && extra=(--set model.metric=auto --set model.permutation_invariant=false)
       echo "== $kind $model n=$n ($epochs epochs of batch $batch)"
       "$exe" run "$root/inputs/equivariant/$kind.yaml" --set model.kind="$model" "${extra[@]}" \
-        --set data.train="${kind}_$n.h5" --set data.val="${kind}_test.h5" --set data.test="${kind}_test.h5" \
+        --set data.train="${kind}_$n.h5" --set data.val="${kind}_val.h5" --set data.test="${kind}_test.h5" \
         --set optim.batch="$batch" --set optim.epochs="$epochs" --set output.path="$out" \
-        --set progress.interval=120 --overwrite 2>&1 | tee "${kind}_${model}_${n}.log" | grep -E "test set" || true
+        --set progress.interval=120 --overwrite >"${kind}_${model}_${n}.log" 2>&1 || true
+      grep -E "test set" "${kind}_${model}_${n}.log" || true
     done
   done
 done

@@ -6,6 +6,7 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/ml/equivariant_data.hpp"
 #include "phyflow/ml/model_registry.hpp"
+#include "phyflow/ml/models/pendulum_dynamics.hpp"
 #include "phyflow/ml/models/scalar_mlp.hpp"
 
 #include <gtest/gtest.h>
@@ -203,4 +204,102 @@ TEST(ScalarMlp, BadInputIsAnInputError) {
             std::string::npos);
   // Ising data.
   EXPECT_NE(msg([] { make_model("scalar_mlp", {}, DataShape{DataLayout::ising, {4, 4}, {}, ""}); }), "no error");
+}
+
+// ---- pendulum: Hamiltonian network and Neural ODE ------------------------------------------------
+
+namespace {
+std::shared_ptr<PendulumModel> pendulum_model(bool hnn, int substeps = 4) {
+  torch::manual_seed(5);
+  auto m = make_model(hnn ? "hnn" : "neural_ode",
+                      {{"layers", 2}, {"width", 16}, {"substeps", substeps}},
+                      DataShape{DataLayout::regression, {12}, {48}, "pendulum"});
+  m->to(torch::kFloat64);
+  return std::dynamic_pointer_cast<PendulumModel>(m);
+}
+torch::Tensor pendulum_states(int b) {
+  auto z = torch::empty({b, 12}, torch::kFloat64);
+  for (int i = 0; i < b; ++i) eq::pendulum_initial(3, std::uint64_t(i), z[i].data_ptr<double>());
+  return z;
+}
+/// Rotation about the gravity axis (angle a) and, when `reflect`, the reflection y -> -y.
+torch::Tensor about_z(double a, bool reflect) {
+  auto r = torch::eye(3, torch::kFloat64);
+  r[0][0] = std::cos(a), r[0][1] = -std::sin(a), r[1][0] = std::sin(a), r[1][1] = std::cos(a);
+  if (reflect) r.select(1, 1).neg_();
+  return r;
+}
+}  // namespace
+
+TEST(PendulumModels, HnnFieldIsTheSymplecticGradientOfH) {
+  auto m = pendulum_model(true);
+  const auto z = pendulum_states(4);
+  torch::NoGradGuard off;
+  const auto f = m->field(z);
+  const double h = 1e-6;
+  for (int i = 0; i < 12; ++i) {
+    auto zp = z.clone(), zm = z.clone();
+    zp.select(1, i).add_(h), zm.select(1, i).sub_(h);
+    const auto dh = (m->hamiltonian(zp) - m->hamiltonian(zm)) / (2 * h);
+    const auto expect = i < 6 ? -f.select(1, i + 6) : f.select(1, i - 6);
+    EXPECT_LT((dh - expect).abs().max().item<double>(), 1e-7) << i;
+  }
+}
+
+TEST(PendulumModels, LossGradientsMatchFiniteDifferences) {
+  for (bool hnn : {true, false}) {
+    auto m = pendulum_model(hnn, 1);
+    Batch b;
+    b.x = pendulum_states(3);
+    b.y = torch::randn({3, 48}, torch::kFloat64) * 0.1 + b.x.repeat({1, 4});
+    b.index = {0, 1, 2};
+    for (auto& p : m->parameters()) p.mutable_grad() = torch::Tensor();
+    m->loss(b).backward();  // through RK4 and, for the HNN, through dH/dz (double backward)
+    torch::NoGradGuard off;
+    for (const auto& named : m->named_parameters()) {
+      auto p = named.value();
+      auto flat = p.view({-1});
+      for (std::int64_t k : {std::int64_t(0), flat.numel() / 2, flat.numel() - 1}) {
+        const double v = flat[k].item<double>(), e = 1e-6;
+        flat[k] = v + e;
+        const double lp = m->loss(b).item<double>();
+        flat[k] = v - e;
+        const double lm = m->loss(b).item<double>();
+        flat[k] = v;
+        // The HNN's output bias does not enter dH/dz: no gradient (the reducer treats it as 0).
+        const double fd = (lp - lm) / (2 * e),
+                     g = p.grad().defined() ? p.grad().view({-1})[k].item<double>() : 0.0;
+        EXPECT_NEAR(g, fd, 1e-6 * (1 + std::abs(fd))) << (hnn ? "hnn " : "ode ") << named.key() << "[" << k << "]";
+      }
+    }
+  }
+}
+
+TEST(PendulumModels, HnnRolloutConservesItsEnergy) {
+  auto m = pendulum_model(true, 8);
+  torch::NoGradGuard off;
+  const auto z0 = pendulum_states(4);
+  const auto traj = m->rollout(z0, 150);  // 30 s at dt = 0.2
+  const auto e0 = m->hamiltonian(z0);
+  double drift = 0;
+  for (int k = 0; k < 150; ++k)
+    drift = std::max(drift, (m->hamiltonian(traj.select(1, k)) - e0).abs().max().item<double>());
+  EXPECT_LT(drift, 1e-6 * (1 + e0.abs().max().item<double>()));
+  EXPECT_GT((traj.select(1, 149) - z0).abs().max().item<double>(), 1e-3);  // it moved
+}
+
+TEST(PendulumModels, DynamicsAreEquivariantUnderRotationsAboutGravity) {
+  for (bool hnn : {true, false}) {
+    auto m = pendulum_model(hnn);
+    torch::NoGradGuard off;
+    const auto z = pendulum_states(8);
+    for (bool reflect : {false, true}) {
+      const auto r = about_z(0.9, reflect);
+      const auto rz = torch::matmul(z.view({8, 4, 3}), r.t()).reshape({8, 12});
+      const auto f = m->field(z), rf = m->field(rz);
+      EXPECT_LT(rel(rf, torch::matmul(f.view({8, 4, 3}), r.t()).reshape({8, 12})), 1e-12) << hnn;
+    }
+  }
+  EXPECT_THROW(make_model("hnn", {}, shape_of("o5")), Error);
+  EXPECT_THROW(make_model("hnn", {}, DataShape{DataLayout::regression, {12}, {50}, "pendulum"}), Error);
 }
