@@ -65,6 +65,25 @@ assert np.abs(p - r).max() < 1e-4 * (1 + np.abs(p).max()), np.abs(p - r).max()
 assert np.corrcoef(p[:, 0], y[:, 0])[0, 1] > 0.97
 PY
 
+# --- hnn on pendulum chunks: trains, predict writes the 4 later states of every chunk ----------------
+data pendulum 40 1 "$WORK/pend.h5"
+pf 1 run "$WORK/train.yaml" --set data.train="$WORK/pend.h5" --set data.val="$WORK/pend.h5" \
+  --set data.test="$WORK/pend.h5" --set model.kind=hnn --set model.activation=softplus \
+  --set optim.epochs=2 --set optim.batch=20 --set output.path="$WORK/hnn.h5"
+check "train hnn on pendulum chunks: exit 0" expect_rc 0
+pf 2 predict "$WORK/hnn.h5" "$WORK/pend.h5" --out "$WORK/hp.h5"
+check "predict hnn: exit 0" expect_rc 0
+check "predict hnn: /y (40, 48) close to the truth after 2 epochs" "$PY" - "$WORK" <<'PY'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+p, y = h5py.File(f"{w}/hp.h5", "r")["y"][()], h5py.File(f"{w}/pend.h5", "r")["y"][()]
+assert p.shape == y.shape == (40, 48)
+assert np.abs(p - y).mean() < 0.5 * np.abs(y).mean(), (np.abs(p - y).mean(), np.abs(y).mean())
+PY
+pf 1 run "$WORK/train.yaml" --set model.kind=neural_ode --set output.path="$WORK/bad.h5"
+check "neural_ode on o5 data: exit 2" expect_rc 2
+check "neural_ode on o5 data: says pendulum" output_has "pendulum"
+
 # --- bad input ---------------------------------------------------------------------------------
 pf 1 predict "$WORK/model.h5" "$WORK/lor.h5" --out "$WORK/bad.h5"
 check "predict on lorentz data: exit 2" expect_rc 2
