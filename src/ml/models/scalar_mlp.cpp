@@ -59,8 +59,10 @@ ScalarMlp::ScalarMlp(const ScalarMlpOptions& options, const DataShape& shape)
     // in: 5 masses + 15 inner products; out: f_ij (25) and f_0.
     net_ = make_mlp(vectors_ + pairs, o_.layers, o_.width, o_.activation, vectors_ * vectors_ + 1);
   } else {
-    // in: m_i, m_j, <r_i,r_i>, <r_j,r_j>, <r_i,r_j>; out: f_ij and g_ij.
-    net_ = make_mlp(5, o_.layers, o_.width, o_.activation, 2);
+    // in: m_i, m_j, <r_i,r_i>, <r_j,r_j>, <r_i,r_j>, [i == j]; out: f_ij and g_ij. The pair
+    // indicator is permutation invariant (relabelling maps diagonal pairs to diagonal pairs)
+    // and lets the shared MLP treat a particle with itself apart from two that coincide.
+    net_ = make_mlp(6, o_.layers, o_.width, o_.activation, 2);
   }
   register_module("net", net_);
 }
@@ -119,8 +121,9 @@ torch::Tensor ScalarMlp::predict(const Batch& batch) {
     const auto diag = g.diagonal(0, 1, 2);          // (B, n)
     const auto feats = torch::stack({m.unsqueeze(2).expand({b, n, n}), m.unsqueeze(1).expand({b, n, n}),
                                      diag.unsqueeze(2).expand({b, n, n}),
-                                     diag.unsqueeze(1).expand({b, n, n}), g},
-                                    3);              // (B, n, n, 5)
+                                     diag.unsqueeze(1).expand({b, n, n}), g,
+                                     torch::eye(n, x.options()).unsqueeze(0).expand({b, n, n})},
+                                    3);              // (B, n, n, 6)
     const auto out = net_->forward(feats);          // (B, n, n, 2)
     f = out.select(3, 0);
     f0 = out.select(3, 1).sum({1, 2});

@@ -7,7 +7,7 @@
 //   lorentz  y = MLP(<p_a, p_b>_eta, a <= b)                          (Lorentz-invariant)
 //   inertia  T = sym( sum_ij f_ij r_i r_j^T + f_0 I ),  y = T row-major (O(3)-equivariant), with
 //            f = MLP(m_1..m_5, <r_i, r_j>), or with permutation_invariant one MLP shared by all
-//            pairs, (f_ij, g_ij) = MLP(m_i, m_j, <r_i,r_i>, <r_j,r_j>, <r_i,r_j>), f_0 = sum g_ij.
+//            pairs, (f_ij, g_ij) = MLP(m_i, m_j, <r_i,r_i>, <r_j,r_j>, <r_i,r_j>, [i = j]), f_0 = sum g_ij.
 #pragma once
 
 #include "phyflow/ml/models/mlp.hpp"
