@@ -48,7 +48,8 @@ std::int64_t product(const std::vector<std::int64_t>& d) {
 }  // namespace
 
 std::string DataShape::text() const {
-  return layout_name(layout) + " x " + dims_text(x) + " -> y " + dims_text(y);
+  return layout_name(layout) + (kind.empty() ? "" : " (" + kind + ")") + " x " + dims_text(x) +
+         " -> y " + dims_text(y);
 }
 
 std::recursive_mutex& hdf5_mutex() {
@@ -223,6 +224,7 @@ Dataset Dataset::open(const std::string& path, const std::string& what, CacheMod
                         ", expected float64 (" + std::to_string(xi.shape[0]) + ", m)");
     st->shape.x = {std::int64_t(xi.shape[1])};
     st->shape.y = {std::int64_t(yi.shape[1])};
+    if (f.has_attribute("/", "dataset_kind")) st->shape.kind = f.attribute_string("/", "dataset_kind");
     st->n = std::int64_t(xi.shape[0]);
     st->groups.push_back(SampleGroup{"", 0, st->n, 0.0});
   } else {
@@ -264,7 +266,8 @@ void Dataset::require(DataLayout expected, const std::string& model_kind) const 
 
 void Dataset::require_shape(const DataShape& expected, const std::string& model_kind) const {
   require(expected.layout, model_kind);
-  if (shape().x != expected.x || shape().y != expected.y)
+  if (shape().x != expected.x || shape().y != expected.y ||
+      (!expected.kind.empty() && shape().kind != expected.kind))
     throw input_error(state_->where() + " holds samples " + shape().text() + ", but the model '" +
                       model_kind + "' was built for " + expected.text());
 }

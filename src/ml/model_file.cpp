@@ -53,6 +53,7 @@ void write_model(io::OutputFile& out, const std::string& group, Model& model) {
   out.set_attribute(group, "data_layout", layout_name(s.layout));
   out.set_attribute(group, "x_shape", s.x);
   if (!s.y.empty()) out.set_attribute(group, "y_shape", s.y);  // none: one number per sample
+  if (!s.kind.empty()) out.set_attribute(group, "data_kind", s.kind);
   out.set_attribute(group, "dtype", std::string(dtype == torch::kFloat64 ? "float64" : "float32"));
 }
 
@@ -104,6 +105,7 @@ ModelPtr read_model(const std::string& path, const std::string& group) {
   shape.x = f.attribute_ints(group, "x_shape");
   shape.y = f.has_attribute(group, "y_shape") ? f.attribute_ints(group, "y_shape")
                                               : std::vector<std::int64_t>{};
+  if (f.has_attribute(group, "data_kind")) shape.kind = f.attribute_string(group, "data_kind");
   const auto options = nlohmann::json::parse(f.attribute_string(group, "model_options"));
   ModelPtr model = make_model(kind, options, shape);
   if (f.attribute_string(group, "dtype") == "float64") model->to(torch::kFloat64);

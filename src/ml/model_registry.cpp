@@ -6,6 +6,8 @@
 #include "phyflow/ml/models/energy_lm.hpp"
 #include "phyflow/ml/models/graph_network.hpp"
 #include "phyflow/ml/models/mlp.hpp"
+#include "phyflow/ml/models/pendulum_dynamics.hpp"
+#include "phyflow/ml/models/scalar_mlp.hpp"
 
 namespace phyflow::ml {
 
@@ -19,6 +21,18 @@ const std::vector<ModelKind>& model_kinds() {
        {"layers", "width", "activation"}},
       {"gnn", "graph network on N-body frames -> accelerations (sum |error|; seed 004)",
        DataLayout::nbody, {"hidden", "regularizer", "msg_dim", "l1_weight", "kl_weight", "augment"}},
+      {"scalar_mlp",
+       "equivariant MLP on inner products of the input vectors (workflow: dataset kinds o5, "
+       "inertia, lorentz; Villar et al. 2021)",
+       DataLayout::regression, {"layers", "width", "activation", "metric", "permutation_invariant"}},
+      {"hnn",
+       "Hamiltonian network of the double spring pendulum: H = MLP(scalars), dynamics by autograd, "
+       "trained through RK4 on workflow: dataset kind pendulum",
+       DataLayout::regression, {"layers", "width", "activation", "dt", "substeps"}},
+      {"neural_ode",
+       "equivariant Neural ODE of the double spring pendulum: dz/dt = scalar-weighted sums of the "
+       "vectors, trained through RK4 on workflow: dataset kind pendulum",
+       DataLayout::regression, {"layers", "width", "activation", "dt", "substeps"}},
   };
   return kinds;
 }
@@ -40,7 +54,8 @@ const nlohmann::json& model_option_defaults() {
       {"hidden", 0},          {"bidirectional", false}, {"attention", false}, {"two_d", false},
       {"mask", "target"},     {"layers", 2},            {"width", 64},        {"activation", "tanh"},
       {"regularizer", "standard"}, {"msg_dim", 0},     {"l1_weight", 1e-2},  {"kl_weight", 1.0},
-      {"augment", 3.0}};
+      {"augment", 3.0},       {"metric", "auto"},       {"permutation_invariant", false},
+      {"dt", 0.2},            {"substeps", 4}};
   return d;
 }
 
@@ -93,6 +108,25 @@ ModelPtr make_model(const std::string& kind_name, const nlohmann::json& options,
     o.kl_weight = option(options, "kl_weight").get<double>();
     o.augment = option(options, "augment").get<double>();
     return std::make_shared<GraphNetwork>(o, shape);
+  }
+  if (kind.name == "scalar_mlp") {
+    ScalarMlpOptions o;
+    o.layers = option(options, "layers").get<int>();
+    o.width = option(options, "width").get<int>();
+    o.activation = option(options, "activation").get<std::string>();
+    o.metric = option(options, "metric").get<std::string>();
+    o.permutation_invariant = option(options, "permutation_invariant").get<bool>();
+    return std::make_shared<ScalarMlp>(o, shape);
+  }
+  if (kind.name == "hnn" || kind.name == "neural_ode") {
+    PendulumModelOptions o;
+    o.hamiltonian = kind.name == "hnn";
+    o.layers = option(options, "layers").get<int>();
+    o.width = option(options, "width").get<int>();
+    o.activation = option(options, "activation").get<std::string>();
+    o.dt = option(options, "dt").get<double>();
+    o.substeps = option(options, "substeps").get<int>();
+    return std::make_shared<PendulumModel>(o, shape);
   }
   MlpOptions o;
   o.layers = option(options, "layers").get<int>();

@@ -9,21 +9,10 @@ namespace phyflow::nbody {
 
 namespace {
 constexpr std::uint32_t init_purpose = rng::purpose("nbody-init");
-constexpr double two_pi = 6.283185307179586476925286766559;
 }  // namespace
 
 void normal_pair(std::uint64_t seed, std::uint64_t index, std::uint64_t step, double* z4) {
-  // One Philox block = 4 words = two 53-bit uniforms = one Box-Muller pair (2 normals); the
-  // four normals come from the blocks at steps 2 * step and 2 * step + 1.
-  const rng::Stream stream(seed, init_purpose);
-  for (int half = 0; half < 2; ++half) {
-    const rng::Words w = stream(index, 2 * step + static_cast<std::uint64_t>(half));
-    const double u1 = rng::uniform53_open0(w.w[0], w.w[1]);  // (0, 1]: log is finite
-    const double u2 = rng::uniform53(w.w[2], w.w[3]);
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    z4[2 * half] = r * std::cos(two_pi * u2);
-    z4[2 * half + 1] = r * std::sin(two_pi * u2);
-  }
+  rng::normals4(rng::Stream(seed, init_purpose), index, step, z4);
 }
 
 void initial_bodies(ForceLaw law, std::uint64_t seed, int d, std::uint64_t sim,

@@ -8,7 +8,7 @@ const std::vector<Workflow>& registry() {
   static const std::vector<Workflow> all = {
     ising_workflow(), nbody_workflow(), sr_workflow(), phi4_workflow(),
 #if PHYFLOW_HAVE_TORCH
-    train_workflow(), distill_workflow(), flow_workflow(),
+    train_workflow(), distill_workflow(), flow_workflow(), dataset_workflow(),
 #endif
   };
   return all;

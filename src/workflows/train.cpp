@@ -71,9 +71,16 @@ config::Schema train_schema() {
   s.choice("model.mask", "target", {"target", "input"},
            "energy_gru, probability_gru: log p of the predicted spin (target), or of the input "
            "spin as the seed did (input)");
-  s.integer("model.layers", d["layers"].get<long long>(), 0, 1000, "mlp: hidden layers");
-  s.integer("model.width", d["width"].get<long long>(), 1, 1e7, "mlp: units per hidden layer");
-  s.choice("model.activation", "tanh", {"tanh", "relu", "silu", "softplus"}, "mlp: activation");
+  s.integer("model.layers", d["layers"].get<long long>(), 0, 1000, "mlp, scalar_mlp, hnn, neural_ode: hidden layers");
+  s.integer("model.width", d["width"].get<long long>(), 1, 1e7, "mlp, scalar_mlp, hnn, neural_ode: units per hidden layer");
+  s.choice("model.activation", "tanh", {"tanh", "relu", "silu", "softplus"}, "mlp, scalar_mlp, hnn, neural_ode: activation");
+  s.choice("model.metric", "auto", {"auto", "euclidean", "minkowski"},
+           "scalar_mlp: inner product of the vectors (auto: minkowski for lorentz data, else euclidean)");
+  s.boolean("model.permutation_invariant", false,
+            "scalar_mlp on inertia data: one MLP shared by all pairs of the 5 particles");
+  s.real("model.dt", d["dt"].get<double>(), 1e-9, 1e6,
+         "hnn, neural_ode: spacing of the states in /y (the data set's pendulum.dt)");
+  s.integer("model.substeps", d["substeps"].get<long long>(), 1, 1e6, "hnn, neural_ode: RK4 steps per dt");
   s.choice("model.regularizer", "standard", {"standard", "bottleneck", "l1", "kl"},
            "gnn: messages of size 100 (standard), d (bottleneck), 100 with an L1 penalty (l1), "
            "or variational with a KL penalty (kl)");

@@ -7,6 +7,7 @@
 #include <Kokkos_Macros.hpp>
 #include <Random123/philox.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace phyflow::rng {
@@ -57,6 +58,20 @@ KOKKOS_INLINE_FUNCTION double uniform53(std::uint32_t hi, std::uint32_t lo) {
 /// Uniform double in (0, 1]: safe to take the logarithm of.
 KOKKOS_INLINE_FUNCTION double uniform53_open0(std::uint32_t hi, std::uint32_t lo) {
   return 1.0 - uniform53(hi, lo);
+}
+
+/// Four standard normals from the blocks of `stream` at counter (index, 2 * step) and
+/// (index, 2 * step + 1): Box-Muller on two 53-bit uniforms per block. Host code.
+inline void normals4(const Stream& stream, std::uint64_t index, std::uint64_t step, double* z4) {
+  constexpr double two_pi = 6.283185307179586476925286766559;
+  for (int half = 0; half < 2; ++half) {
+    const Words w = stream(index, 2 * step + static_cast<std::uint64_t>(half));
+    const double u1 = uniform53_open0(w.w[0], w.w[1]);  // (0, 1]: log is finite
+    const double u2 = uniform53(w.w[2], w.w[3]);
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    z4[2 * half] = r * std::cos(two_pi * u2);
+    z4[2 * half + 1] = r * std::sin(two_pi * u2);
+  }
 }
 
 /// Threshold t such that (word < t) happens with probability p (p clamped to [0,1]); with

@@ -24,7 +24,10 @@ struct DataShape {
   DataLayout layout = DataLayout::regression;
   std::vector<std::int64_t> x;  ///< ising {L, L}; nbody {n, 2d+2}; regression {k}
   std::vector<std::int64_t> y;  ///< ising {} (energy); nbody {n, d}; regression {m}
-  std::string text() const;     ///< "ising x [8, 8] -> y []"
+  /// regression files of workflow: dataset: their root attribute dataset_kind ("o5", "inertia",
+  /// "lorentz", "pendulum"), which says how /x's columns group into vectors; "" otherwise.
+  std::string kind;
+  std::string text() const;     ///< "ising x [8, 8] -> y []", "regression (o5) x [10] -> y [1]"
 };
 
 /// A set of samples: inputs x (B, x...), targets y (B, y...), and for Ising data the inverse

@@ -52,5 +52,6 @@ Workflow sr_workflow();
 Workflow train_workflow();    ///< only in builds with LibTorch
 Workflow distill_workflow();  ///< only in builds with LibTorch
 Workflow flow_workflow();     ///< only in builds with LibTorch
+Workflow dataset_workflow();   ///< equivariant-learning data sets (builds with LibTorch: ml/)
 
 }  // namespace phyflow::workflows

@@ -7,22 +7,27 @@
 
 namespace phyflow::ml {
 
+torch::nn::Sequential make_mlp(std::int64_t in, int layers, int width, const std::string& activation,
+                               std::int64_t out) {
+  torch::nn::Sequential net;
+  for (int l = 0; l < layers; ++l) {
+    net->push_back(torch::nn::Linear(in, width));
+    if (activation == "tanh") net->push_back(torch::nn::Tanh());
+    else if (activation == "relu") net->push_back(torch::nn::ReLU());
+    else if (activation == "silu") net->push_back(torch::nn::SiLU());
+    else if (activation == "softplus") net->push_back(torch::nn::Softplus());
+    else throw input_error("model.activation '" + activation + "' is not one of tanh, relu, silu, softplus");
+    in = width;
+  }
+  net->push_back(torch::nn::Linear(in, out));
+  return net;
+}
+
 Mlp::Mlp(const MlpOptions& options, const DataShape& shape) : Model("Mlp"), o_(options), shape_(shape) {
   if (shape.layout != DataLayout::regression)
     throw input_error("model 'mlp' reads " + layout_description(DataLayout::regression) +
                       ", not " + shape.text());
-  net_ = torch::nn::Sequential();
-  std::int64_t in = shape.x[0];
-  for (int l = 0; l < o_.layers; ++l) {
-    net_->push_back(torch::nn::Linear(in, o_.width));
-    if (o_.activation == "tanh") net_->push_back(torch::nn::Tanh());
-    else if (o_.activation == "relu") net_->push_back(torch::nn::ReLU());
-    else if (o_.activation == "silu") net_->push_back(torch::nn::SiLU());
-    else if (o_.activation == "softplus") net_->push_back(torch::nn::Softplus());
-    else throw input_error("model.activation '" + o_.activation + "' is not one of tanh, relu, silu, softplus");
-    in = o_.width;
-  }
-  net_->push_back(torch::nn::Linear(in, shape.y[0]));
+  net_ = make_mlp(shape.x[0], o_.layers, o_.width, o_.activation, shape.y[0]);
   register_module("net", net_);
 }
 

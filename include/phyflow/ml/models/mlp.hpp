@@ -14,6 +14,11 @@ struct MlpOptions {
   std::string activation = "tanh";  ///< tanh | relu | silu | softplus
 };
 
+/// `layers` hidden layers of `width` units with `activation`, then a linear layer to `out`
+/// (the baseline's network, reused by the scalar models); input_error for an unknown activation.
+torch::nn::Sequential make_mlp(std::int64_t in, int layers, int width, const std::string& activation,
+                               std::int64_t out);
+
 class Mlp : public Model {
  public:
   Mlp(const MlpOptions& options, const DataShape& shape);

@@ -1,0 +1,72 @@
+"""The equivariant models' training step in PyTorch-Python, the peer of bench_equivariant:
+scalar_mlp on O(5) data (Gram matrix of x1, x2 -> MLP) and the HNN of the double spring
+pendulum (H = MLP(scalars), dz/dt = J grad H by autograd, RK4 through 4 steps of dt = 0.2 with
+`substeps`), Adam lr 1e-3, float32, one fixed batch; samples/s of the fastest of 3 blocks.
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_equivariant.py scalar_mlp DATA.h5 512 50
+"""
+import sys, time
+import h5py, torch
+from torch import nn
+
+kind, path, batch, steps = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+layers = int(sys.argv[5]) if len(sys.argv) > 5 else 3
+width = int(sys.argv[6]) if len(sys.argv) > 6 else 128
+act = {"silu": nn.SiLU, "tanh": nn.Tanh, "softplus": nn.Softplus, "relu": nn.ReLU}[sys.argv[7] if len(sys.argv) > 7 else "silu"]
+torch.set_num_threads(1)
+torch.manual_seed(1)
+f = h5py.File(path, "r")
+x = torch.tensor(f["x"][:batch], dtype=torch.float32)
+y = torch.tensor(f["y"][:batch], dtype=torch.float32)
+
+def mlp(i, o):
+    mods = []
+    for _ in range(layers):
+        mods += [nn.Linear(i, width), act()]
+        i = width
+    return nn.Sequential(*mods, nn.Linear(i, o))
+
+iu = torch.triu_indices(2, 2)
+if kind == "scalar_mlp":
+    net = mlp(3, 1)
+    def loss_fn():
+        v = x.view(-1, 2, 5)
+        g = v @ v.transpose(1, 2)
+        return nn.functional.mse_loss(net(g[:, iu[0], iu[1]]), y)
+else:
+    net = mlp(17, 1)
+    iu5 = torch.triu_indices(5, 5)
+    def scalars(z):
+        v = torch.cat([z.view(-1, 4, 3), torch.tensor([0., 0., 1.]).expand(z.shape[0], 1, 3)], 1)
+        g = v @ v.transpose(1, 2)
+        x1, x2 = z[:, 0:3], z[:, 3:6]
+        return torch.cat([g[:, iu5[0], iu5[1]], x1.norm(dim=1, keepdim=True), (x1 - x2).norm(dim=1, keepdim=True)], 1)
+    def field(z):
+        if not z.requires_grad:
+            z = z.requires_grad_(True)
+        h = net(scalars(z)).sum()
+        g, = torch.autograd.grad(h, z, create_graph=True)
+        return torch.cat([g[:, 6:], -g[:, :6]], 1)
+    def loss_fn(substeps=2, dt=0.2):
+        z, out, hh = x, [], dt / substeps
+        for _ in range(y.shape[1] // 12):
+            for _ in range(substeps):
+                k1 = field(z); k2 = field(z + 0.5 * hh * k1); k3 = field(z + 0.5 * hh * k2); k4 = field(z + hh * k3)
+                z = z + hh / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+            out.append(z)
+        return nn.functional.mse_loss(torch.cat(out, 1), y)
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+def step():
+    opt.zero_grad()
+    l = loss_fn()
+    l.backward()
+    opt.step()
+    return l.item()
+step()
+best = 1e300
+for _ in range(3):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        l = step()
+    best = min(best, time.perf_counter() - t0)
+print(f"{kind} python batch={batch} samples_per_s={steps * batch / best:.1f} loss={l:.4g}")
