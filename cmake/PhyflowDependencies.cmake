@@ -73,6 +73,21 @@ if(phyflow_ENABLE_TORCH)
   add_feature_info(TorchCxx20 PHYFLOW_TORCH_NEEDS_CXX20 "LibTorch ${Torch_VERSION} needs C++20")
 endif()
 
+# ---- NCCL (device gradients; only with a CUDA LibTorch) ----------------------------------
+# TorchConfig.cmake fills TORCH_CUDA_LIBRARIES only for a CUDA build of LibTorch.
+set(PHYFLOW_HAVE_NCCL OFF)
+if(phyflow_ENABLE_NCCL AND PHYFLOW_HAVE_TORCH AND TORCH_CUDA_LIBRARIES)
+  find_package(CUDAToolkit QUIET)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV NCCL_ROOT
+    PATH_SUFFIXES include DOC "Directory holding nccl.h")
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_ROOT
+    PATH_SUFFIXES lib lib64 DOC "The NCCL library")
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(PHYFLOW_HAVE_NCCL ON)
+  endif()
+endif()
+add_feature_info(NCCL PHYFLOW_HAVE_NCCL "NCCL gradient reducer for CUDA tensors (${NCCL_LIBRARY})")
+
 # ---- small libraries ---------------------------------------------------------------------
 find_package(yaml-cpp REQUIRED)
 set_package_properties(yaml-cpp PROPERTIES TYPE REQUIRED PURPOSE "Decks (Debian: libyaml-cpp-dev)")
