@@ -15,9 +15,9 @@ ref() { # ref NRANKS args... : like pf, with the reference program
 }
 
 pf 1 info
-this_backend="$(grep -o 'default execution space [A-Za-z]*' "$WORK/out.txt")"
+this_backend="$(grep -ao 'default execution space [A-Za-z]*' "$WORK/out.txt")"
 ref 1 info
-ref_backend="$(grep -o 'default execution space [A-Za-z]*' "$WORK/out.txt")"
+ref_backend="$(grep -ao 'default execution space [A-Za-z]*' "$WORK/out.txt")"
 echo "this build: ${this_backend:-?}; reference: ${ref_backend:-?}; OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}"
 
 # same NAME NRANKS DECK [--set ...]: runs DECK with both programs, compares every dataset.
