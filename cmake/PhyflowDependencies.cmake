@@ -36,6 +36,13 @@ find_package(Kokkos 3.4 REQUIRED)
 set_package_properties(Kokkos PROPERTIES TYPE REQUIRED
   PURPOSE "On-rank kernels (Debian: libtrilinos-kokkos-dev, Spack: kokkos@4)")
 include(PhyflowKokkosFix)
+# scripts/build-kokkos installs Kokkos 4 inside the checkout (build-kokkos4-*/install), which
+# CMAKE_INSTALL_RPATH_USE_LINK_PATH counts as part of the project and leaves out of the
+# installed RUNPATH; name its library directory so an installed phyflow still finds it.
+if(Kokkos_DIR AND Kokkos_DIR MATCHES "^${PROJECT_SOURCE_DIR}/")
+  get_filename_component(_pf_kokkos_libdir "${Kokkos_DIR}/../.." ABSOLUTE)
+  list(APPEND CMAKE_INSTALL_RPATH "${_pf_kokkos_libdir}")
+endif()
 if(Kokkos_VERSION)
   set(PHYFLOW_KOKKOS_VERSION "${Kokkos_VERSION}")
 else()
