@@ -23,6 +23,8 @@ using phyflow::bench::with_extremes;
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -125,7 +127,19 @@ int main(int argc, char** argv) {
   struct Case {
     int dims, L;
   };
-  for (const Case c : {Case{2, 1024}, Case{3, 128}}) {
+  // PHYFLOW_BENCH_ISING_CASES="2:16384 3:512" replaces the default block sizes (scripts/gpu-check).
+  std::vector<Case> cases{Case{2, 1024}, Case{3, 128}};
+  if (const char* env = std::getenv("PHYFLOW_BENCH_ISING_CASES")) {
+    cases.clear();
+    std::istringstream in(env);
+    std::string item;
+    while (in >> item) {
+      const auto colon = item.find(':');
+      if (colon == std::string::npos) continue;
+      cases.push_back(Case{std::stoi(item.substr(0, colon)), std::stoi(item.substr(colon + 1))});
+    }
+  }
+  for (const Case c : cases) {
     const std::string tag = std::to_string(c.dims) + "D/L" + std::to_string(c.L);
     with_extremes(benchmark::RegisterBenchmark(("Sweep/Metropolis/" + tag).c_str(),
                                  [c](benchmark::State& s) {

@@ -36,6 +36,13 @@ find_package(Kokkos 3.4 REQUIRED)
 set_package_properties(Kokkos PROPERTIES TYPE REQUIRED
   PURPOSE "On-rank kernels (Debian: libtrilinos-kokkos-dev, Spack: kokkos@4)")
 include(PhyflowKokkosFix)
+# scripts/build-kokkos installs Kokkos 4 inside the checkout (build-kokkos4-*/install), which
+# CMAKE_INSTALL_RPATH_USE_LINK_PATH counts as part of the project and leaves out of the
+# installed RUNPATH; name its library directory so an installed phyflow still finds it.
+if(Kokkos_DIR AND Kokkos_DIR MATCHES "^${PROJECT_SOURCE_DIR}/")
+  get_filename_component(_pf_kokkos_libdir "${Kokkos_DIR}/../.." ABSOLUTE)
+  list(APPEND CMAKE_INSTALL_RPATH "${_pf_kokkos_libdir}")
+endif()
 if(Kokkos_VERSION)
   set(PHYFLOW_KOKKOS_VERSION "${Kokkos_VERSION}")
 else()
@@ -72,6 +79,21 @@ if(phyflow_ENABLE_TORCH)
   endforeach()
   add_feature_info(TorchCxx20 PHYFLOW_TORCH_NEEDS_CXX20 "LibTorch ${Torch_VERSION} needs C++20")
 endif()
+
+# ---- NCCL (device gradients; only with a CUDA LibTorch) ----------------------------------
+# TorchConfig.cmake fills TORCH_CUDA_LIBRARIES only for a CUDA build of LibTorch.
+set(PHYFLOW_HAVE_NCCL OFF)
+if(phyflow_ENABLE_NCCL AND PHYFLOW_HAVE_TORCH AND TORCH_CUDA_LIBRARIES)
+  find_package(CUDAToolkit QUIET)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV NCCL_ROOT
+    PATH_SUFFIXES include DOC "Directory holding nccl.h")
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_ROOT
+    PATH_SUFFIXES lib lib64 DOC "The NCCL library")
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(PHYFLOW_HAVE_NCCL ON)
+  endif()
+endif()
+add_feature_info(NCCL PHYFLOW_HAVE_NCCL "NCCL gradient reducer for CUDA tensors (${NCCL_LIBRARY})")
 
 # ---- small libraries ---------------------------------------------------------------------
 find_package(yaml-cpp REQUIRED)

@@ -61,7 +61,7 @@ ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
   for (auto& p : flow_->parameters())
     if (p.requires_grad()) params_.push_back(p);
   optimizer_ = ml::make_optimizer(params_, o_.optimizer);
-  reducer_ = ml::make_mpi_reducer(comm_, params_, o_.reducer);
+  reducer_ = ml::make_gradient_reducer(comm_, params_, o_.reducer);
   std::vector<torch::Tensor> all;
   for (auto& [name, t] : ml::named_tensors(*flow_)) all.push_back(t);
   reducer_->broadcast(all);

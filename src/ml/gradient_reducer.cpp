@@ -194,4 +194,14 @@ std::unique_ptr<GradientReducer> make_mpi_reducer(MPI_Comm comm,
   return std::make_unique<MpiBucketReducer>(comm, parameters, options);
 }
 
+std::unique_ptr<GradientReducer> make_gradient_reducer(MPI_Comm comm,
+                                                       const std::vector<torch::Tensor>& parameters,
+                                                       const ReducerOptions& options) {
+#if PHYFLOW_HAVE_NCCL
+  if (!parameters.empty() && parameters.front().is_cuda())
+    return make_nccl_reducer(comm, parameters, options);
+#endif
+  return make_mpi_reducer(comm, parameters, options);
+}
+
 }  // namespace phyflow::ml

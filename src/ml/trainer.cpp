@@ -37,7 +37,7 @@ Trainer::Trainer(MPI_Comm comm, ModelPtr model, const Dataset& train, const Data
   for (auto& p : model_->parameters())
     if (p.requires_grad()) params_.push_back(p);
   optimizer_ = make_optimizer(params_, o_.optimizer);
-  reducer_ = make_mpi_reducer(comm_, params_, o_.reducer);
+  reducer_ = make_gradient_reducer(comm_, params_, o_.reducer);
   std::vector<torch::Tensor> all;
   for (auto& [name, t] : named_tensors(*model_)) all.push_back(t);
   reducer_->broadcast(all);

@@ -53,6 +53,16 @@ void with_dim(int d, F&& f) {
 // arrivals form at most two runs of tiles, so about 4 log2(ntiles) partial arrays at most,
 // instead of one per tile.
 // ---------------------------------------------------------------------------------------------
+/// a += b, row by row. A free function: CUDA's extended lambdas may not live in private or
+/// protected member functions.
+void add_rows_into(const Rows& a, const Rows& b) {
+  const int width = static_cast<int>(a.extent(1));
+  Kokkos::parallel_for(
+      "nbody_tile_tree_add", BodyRange(0, a.extent(0)), KOKKOS_LAMBDA(const int i) {
+        for (int c = 0; c < width; ++c) a(i, c) += b(i, c);
+      });
+}
+
 class TileTreeSum {
  public:
   TileTreeSum(int ntiles, int rows, int width) : ntiles_(ntiles), rows_(rows), width_(width) {
@@ -84,7 +94,7 @@ class TileTreeSum {
         pending_.emplace(std::make_pair(level, k), id);
         return;
       }
-      add_into(slot(id), slot(it->second));
+      add_rows_into(slot(id), slot(it->second));
       free_.push_back(it->second);
       pending_.erase(it);
     }
@@ -103,14 +113,6 @@ class TileTreeSum {
   }
 
  private:
-  static void add_into(const Rows& a, const Rows& b) {
-    const int width = static_cast<int>(a.extent(1));
-    Kokkos::parallel_for(
-        "nbody_tile_tree_add", BodyRange(0, a.extent(0)), KOKKOS_LAMBDA(const int i) {
-          for (int c = 0; c < width; ++c) a(i, c) += b(i, c);
-        });
-  }
-
   int ntiles_, rows_, width_, top_ = 0, root_ = -1;
   std::vector<Rows> slots_;
   std::vector<int> free_;
@@ -149,18 +151,25 @@ struct TileEnergy {
 template <int D, class Law>
 void accel_from_force_kernel(const Law& law, const Rows& s, const Rows& force, const Rows& accel,
                              int first_body, int n) {
-  Kokkos::parallel_for(
-      "nbody_accel_from_force", BodyRange(0, s.extent(0)), KOKKOS_LAMBDA(const int i) {
-        const double m = s(i, 2 * D + 1);
-        if constexpr (std::is_same_v<Law, Damped>) {
+  // The branch sits outside the kernels: a CUDA extended lambda may not first-capture a
+  // variable inside an if-constexpr.
+  if constexpr (std::is_same_v<Law, Damped>) {
+    const Law damped = law;
+    Kokkos::parallel_for(
+        "nbody_accel_from_force", BodyRange(0, s.extent(0)), KOKKOS_LAMBDA(const int i) {
+          const double m = s(i, 2 * D + 1);
           double v[D], fd[D];
           for (int k = 0; k < D; ++k) v[k] = s(i, D + k);
-          law.template damping_force<D>(v, first_body + i, n, fd);
+          damped.template damping_force<D>(v, first_body + i, n, fd);
           for (int k = 0; k < D; ++k) accel(i, k) = (force(i, k) + fd[k]) / m;
-        } else {
+        });
+  } else {
+    Kokkos::parallel_for(
+        "nbody_accel_from_force", BodyRange(0, s.extent(0)), KOKKOS_LAMBDA(const int i) {
+          const double m = s(i, 2 * D + 1);
           for (int k = 0; k < D; ++k) accel(i, k) = force(i, k) / m;
-        }
-      });
+        });
+  }
 }
 
 /// Verlet's closing half kick v += h/2 a(x_{n+1}, v_{n+1}). For the damped law the damping
@@ -186,6 +195,17 @@ void closing_kick(const Law& law, const Rows& s, const Rows& force, const Rows& 
           for (int k = 0; k < D; ++k) s(i, D + k) += half_h * accel(i, k);
         });
   }
+}
+
+/// out = [x(d), q, m] of the bodies of `state` (the ring's block). A free function: CUDA's
+/// extended lambdas may not live in a class that is private to another (Ring).
+void pack_ring_block(const Rows& state, const Rows& out, int d) {
+  Kokkos::parallel_for(
+      "nbody_ring_pack", BodyRange(0, state.extent(0)), KOKKOS_LAMBDA(const int i) {
+        for (int k = 0; k < d; ++k) out(i, k) = state(i, k);
+        out(i, d) = state(i, 2 * d);
+        out(i, d + 1) = state(i, 2 * d + 1);
+      });
 }
 
 }  // namespace
@@ -261,14 +281,7 @@ class DistributedSystem::Ring {
  private:
   /// block_[0] = [x(d), q, m] of the owned bodies of `state`.
   void pack(const Rows& state) {
-    const Rows out = block_[0];
-    const int d = dim_;
-    Kokkos::parallel_for(
-        "nbody_ring_pack", BodyRange(0, state.extent(0)), KOKKOS_LAMBDA(const int i) {
-          for (int k = 0; k < d; ++k) out(i, k) = state(i, k);
-          out(i, d) = state(i, 2 * d);
-          out(i, d + 1) = state(i, 2 * d + 1);
-        });
+    pack_ring_block(state, block_[0], dim_);
     Kokkos::deep_copy(host_block_[0], block_[0]);
   }
 

@@ -8,7 +8,9 @@
 // `bucket_bytes`; with `overlap`, a gradient hook copies each gradient into its bucket as
 // autograd produces it and starts the bucket's MPI_Iallreduce as soon as it is complete, so
 // communication overlaps the rest of the backward pass. Device tensors are staged through
-// host buckets.
+// host buckets. In builds with CUDA LibTorch and NCCL (PHYFLOW_HAVE_NCCL), the NCCL reducer
+// keeps device gradients on the GPU (nccl_gradient_reducer.cpp); make_gradient_reducer picks it
+// for parameters on a CUDA device.
 #pragma once
 
 #include <mpi.h>
@@ -45,5 +47,17 @@ struct ReducerOptions {
 std::unique_ptr<GradientReducer> make_mpi_reducer(MPI_Comm comm,
                                                   const std::vector<torch::Tensor>& parameters,
                                                   const ReducerOptions& options = {});
+
+#if PHYFLOW_HAVE_NCCL
+/// Averages device tensors over `comm` with NCCL (all parameters on one CUDA device).
+std::unique_ptr<GradientReducer> make_nccl_reducer(MPI_Comm comm,
+                                                   const std::vector<torch::Tensor>& parameters,
+                                                   const ReducerOptions& options = {});
+#endif
+
+/// The reducer for these parameters: NCCL for CUDA parameters when built with it, else MPI.
+std::unique_ptr<GradientReducer> make_gradient_reducer(MPI_Comm comm,
+                                                       const std::vector<torch::Tensor>& parameters,
+                                                       const ReducerOptions& options = {});
 
 }  // namespace phyflow::ml

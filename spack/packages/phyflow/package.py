@@ -33,6 +33,11 @@ class Phyflow(CMakePackage, CudaPackage):
     variant("openmp", default=True, description="Kokkos OpenMP backend for host kernels")
     variant("torch", default=True, description="LibTorch: training, flows, distillation")
     variant("petsc", default=True, description="PETSc TS reference integrators (N-body)")
+    variant(
+        "nccl",
+        default=False,
+        description="NCCL all-reduce of device gradients (needs +cuda +torch)",
+    )
     variant("benchmarks", default=False, description="Build the Google Benchmark programs")
     variant("tests", default=False, description="Build the GoogleTest suite (ctest)")
 
@@ -66,12 +71,19 @@ class Phyflow(CMakePackage, CudaPackage):
         depends_on(f"kokkos cuda_arch={_arch}", when=f"+cuda cuda_arch={_arch}")
         depends_on(f"py-torch+cuda cuda_arch={_arch}", when=f"+torch +cuda cuda_arch={_arch}")
 
+    # NCCL reduces gradients that live on the GPU; without CUDA tensors there is nothing to do.
+    depends_on("nccl", when="+nccl")
+    depends_on("py-torch+nccl", when="+nccl +torch")
+    conflicts("+nccl", when="~cuda", msg="+nccl reduces device gradients: it needs +cuda")
+    conflicts("+nccl", when="~torch", msg="+nccl reduces LibTorch gradients: it needs +torch")
+
     depends_on("petsc@3.18: +mpi", when="+petsc")
     depends_on("pkgconfig", type="build", when="+petsc")  # phyflow finds PETSc via PETSc.pc
 
     # LibTorch is the C++ half of PyTorch; py-torch installs it with its CMake package.
     depends_on("py-torch", when="+torch")
     depends_on("py-torch~cuda", when="+torch ~cuda")
+    depends_on("py-torch+cuda", when="+torch +cuda")
 
     depends_on("benchmark", when="+benchmarks")
     depends_on("googletest", when="+tests")
@@ -90,6 +102,7 @@ class Phyflow(CMakePackage, CudaPackage):
         args = [
             self.define_from_variant("phyflow_ENABLE_TORCH", "torch"),
             self.define_from_variant("phyflow_ENABLE_PETSC", "petsc"),
+            self.define_from_variant("phyflow_ENABLE_NCCL", "nccl"),
             self.define_from_variant("phyflow_ENABLE_BENCHMARKS", "benchmarks"),
             self.define("phyflow_ENABLE_TESTS", build_tests),
             # Spack already passes flags for the spec's target; -march=native would tie the
@@ -103,6 +116,10 @@ class Phyflow(CMakePackage, CudaPackage):
         if spec.satisfies("+cuda"):
             # Kokkos kernels in phyflow's sources must go through the same nvcc_wrapper.
             args.append(self.define("CMAKE_CXX_COMPILER", spec["kokkos"].package.kokkos_cxx))
+            args.append(self.define("CUDAToolkit_ROOT", spec["cuda"].prefix))
+        if spec.satisfies("+nccl"):
+            args.append(self.define("NCCL_INCLUDE_DIR", spec["nccl"].prefix.include))
+            args.append(self.define("NCCL_LIBRARY", join_path(spec["nccl"].prefix.lib, "libnccl.so")))
         if spec.satisfies("+torch"):
             args.append(self.define("Torch_DIR", self._torch_cmake_dir))
         return args
