@@ -108,9 +108,10 @@ TEST(DataParallel, RanksWithBatchBFollowOneRankWithBatchRB) {
        {{"hidden", 6}, {"bidirectional", true}, {"attention", true}, {"two_d", true}}, 8 / R, 1},
       {"energy_gru", ising, "adam", {{"hidden", 6}, {"two_d", true}}, 8 / R, 1},
       // Translation augmentation and sampled messages are keyed by (seed, sample, step), so
-      // they too are the same whichever rank draws them.
-      {"gnn", nb, "adam", {{"hidden", 8}, {"regularizer", "kl"}, {"msg_dim", 3}}, 4 / R, 1},
-      {"gnn", nb, "adam", {{"hidden", 8}, {"regularizer", "l1"}, {"msg_dim", 4}}, 4 / R, 1},
+      // they too are the same whichever rank draws them. SGD for the reason given above:
+      // with Adam the 4-rank run differed by 2.6e-10 (rounding of near-zero gradients).
+      {"gnn", nb, "sgd", {{"hidden", 8}, {"regularizer", "kl"}, {"msg_dim", 3}}, 4 / R, 1},
+      {"gnn", nb, "sgd", {{"hidden", 8}, {"regularizer", "l1"}, {"msg_dim", 4}}, 4 / R, 1},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.kind + " " + c.optimizer);
