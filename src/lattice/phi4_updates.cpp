@@ -2,6 +2,7 @@
 #include "phyflow/lattice/phi4_updates.hpp"
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/kokkos_math.hpp"
 #include "phyflow/core/rng.hpp"
 #include "phyflow/lattice/philox_block.hpp"
 
@@ -111,7 +112,7 @@ std::int64_t Phi4Metropolis::sweep(Phi4Field& field, std::uint64_t seed,
                 const double y = x + step * (2.0 * rng::uniform53(w[0], w[1]) - 1.0);
                 const double x2 = x * x, y2 = y * y;
                 const double ds = mass_term * (y2 - x2) + lambda * (y2 * y2 - x2 * x2) - 2.0 * (y - x) * nb;
-                if (ds <= 0.0 || rng::uniform53(w[2], w[3]) < Kokkos::Experimental::exp(-ds)) {
+                if (ds <= 0.0 || rng::uniform53(w[2], w[3]) < kmath::exp(-ds)) {
                   phi(p) = y;
                   ++count;
                 }
@@ -163,8 +164,8 @@ void Phi4Hmc::draw_momenta(const Phi4Field& field, Phi4Field::FieldView& p, std:
           const rng::Words w = stream(static_cast<std::uint64_t>(g0 + c), index);
           const double u1 = rng::uniform53_open0(w.w[0], w.w[1]);
           const double u2 = rng::uniform53(w.w[2], w.w[3]);
-          mom(p0 + c) = Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
-                        Kokkos::Experimental::cos(6.283185307179586 * u2);
+          mom(p0 + c) = kmath::sqrt(-2.0 * kmath::log(u1)) *
+                        kmath::cos(6.283185307179586 * u2);
         }
       });
 }

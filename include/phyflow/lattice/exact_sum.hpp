@@ -10,6 +10,8 @@
 #include <Kokkos_Core.hpp>
 #include <mpi.h>
 
+#include "phyflow/core/kokkos_math.hpp"
+
 #include <cstdint>
 
 namespace phyflow::lattice {
@@ -20,11 +22,11 @@ struct ExactSum {
   std::int64_t lo = 0;  ///< fraction in units of 2^-40, normalised to [0, 2^40)
 
   KOKKOS_INLINE_FUNCTION static std::int64_t high(double x) {
-    return static_cast<std::int64_t>(Kokkos::Experimental::floor(x));
+    return static_cast<std::int64_t>(kmath::floor(x));
   }
   KOKKOS_INLINE_FUNCTION static std::int64_t low(double x) {
-    const double frac = x - Kokkos::Experimental::floor(x);  // exact for |x| < 2^53
-    return static_cast<std::int64_t>(Kokkos::Experimental::floor(frac * 0x1.0p40 + 0.5));
+    const double frac = x - kmath::floor(x);  // exact for |x| < 2^53
+    return static_cast<std::int64_t>(kmath::floor(frac * 0x1.0p40 + 0.5));
   }
   static ExactSum from_parts(std::int64_t hi, std::int64_t lo) {
     ExactSum s{hi, lo};
