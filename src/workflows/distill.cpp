@@ -33,6 +33,7 @@
 #include "phyflow/sr/evaluate.hpp"
 #include "phyflow/sr/search.hpp"
 #include "phyflow/workflows/run_keys.hpp"
+#include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "sr_keys.hpp"
 
@@ -576,9 +577,7 @@ void run_distill(const config::Deck& deck, Runtime& rt, const RunOptions& option
       }
     }
   });
-  int torch_threads = int(deck.integer("threads.torch"));
-  if (torch_threads == 0 && std::getenv("OMP_NUM_THREADS")) torch_threads = std::atoi(std::getenv("OMP_NUM_THREADS"));
-  at::set_num_threads(std::max(1, torch_threads));
+  ml::set_intra_op_threads(int(deck.integer("threads.torch")));
   if (first == 0) stage_train(deck, rt, options, p);
   if (first <= 1) stage_analyse(deck, rt, options, p);
   if (first <= 2) stage_regress(deck, rt, p);

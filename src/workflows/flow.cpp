@@ -32,6 +32,7 @@
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/workflows/run_keys.hpp"
+#include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "split_files.hpp"
 
@@ -190,10 +191,7 @@ class FlowRun {
     const FlowAction action = flow_action(deck_);
 
     // 1. Threads (as workflow: train).
-    int torch_threads = int(deck_.integer("threads.torch"));
-    if (torch_threads == 0 && std::getenv("OMP_NUM_THREADS"))
-      torch_threads = std::atoi(std::getenv("OMP_NUM_THREADS"));
-    at::set_num_threads(std::max(1, torch_threads));
+    ml::set_intra_op_threads(int(deck_.integer("threads.torch")));
     if (deck_.integer("threads.blas") > 0) blas::set_threads(int(deck_.integer("threads.blas")));
 
     // 2. Restart decision, flow, output file.

@@ -24,6 +24,7 @@
 #include "phyflow/ml/model_registry.hpp"
 #include "phyflow/ml/trainer.hpp"
 #include "phyflow/workflows/run_keys.hpp"
+#include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "split_files.hpp"
 
@@ -172,9 +173,7 @@ class TrainRun {
     // hidden-512 GRU, docs/PERFORMANCE.md: 1 torch + 2 BLAS threads 0.67 steps/s, 2 + 2
     // 0.33). The two pools never run at once: the BLAS is called from the thread running
     // the operator.
-    int torch_threads = int(deck_.integer("threads.torch"));
-    if (torch_threads == 0 && std::getenv("OMP_NUM_THREADS")) torch_threads = std::atoi(std::getenv("OMP_NUM_THREADS"));
-    at::set_num_threads(std::max(1, torch_threads));
+    ml::set_intra_op_threads(int(deck_.integer("threads.torch")));
     if (deck_.integer("threads.blas") > 0) blas::set_threads(int(deck_.integer("threads.blas")));
     log::info("train: " + std::to_string(rt_.size()) + " rank(s) x " +
               std::to_string(at::get_num_threads()) + " torch thread(s); BLAS: " +
