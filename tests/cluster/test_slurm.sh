@@ -167,8 +167,12 @@ wait_jobs() {
   for _ in $(seq $((limit * 2))); do
     busy=0
     for job in "$@"; do
-      state=$(squeue -h -j "$job" -o %T 2>/dev/null | sort -u | tr '\n' ' ')
-      [[ -n $state ]] && busy=1
+      # squeue's default state filter leaves out REQUEUED (a requeued job between its end and
+      # PENDING), so ask for every state and name the busy ones.
+      # A failed query (the controller busy) counts as busy, not as done.
+      state=$(squeue -h -t all -j "$job" -o %T 2>/dev/null) || state=PENDING
+      state=$(sort -u <<<"$state" | tr '\n' ' ')
+      [[ $state =~ PENDING|RUNNING|REQUEUE|COMPLETING|CONFIGURING|SUSPENDED|RESIZING|SIGNALING|STAGE_OUT ]] && busy=1
     done
     ((busy)) || return 0
     sleep 0.5
@@ -268,7 +272,7 @@ scancel --batch --signal=USR1 "$stopped"
 requeued=0
 for _ in $(seq 240); do # up to 120 s: checkpoint written, job back in the queue
   state=$(job_state "${stopped}_0")
-  if [[ -e $stem.ckpt.h5 && ($state == PENDING || $state == REQUEUED) ]]; then
+  if [[ -e $stem.ckpt.h5 && $state == PENDING ]]; then
     requeued=1
     break
   fi
@@ -276,8 +280,10 @@ for _ in $(seq 240); do # up to 120 s: checkpoint written, job back in the queue
 done
 check "stop: after USR1 phyflow wrote the checkpoint and the job went back to the queue" \
   test "$requeued" = 1 -a ! -e "$stem.h5"
-# A requeued job waits about 2 minutes (BeginTime) before it may start: release it now.
-scontrol update jobid="${stopped}_0" StartTime=now >/dev/null 2>&1
+# A requeued job waits about 2 minutes (BeginTime) before it may start: release it sooner, but
+# not in the second its first run ended: slurmd rejects a credential issued in the same second
+# as the revocation of the old one ("Job credential revoked") and the job is killed.
+scontrol update jobid="${stopped}_0" StartTime=now+3 >/dev/null 2>&1
 wait_jobs 600 "$stopped" || fail "stop: the requeued job did not finish in time"
 indent <"$work/stop-${stopped}_0.out"
 check "stop: the log shows the requeue and the resume with --restart" \
