@@ -330,6 +330,22 @@ Schema& Schema::required() {
   return *this;
 }
 
+Schema& Schema::nest(const Schema& other, const std::string& prefix,
+                     const std::vector<std::string>& skip) {
+  for (Key k : other.keys()) {
+    bool skipped = false;
+    for (const auto& s : skip) skipped = skipped || k.path.rfind(s, 0) == 0;
+    if (skipped) continue;
+    if (!k.default_value.is_null())
+      k.help += " (default " + short_json(k.default_value) + " of workflow " + other.workflow() + ")";
+    k.path = prefix + k.path;
+    k.default_value = json(nullptr);
+    if (k.path.find("[]") == std::string::npos) k.required = false;  // a row's required keys stay
+    add(std::move(k));
+  }
+  return *this;
+}
+
 const Key* Schema::find(const std::string& path) const {
   for (const auto& k : keys_)
     if (k.path == path) return &k;

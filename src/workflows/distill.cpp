@@ -6,16 +6,24 @@
 //
 // Stages, each leaving its result in a file next to output.path (STEM = output.path less .h5),
 // so that `--from STAGE` reruns a stage and those after it from the earlier stages' files:
+//   simulate  only with a `simulate:` section instead of `data:` files: workflow: nbody with
+//             the section's keys, splits train/val/test      -> STEM.data_{train,val,test}.h5
 //   train     workflow: train with model.kind gnn            -> STEM.gnn.h5 (+ .json)
 //   analyse   messages of the test frames; the d most spread components; R^2 of each against
-//             the best (trimmed) linear transform of the true pair force -> STEM.analysis.h5
+//             the best (trimmed) linear transform of the true pair force; the sparsity chart
+//                                                  -> STEM.analysis.h5, STEM.sparsity.png
+//             The analysed frames alternate between "fit" (even) and "held out" (odd): the
+//             regression and the constant refit see only fit frames, the test MAE only
+//             held-out ones.
 //   regress   symbolic regression (the sr engine, islands over the same ranks) of each
 //             selected message component over dx, dy(, dz), r, m1, m2, q1, q2 (dx = x_j - x_i,
 //             1 = receiver, 2 = sender), then of each acceleration component of the node
 //             model over the summed selected messages e0.. and the body's m, q
 //                                                            -> STEM.equations.json
-//   evaluate  the distilled model (edge equations, summed, node equations) next to the graph
-//             network on the analysed test frames         -> output.path + distill.json
+//   evaluate  the distilled model (edge equations, summed, node equations), its constants
+//             refitted jointly (Levenberg-Marquardt) to the true accelerations of the fit
+//             frames, next to the graph network on the held-out frames
+//                                            -> output.path, STEM.json, STEM.report.md
 // Every rank computes the analysis and evaluation identically (deterministic, small), rank 0
 // writes; the regression is collective. Files are written as PATH.partial and renamed.
 #include "phyflow/core/collective.hpp"
@@ -25,15 +33,18 @@
 #include "phyflow/core/summary.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
+#include "phyflow/io/png.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/ml/message_analysis.hpp"
 #include "phyflow/ml/model_file.hpp"
 #include "phyflow/ml/models/graph_network.hpp"
 #include "phyflow/nbody/force_laws.hpp"
+#include "phyflow/sr/constant_fit.hpp"
 #include "phyflow/sr/evaluate.hpp"
 #include "phyflow/sr/search.hpp"
-#include "phyflow/workflows/run_keys.hpp"
 #include "phyflow/ml/threads.hpp"
+#include "phyflow/workflows/nbody_deck.hpp"
+#include "phyflow/workflows/run_keys.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "sr_keys.hpp"
 
@@ -41,25 +52,31 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
+#include <sstream>
 
 namespace phyflow::workflows {
 namespace {
 
-const std::vector<std::string> stage_names = {"train", "analyse", "regress", "evaluate"};
+const std::vector<std::string> stage_names = {"simulate", "train", "analyse", "regress", "evaluate"};
 
 config::Schema distill_schema() {
   config::Schema s("distill");
   s.choice("workflow", "distill", {"distill"}, "what to run");
   s.integer("seed", 1, 0, 4294967295.0,
             "seed of the training (weights, shuffles, augmentation) and of the regression");
-  s.string("data.train", std::nullopt, "N-body training file (workflow: nbody output)").required();
+  s.string("data.train", std::nullopt,
+           "N-body training file (workflow: nbody output); or give a simulate: section");
   s.string("data.val", std::nullopt, "N-body validation file (optional)");
   s.string("data.test", std::nullopt,
-           "N-body test file: messages are analysed and both models evaluated on its frames")
-      .required();
+           "N-body test file: messages are analysed and both models evaluated on its frames");
+  // simulate: the N-body deck's own keys, checked by its schema when the stage builds it.
+  s.nest(nbody_schema(), "simulate.", {"workflow", "output.", "checkpoint.", "progress.", "io."});
   s.choice("model.regularizer", "bottleneck", {"standard", "bottleneck", "l1", "kl"},
            "message regularisation: standard (100 components), bottleneck (d components), l1 "
            "(100 with an L1 penalty), kl (variational, KL penalty)");
@@ -75,8 +92,11 @@ config::Schema distill_schema() {
   s.real("train.lr", 1e-3, 0.0, 1e3, "peak learning rate (one-cycle schedule, as the seed)");
   s.choice("train.schedule", "one_cycle", {"constant", "cosine", "one_cycle"},
            "learning-rate schedule");
-  s.integer("analysis.frames", 1000, 1, 1e9,
-            "test frames analysed and evaluated (evenly strided over the file)");
+  s.integer("analysis.frames", 1000, 2, 1e9,
+            "test frames analysed and evaluated (evenly strided over the file; the even ones "
+            "are fitted by the regression and the refit, the odd ones held out for the MAE)");
+  s.integer("refit.iterations", 100, 0, 1e6,
+            "Levenberg-Marquardt steps refitting the distilled model's constants (0: none)");
   s.real("analysis.trim", 0.1, 0.0, 0.49,
          "fraction of edges with the worst residuals left out of the message fit (the paper: 0.1)");
   s.integer("sr.samples", 1000, 10, 1e9, "edges (and nodes) the regression runs on");
@@ -89,13 +109,38 @@ config::Schema distill_schema() {
 }
 
 struct Paths {
-  std::string out, gnn, analysis, equations;
+  std::string out, gnn, analysis, equations, data, sparsity, report;
 };
 
 Paths paths_for(const std::string& out) {
   std::string stem = out;
   if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
-  return {out, stem + ".gnn.h5", stem + ".analysis.h5", stem + ".equations.json"};
+  return {out,           stem + ".gnn.h5",       stem + ".analysis.h5", stem + ".equations.json",
+          stem + ".data.h5", stem + ".sparsity.png", stem + ".report.md"};
+}
+
+/// The N-body files the chain reads: the deck's data: files, or the simulate stage's splits.
+struct DataFiles {
+  std::string train, val, test;
+  bool simulated = false;
+};
+
+DataFiles data_files(const config::Deck& deck, const Paths& p) {
+  DataFiles f;
+  if (deck.has("simulate")) {
+    f.simulated = true;
+    f.train = split_output_path(p.data, "train");
+    f.test = split_output_path(p.data, "test");
+    bool val = !deck.has("simulate.splits");
+    if (!val)
+      for (const auto& row : deck.at("simulate.splits")) val = val || row.at("name") == "val";
+    if (val) f.val = split_output_path(p.data, "val");
+    return f;
+  }
+  f.train = deck.string("data.train");
+  f.test = deck.string("data.test");
+  if (deck.has("data.val")) f.val = deck.string("data.val");
+  return f;
 }
 
 bool file_exists(const std::string& path) {
@@ -112,6 +157,31 @@ std::size_t stage_index(const std::string& name) {
 }
 
 void distill_check(const config::Deck& deck, int /*ranks*/) {
+  const std::string where = "deck '" + deck.origin() + "'";
+  if (deck.has("simulate")) {
+    if (deck.has("data"))
+      throw input_error(where + ": give either data: files or a simulate: section, not both "
+                        "(simulate: writes the data files itself)");
+    if (deck.has("simulate.splits")) {
+      bool train = false, test = false;
+      for (const auto& row : deck.at("simulate.splits")) {
+        const std::string name = row.at("name").get<std::string>();
+        if (name != "train" && name != "val" && name != "test")
+          throw input_error(where + ": simulate.splits: split '" + name +
+                            "' is not one the chain reads; name the splits train, val "
+                            "(optional) and test");
+        train = train || name == "train";
+        test = test || name == "test";
+      }
+      if (!train || !test)
+        throw input_error(where + ": simulate.splits needs a split named train and one named "
+                          "test (val is optional)");
+    }
+  } else if (!deck.has("data.train") || !deck.has("data.test")) {
+    throw input_error(where + ": the chain needs N-body data: set data.train and data.test "
+                      "(files of workflow: nbody), or give a simulate: section with the N-body "
+                      "keys (system, ensemble, time, ...) to generate them");
+  }
   if (deck.string("model.regularizer") == "bottleneck" && deck.integer("model.msg_dim") != 0)
     throw input_error("deck '" + deck.origin() +
                       "': model.regularizer bottleneck fixes model.msg_dim to d; remove msg_dim");
@@ -119,13 +189,46 @@ void distill_check(const config::Deck& deck, int /*ranks*/) {
     throw input_error("deck '" + deck.origin() + "': sr.operators is empty");
 }
 
+// -------------------------------------------------------------------------------- simulate --
+
+void stage_simulate(const config::Deck& deck, Runtime& rt, const RunOptions& options,
+                    const Paths& p) {
+  const Workflow& w = find("nbody");
+  nlohmann::json j = deck.at("simulate");
+  j["workflow"] = "nbody";
+  j["output"] = {{"path", p.data}};
+  for (const char* section : {"checkpoint", "progress", "io"}) j[section] = deck.at(section);
+  const std::string origin = deck.origin() + " (stage simulate)";
+  const auto nbody_deck = collective_try(rt.comm(), [&] {
+    if (!j.contains("splits")) {
+      // The seed's three files: train with the section's seed, validation and test with the
+      // next two seeds and a quarter of the simulations each.
+      const auto first = config::Deck::load_string(j.dump(2), {}, w.schema(), origin);
+      const long long ns = first.integer("ensemble.ns"), seed = first.integer("seed");
+      const long long small = std::max(1LL, ns / 4);
+      j["splits"] = {{{"name", "train"}, {"seed", seed}},
+                     {{"name", "val"}, {"seed", seed + 1}, {"ns", small}},
+                     {{"name", "test"}, {"seed", seed + 2}, {"ns", small}}};
+    }
+    auto d = config::Deck::load_string(j.dump(2), {}, w.schema(), origin);
+    w.check(d, rt.size());
+    return d;
+  });
+  log::info("distill: stage simulate -> " + split_output_path(p.data, "{train,val,test}"));
+  RunOptions o = options;
+  o.overwrite = options.overwrite || !options.from_stage.empty();  // --from reruns the stage
+  o.from_stage.clear();
+  w.run(nbody_deck, rt, o);
+}
+
 // ----------------------------------------------------------------------------------- train --
 
-void stage_train(const config::Deck& deck, Runtime& rt, const RunOptions& options, const Paths& p) {
+void stage_train(const config::Deck& deck, Runtime& rt, const RunOptions& options, const Paths& p,
+                 const DataFiles& files) {
   nlohmann::json t = {
       {"workflow", "train"},
       {"seed", deck.integer("seed")},
-      {"data", {{"train", deck.string("data.train")}, {"test", deck.string("data.test")}}},
+      {"data", {{"train", files.train}, {"test", files.test}}},
       {"model",
        {{"kind", "gnn"},
         {"regularizer", deck.string("model.regularizer")},
@@ -145,7 +248,7 @@ void stage_train(const config::Deck& deck, Runtime& rt, const RunOptions& option
       {"progress", deck.at("progress")},
       {"io", deck.at("io")},
       {"output", {{"path", p.gnn}}}};
-  if (deck.has("data.val")) t["data"]["val"] = deck.string("data.val");
+  if (!files.val.empty()) t["data"]["val"] = files.val;
   const Workflow& w = find("train");
   const auto train_deck = collective_try(rt.comm(), [&] {
     auto d = config::Deck::load_string(t.dump(2), {}, w.schema(), deck.origin() + " (stage train)");
@@ -154,6 +257,7 @@ void stage_train(const config::Deck& deck, Runtime& rt, const RunOptions& option
   });
   log::info("distill: stage train -> " + p.gnn);
   RunOptions o = options;
+  o.overwrite = options.overwrite || !options.from_stage.empty();  // --from reruns the stage
   o.from_stage.clear();
   w.run(train_deck, rt, o);
 }
@@ -210,7 +314,81 @@ std::shared_ptr<ml::GraphNetwork> load_gnn(const std::string& path) {
   return gnn;
 }
 
-void stage_analyse(const config::Deck& deck, Runtime& rt, const RunOptions& options, const Paths& p) {
+/// The analysed frames alternate: even ones are fitted (regression, refit), odd ones held out.
+bool is_fit_frame(std::int64_t frame) { return frame % 2 == 0; }
+
+/// Bar chart of the message components' standard deviations, sorted, largest first, scaled by
+/// the largest; the selected components orange, the rest blue (the paper's sparsity figure).
+void write_sparsity_chart(const std::string& path, const std::vector<double>& stds,
+                          const std::vector<int>& selected) {
+  const int W = 640, H = 320, left = 40, right = W - 20, top = 20, bottom = H - 30;
+  io::Canvas c(W, H, {{255, 255, 255}, {0, 0, 0}, {215, 215, 215}, {230, 120, 20}, {60, 110, 180}});
+  std::vector<int> order(stds.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return stds[a] > stds[b]; });
+  const double top_std = stds.empty() ? 0.0 : stds[order[0]];
+  for (int k = 0; k <= 4; ++k) {  // grid at 0, 1/4, 1/2, 3/4, 1 of the largest
+    const int y = bottom - (bottom - top) * k / 4;
+    c.line(left, y, right, y, 2);
+  }
+  const double width = double(right - left) / double(std::max<std::size_t>(stds.size(), 1));
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const double h = top_std > 0 ? stds[order[k]] / top_std : 0.0;
+    const bool chosen = std::find(selected.begin(), selected.end(), order[k]) != selected.end();
+    const int x0 = left + int(std::lround(double(k) * width)) + (width >= 4 ? 1 : 0);
+    const int x1 = std::max(x0, left + int(std::lround(double(k + 1) * width)) - 1);
+    c.fill(x0, bottom - int(std::lround(h * (bottom - top))), x1, bottom, chosen ? 3 : 4);
+  }
+  c.line(left, top, left, bottom, 1);
+  c.line(left, bottom, right, bottom, 1);
+  io::write_png(path, c);
+}
+
+/// Training and validation loss per epoch (log scale) from the training's metrics.jsonl.
+bool write_learning_curve(const std::string& metrics, const std::string& path,
+                          std::vector<std::array<double, 3>>& rows) {
+  std::ifstream in(metrics);
+  if (!in) return false;
+  std::string line;
+  while (std::getline(in, line)) {
+    try {
+      const auto j = nlohmann::json::parse(line);
+      if (!j.contains("epoch") || !j.contains("train_loss")) continue;
+      rows.push_back({j.at("epoch").get<double>(), j.at("train_loss").get<double>(),
+                      j.contains("val_loss") ? j.at("val_loss").get<double>() : std::nan("")});
+    } catch (const std::exception&) {
+      continue;  // a partly written last line of an interrupted run
+    }
+  }
+  if (rows.size() < 2) return false;
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& r : rows)
+    for (int k = 1; k < 3; ++k)
+      if (std::isfinite(r[k]) && r[k] > 0) lo = std::min(lo, std::log10(r[k])), hi = std::max(hi, std::log10(r[k]));
+  if (!(hi > lo)) hi = lo + 1;
+  const int W = 640, H = 320, left = 40, right = W - 20, top = 20, bottom = H - 30;
+  io::Canvas c(W, H, {{255, 255, 255}, {0, 0, 0}, {215, 215, 215}, {60, 110, 180}, {230, 120, 20}});
+  for (double decade = std::ceil(lo); decade <= hi; decade += 1.0) {
+    const int y = bottom - int(std::lround((decade - lo) / (hi - lo) * (bottom - top)));
+    c.line(left, y, right, y, 2);
+  }
+  const double e0 = rows.front()[0], e1 = rows.back()[0];
+  auto px = [&](double e) { return left + int(std::lround((e - e0) / std::max(e1 - e0, 1.0) * (right - left))); };
+  auto py = [&](double v) { return bottom - int(std::lround((std::log10(v) - lo) / (hi - lo) * (bottom - top))); };
+  for (int k = 1; k < 3; ++k)
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!(rows[i][k] > 0)) continue;
+      c.dot(px(rows[i][0]), py(rows[i][k]), 2, std::uint8_t(2 + k));
+      if (i > 0 && rows[i - 1][k] > 0)
+        c.line(px(rows[i - 1][0]), py(rows[i - 1][k]), px(rows[i][0]), py(rows[i][k]), std::uint8_t(2 + k));
+    }
+  c.line(left, top, left, bottom, 1);
+  c.line(left, bottom, right, bottom, 1);
+  io::write_png(path, c);
+  return true;
+}
+
+void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const DataFiles& files) {
   log::info("distill: stage analyse -> " + p.analysis);
   struct Inputs {
     std::shared_ptr<ml::GraphNetwork> gnn;
@@ -219,15 +397,18 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const RunOptions& opti
   } in;
   collective_try(rt.comm(), [&] {
     in.gnn = load_gnn(p.gnn);
-    in.test.emplace(ml::Dataset::open(deck.string("data.test"), "data.test"));
+    in.test.emplace(ml::Dataset::open(files.test, "data.test"));
     in.test->require(ml::DataLayout::nbody, "gnn");
     in.test->require_shape(in.gnn->data_shape(), "gnn");
-    in.law = law_of(io::InputFile::open(deck.string("data.test")));
+    in.law = law_of(io::InputFile::open(files.test));
   });
   auto& gnn = *in.gnn;
   const int n = gnn.bodies(), d = gnn.dims(), M = gnn.message_dim();
   const std::int64_t size = in.test->size();
   const std::int64_t F = std::min<std::int64_t>(deck.integer("analysis.frames"), size);
+  if (F < 2)
+    throw input_error("'" + files.test + "' has " + std::to_string(size) +
+                      " frame(s): the analysis needs at least 2 (one fitted, one held out)");
   std::vector<std::int64_t> index(F);
   for (std::int64_t k = 0; k < F; ++k) index[k] = k * size / F;
   const auto dtype = gnn.parameters().front().scalar_type();
@@ -301,6 +482,8 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const RunOptions& opti
     out.set_attribute("/", "bodies", std::int64_t(n));
     out.set_attribute("/", "dims", std::int64_t(d));
     out.set_attribute("/", "frames", F);
+    out.set_attribute("/", "fit_frames", std::string("even analysed frames (0, 2, ...): "
+                                                     "regression and refit; odd: held out"));
     out.set_attribute("/", "message_r2", analysis.r2);
     out.set_attribute("/", "message_r2_per_component", r2s);
     out.set_attribute("/", "components", components);
@@ -326,8 +509,8 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const RunOptions& opti
     out.write_array("/nodes/accel_true", y.data_ptr<double>(), {u(F * n), u(d)},
                     "true acceleration", "1");
     out.commit();
+    write_sparsity_chart(p.sparsity, analysis.stds, analysis.components);
   });
-  (void)options;
 }
 
 // --------------------------------------------------------------------------------- regress --
@@ -343,7 +526,22 @@ Table read_table(const io::InputFile& f, const std::string& name) {
   return {f.read<double>(name), std::int64_t(info.shape[0]), std::int64_t(info.shape[1])};
 }
 
-/// sr data from `rows` (strided) of `x` (its columns named) with target column `c` of `y`.
+/// The rows of `t` that belong to fit frames (`fit`) or to held-out frames (`!fit`), where
+/// every frame has `per_frame` consecutive rows.
+Table frame_rows(const Table& t, std::int64_t per_frame, bool fit) {
+  Table out;
+  out.columns = t.columns;
+  for (std::int64_t r = 0; r < t.rows; ++r) {
+    if (is_fit_frame(r / per_frame) != fit) continue;
+    out.values.insert(out.values.end(), t.values.begin() + r * t.columns,
+                      t.values.begin() + (r + 1) * t.columns);
+    ++out.rows;
+  }
+  return out;
+}
+
+/// sr data from `samples` evenly strided rows of `x` (its columns named) with target column
+/// `c` of `y` (all rows when samples >= rows).
 sr::Dataset sr_data(const Table& x, const std::vector<std::string>& names, const Table& y, int c,
                     std::int64_t samples, const std::string& target) {
   sr::Dataset data;
@@ -402,18 +600,25 @@ nlohmann::json equation_json(const sr::SearchResult& r, const std::string& targe
 void stage_regress(const config::Deck& deck, Runtime& rt, const Paths& p) {
   log::info("distill: stage regress -> " + p.equations);
   Table edges, messages, nodes, accel;
-  int d = 0;
+  int d = 0, n = 0;
   collective_try(rt.comm(), [&] {
     if (!file_exists(p.analysis))
       throw input_error("'" + p.analysis + "' (stage analyse) does not exist: run with --from "
                         "analyse or without --from");
     const auto f = io::InputFile::open(p.analysis);
     d = int(f.attribute_int("/", "dims"));
+    n = int(f.attribute_int("/", "bodies"));
     edges = read_table(f, "/edges/features");
     messages = read_table(f, "/edges/messages");
     nodes = read_table(f, "/nodes/features");
     accel = read_table(f, "/nodes/accel_gnn");
   });
+  // Only the fit frames: the held-out ones judge the distilled model in stage evaluate.
+  const std::int64_t E = std::int64_t(n) * (n - 1);
+  edges = frame_rows(edges, E, true);
+  messages = frame_rows(messages, E, true);
+  nodes = frame_rows(nodes, n, true);
+  accel = frame_rows(accel, n, true);
   auto options = sr_search_options(deck, "sr.operators", "sr.", "sr.complexity.");
   const std::int64_t samples = deck.integer("sr.samples");
   nlohmann::json out = {{"edge_variables", edge_variables(d)}, {"node_variables", node_variables(d)},
@@ -442,12 +647,180 @@ void stage_regress(const config::Deck& deck, Runtime& rt, const Paths& p) {
 
 // -------------------------------------------------------------------------------- evaluate --
 
+/// The distilled model's accelerations (frames x n x d, row-major) on the frames of `edges`
+/// (n(n-1) receiver-major rows per frame) and `nodes` (n rows per frame; its columns d, d+1
+/// are m, q): edge equations on every edge, summed per receiver, node equations. Non-finite
+/// values propagate.
+std::vector<double> distilled_accel(const std::vector<sr::Expression>& edge_eq,
+                                    const std::vector<sr::Expression>& node_eq, const Table& edges,
+                                    const Table& nodes, int n, int d, sr::Evaluator& evaluator) {
+  const std::int64_t E = std::int64_t(n) * (n - 1), F = edges.rows / E;
+  const sr::Dataset edge_data = sr_data(edges, edge_variables(d), edges, 0, edges.rows, "edge");
+  std::vector<double> value(edges.rows);
+  Table summed{std::vector<double>(nodes.values), nodes.rows, nodes.columns};
+  for (int c = 0; c < d; ++c) {
+    evaluator.evaluate(edge_eq[c], edge_data, value.data());
+    for (std::int64_t b = 0; b < F * n; ++b) summed.values[b * summed.columns + c] = 0;
+    for (std::int64_t r = 0; r < edges.rows; ++r) {
+      const std::int64_t f = r / E, receiver = (r % E) / (n - 1);
+      summed.values[(f * n + receiver) * summed.columns + c] += value[r];
+    }
+  }
+  const sr::Dataset node_data = sr_data(summed, node_variables(d), summed, 0, summed.rows, "node");
+  std::vector<double> out(F * n * d), column(summed.rows);
+  for (int c = 0; c < d; ++c) {
+    evaluator.evaluate(node_eq[c], node_data, column.data());
+    for (std::int64_t b = 0; b < F * n; ++b) out[b * d + c] = column[b];
+  }
+  return out;
+}
+
+struct RefitResult {
+  double mse_before = 0, mse = 0;
+  int iterations = 0, parameters = 0;
+};
+
+/// Refits every constant of the distilled model (edge and node equations together) to the
+/// true accelerations by Levenberg-Marquardt (Marquardt's diagonal scaling) on the mean
+/// squared error, the Jacobian by central differences through the whole model (edge sums
+/// included). Keeps the starting constants unless a step lowers the error. Deterministic: every
+/// rank computes the same.
+RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr::Expression>& node_eq,
+                            const Table& edges, const Table& nodes, const Table& truth, int n, int d,
+                            int max_iterations) {
+  std::vector<sr::Expression*> all;
+  for (auto& e : edge_eq) all.push_back(&e);
+  for (auto& e : node_eq) all.push_back(&e);
+  std::vector<double> theta;
+  for (auto* e : all) {
+    const auto c = e->constants();
+    theta.insert(theta.end(), c.begin(), c.end());
+  }
+  const auto set = [&](const std::vector<double>& t) {
+    std::size_t at = 0;
+    for (auto* e : all) {
+      const std::size_t k = std::size_t(e->constant_count());
+      e->set_constants(std::vector<double>(t.begin() + std::ptrdiff_t(at), t.begin() + std::ptrdiff_t(at + k)));
+      at += k;
+    }
+  };
+  sr::Evaluator ev;
+  const auto residuals = [&](const std::vector<double>& t, std::vector<double>& r) {
+    set(t);
+    r = distilled_accel(edge_eq, node_eq, edges, nodes, n, d, ev);
+    double s = 0;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      r[i] -= truth.values[i];
+      s += r[i] * r[i];
+    }
+    return std::isfinite(s) ? s / double(r.size()) : INFINITY;
+  };
+  RefitResult res;
+  res.parameters = int(theta.size());
+  std::vector<double> r;
+  double loss = residuals(theta, r);
+  res.mse_before = res.mse = loss;
+  const std::size_t P = theta.size(), R = r.size();
+  if (P == 0 || !std::isfinite(loss) || max_iterations == 0) {
+    set(theta);
+    return res;
+  }
+  double lambda = 1e-3;
+  std::vector<double> J(R * P), rp, rm, trial;
+  for (int it = 0; it < max_iterations; ++it) {
+    for (std::size_t i = 0; i < P; ++i) {
+      const double h = 1e-6 * std::max(std::abs(theta[i]), 1e-3);
+      auto tp = theta, tm = theta;
+      tp[i] += h;
+      tm[i] -= h;
+      const double lp = residuals(tp, rp), lm = residuals(tm, rm);
+      for (std::size_t k = 0; k < R; ++k)
+        J[k * P + i] = std::isfinite(lp) && std::isfinite(lm) ? (rp[k] - rm[k]) / (2 * h) : 0.0;
+    }
+    std::vector<double> A(P * P, 0.0), g(P, 0.0);
+    for (std::size_t k = 0; k < R; ++k)
+      for (std::size_t i = 0; i < P; ++i) {
+        g[i] += J[k * P + i] * r[k];
+        for (std::size_t j = 0; j <= i; ++j) A[i * P + j] += J[k * P + i] * J[k * P + j];
+      }
+    bool accepted = false;
+    while (!accepted && lambda < 1e12) {
+      // (A + lambda diag A) delta = -g by Cholesky on the lower triangle.
+      std::vector<double> L(P * P, 0.0);
+      bool ok = true;
+      for (std::size_t i = 0; i < P && ok; ++i)
+        for (std::size_t j = 0; j <= i; ++j) {
+          double v = A[i * P + j] + (i == j ? lambda * std::max(A[i * P + i], 1e-12) : 0.0);
+          for (std::size_t k = 0; k < j; ++k) v -= L[i * P + k] * L[j * P + k];
+          if (i == j) {
+            if (!(v > 0)) ok = false;
+            else L[i * P + i] = std::sqrt(v);
+          } else {
+            L[i * P + j] = v / L[j * P + j];
+          }
+        }
+      if (!ok) {
+        lambda *= 4;
+        continue;
+      }
+      std::vector<double> z(P), delta(P);
+      for (std::size_t i = 0; i < P; ++i) {
+        double v = -g[i];
+        for (std::size_t k = 0; k < i; ++k) v -= L[i * P + k] * z[k];
+        z[i] = v / L[i * P + i];
+      }
+      for (std::size_t i = P; i-- > 0;) {
+        double v = z[i];
+        for (std::size_t k = i + 1; k < P; ++k) v -= L[k * P + i] * delta[k];
+        delta[i] = v / L[i * P + i];
+      }
+      trial = theta;
+      for (std::size_t i = 0; i < P; ++i) trial[i] += delta[i];
+      const double l = residuals(trial, rp);
+      if (l < loss) {
+        accepted = true;
+        const double gain = (loss - l) / loss;
+        theta = trial;
+        r = rp;
+        loss = l;
+        lambda = std::max(lambda / 3, 1e-12);
+        ++res.iterations;
+        if (gain < 1e-6) it = max_iterations;  // converged (flat directions would drift on)
+      } else {
+        lambda *= 4;
+      }
+    }
+    if (!accepted) break;
+  }
+  set(theta);
+  res.mse = loss;
+  return res;
+}
+
+double mean_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) s += std::abs(a[i] - b[i]);
+  return a.empty() ? 0.0 : s / double(a.size());
+}
+
+std::string fixed(double v, int digits = 4) {
+  std::ostringstream o;
+  o.precision(digits);
+  o << v;
+  return o.str();
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& options, const Paths& p) {
   log::info("distill: stage evaluate -> " + p.out);
   Table edges, nodes, accel_gnn, accel_true;
   int d = 0, n = 0;
   double message_r2 = 0;
-  std::vector<double> r2s;
+  std::vector<double> r2s, stds, coefficients;
   std::vector<std::int64_t> components;
   std::string law;
   nlohmann::json eq;
@@ -465,7 +838,9 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     law = f.attribute_string("/", "law");
     message_r2 = f.attribute_double("/", "message_r2");
     r2s = f.attribute_doubles("/", "message_r2_per_component");
+    coefficients = f.attribute_doubles("/", "fit_coefficients");
     components = f.attribute_ints("/", "components");
+    stds = f.read<double>("/message_std");
     edges = read_table(f, "/edges/features");
     nodes = read_table(f, "/nodes/features");
     accel_gnn = read_table(f, "/nodes/accel_gnn");
@@ -482,40 +857,40 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
       throw input_error("'" + p.equations + "' does not hold d = " + std::to_string(d) +
                         " edge and node equations; rerun --from regress");
   });
-  // Distilled model on every analysed frame: edge equations on every edge, summed per receiver
-  // (edges are receiver-major: edge e of a frame has receiver e / (n - 1)), node equations.
   const std::int64_t E = std::int64_t(n) * (n - 1), F = edges.rows / E;
-  sr::Dataset edge_data = sr_data(edges, edge_variables(d), edges, 0, edges.rows, "edge");
-  std::vector<double> value(edges.rows);
-  Table summed{std::vector<double>(nodes.values), nodes.rows, nodes.columns};
   sr::Evaluator evaluator;
-  for (int c = 0; c < d; ++c) {
-    evaluator.evaluate(edge_eq[c], edge_data, value.data());  // non-finite values propagate
-    for (std::int64_t b = 0; b < F * n; ++b) summed.values[b * summed.columns + c] = 0;
-    for (std::int64_t r = 0; r < edges.rows; ++r) {
-      const std::int64_t f = r / E, receiver = (r % E) / (n - 1);
-      summed.values[(f * n + receiver) * summed.columns + c] += value[r];
-    }
-  }
-  sr::Dataset node_data = sr_data(summed, node_variables(d), summed, 0, summed.rows, "node");
-  std::vector<double> distilled(F * n * d), column(summed.rows);
-  for (int c = 0; c < d; ++c) {
-    evaluator.evaluate(node_eq[c], node_data, column.data());
-    for (std::int64_t b = 0; b < F * n; ++b) distilled[b * d + c] = column[b];
-  }
-  double mae_gnn = 0, mae_distilled = 0;
-  for (std::size_t i = 0; i < distilled.size(); ++i) {
-    mae_gnn += std::abs(accel_gnn.values[i] - accel_true.values[i]);
-    mae_distilled += std::abs(distilled[i] - accel_true.values[i]);
-  }
-  mae_gnn /= double(distilled.size());
-  mae_distilled /= double(distilled.size());
-  log::info("distill: test MAE (per acceleration component) gnn " + std::to_string(mae_gnn) +
-            ", distilled " + std::to_string(mae_distilled));
+  // The regression's equations as found, on every analysed frame.
+  const auto found = distilled_accel(edge_eq, node_eq, edges, nodes, n, d, evaluator);
+  // Their constants refitted together on the fit frames' true accelerations.
+  auto edge_refit = edge_eq, node_refit = node_eq;
+  const auto refit = refit_constants(edge_refit, node_refit, frame_rows(edges, E, true),
+                                     frame_rows(nodes, n, true), frame_rows(accel_true, n, true), n,
+                                     d, int(deck.integer("refit.iterations")));
+  const auto distilled = distilled_accel(edge_refit, node_refit, edges, nodes, n, d, evaluator);
+  log::info("distill: refit of " + std::to_string(refit.parameters) + " constants: MSE on the fit "
+            "frames " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
+            std::to_string(refit.iterations) + " steps");
 
-  std::vector<std::string> edge_strings, node_strings;
+  // MAE per acceleration component, on the held-out (odd) frames and on the fit frames.
+  const auto held = [&](const std::vector<double>& v, bool fit) {
+    return frame_rows(Table{v, F * n, d}, n, fit).values;
+  };
+  const auto truth_held = held(accel_true.values, false), truth_fit = held(accel_true.values, true);
+  const double mae_gnn = mean_abs_difference(held(accel_gnn.values, false), truth_held);
+  const double mae_distilled = mean_abs_difference(held(distilled, false), truth_held);
+  const double mae_found = mean_abs_difference(held(found, false), truth_held);
+  const double mae_gnn_fit = mean_abs_difference(held(accel_gnn.values, true), truth_fit);
+  const double mae_distilled_fit = mean_abs_difference(held(distilled, true), truth_fit);
+  log::info("distill: test MAE on the held-out frames (per acceleration component): gnn " +
+            fixed(mae_gnn) + ", distilled " + fixed(mae_distilled) + " (before the refit " +
+            fixed(mae_found) + ")");
+
+  std::vector<std::string> edge_strings, node_strings, edge_refit_strings, node_refit_strings;
   for (const auto& e : eq.at("edge")) edge_strings.push_back(e.at("equation").get<std::string>());
   for (const auto& e : eq.at("node")) node_strings.push_back(e.at("equation").get<std::string>());
+  for (const auto& e : edge_refit) edge_refit_strings.push_back(sr::to_infix(e, edge_variables(d)));
+  for (const auto& e : node_refit) node_refit_strings.push_back(sr::to_infix(e, node_variables(d)));
+  const std::int64_t held_frames = F / 2, fit_frames = F - F / 2;
   collective_try(rt.comm(), [&] {
     if (rt.rank() != 0) return;
     const auto u = [](std::int64_t v) { return std::uint64_t(v); };
@@ -526,11 +901,15 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     out.set_attribute("/", "edge_equations", join(edge_strings));
     out.set_attribute("/", "node_equations", join(node_strings));
     out.create_group("/evaluation");
+    out.set_attribute("/evaluation", "held_out_frames",
+                      std::string("odd frames (1, 3, ...) are held out; even ones were fitted"));
     out.write_array("/evaluation/accel_true", accel_true.values.data(), {u(F), u(n), u(d)}, "true acceleration", "1");
     out.write_array("/evaluation/accel_gnn", accel_gnn.values.data(), {u(F), u(n), u(d)},
                     "the graph network's acceleration", "1");
     out.write_array("/evaluation/accel_distilled", distilled.data(), {u(F), u(n), u(d)},
-                    "the distilled model's acceleration (edge + node equations)", "1");
+                    "the distilled model's acceleration (edge + node equations, constants refitted)", "1");
+    out.write_array("/evaluation/accel_distilled_found", found.data(), {u(F), u(n), u(d)},
+                    "the distilled model with the regression's constants (before the refit)", "1");
     out.commit();
     auto j = summary_header("distill", "complete", p.out, "", std::uint64_t(deck.integer("seed")),
                             rt.size(), deck.values());
@@ -542,17 +921,90 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     j["edge_equations"] = edge_strings;
     j["node_variables"] = node_variables(d);
     j["node_equations"] = node_strings;
-    j["test_mae"] = {{"gnn", mae_gnn}, {"distilled", mae_distilled}};
+    j["distilled_equations"] = {{"edge", edge_refit_strings}, {"node", node_refit_strings}};
+    j["refit"] = {{"parameters", refit.parameters}, {"iterations", refit.iterations},
+                  {"mse_fit_frames_before", refit.mse_before}, {"mse_fit_frames", refit.mse}};
+    j["test_mae"] = {{"gnn", mae_gnn}, {"distilled", mae_distilled}, {"distilled_before_refit", mae_found}};
+    j["fit_frames_mae"] = {{"gnn", mae_gnn_fit}, {"distilled", mae_distilled_fit}};
     j["frames"] = F;
-    j["files"] = {{"gnn", p.gnn}, {"analysis", p.analysis}, {"equations", p.equations}};
+    j["held_out_frames"] = held_frames;
+    j["fit_frames"] = fit_frames;
+    j["files"] = {{"gnn", p.gnn}, {"analysis", p.analysis}, {"equations", p.equations},
+                  {"report", p.report}, {"sparsity_chart", p.sparsity}};
     write_json_atomic(summary_path_for(p.out), j);
+
+    // The report page: tables and the charts, next to the output.
+    std::string stem = p.gnn.substr(0, p.gnn.size() - 7);  // less ".gnn.h5"
+    std::vector<std::array<double, 3>> curve;
+    const std::string curve_png = stem + ".learning.png";
+    const bool has_curve = write_learning_curve(stem + ".gnn.metrics.jsonl", curve_png, curve);
+    std::ostringstream md;
+    md << "# Distillation report: " << law << ", " << d << "D, n = " << n << ", regularizer "
+       << deck.string("model.regularizer") << "\n\n"
+       << "Deck `" << deck.origin() << "`, seed " << deck.integer("seed") << ", " << rt.size()
+       << " rank(s). Written by `phyflow run` (workflow: distill); the numbers are in `"
+       << base_name(summary_path_for(p.out)) << "`.\n\n"
+       << "## Messages\n\n"
+       << "Message R² (mean over the " << d << " most spread components, each against the best "
+       << "linear transform of the true pair force, the worst " << deck.real("analysis.trim") * 100
+       << " % of " << edges.rows << " edges left out): **" << fixed(message_r2) << "**.\n\n"
+       << "| component | std | R² | fit: message ≈ a · F + b |\n|---|---|---|---|\n";
+    for (int c = 0; c < d; ++c) {
+      md << "| " << components[c] << " | " << fixed(stds[components[c]]) << " | " << fixed(r2s[c]) << " | a = (";
+      for (int k = 0; k < d; ++k) md << (k ? ", " : "") << fixed(coefficients[c * (d + 1) + k]);
+      md << "), b = " << fixed(coefficients[c * (d + 1) + d]) << " |\n";
+    }
+    md << "\n![message sparsity](" << base_name(p.sparsity) << ")\n\n"
+       << "*Standard deviation of each of the " << stds.size() << " message components over the "
+       << "test edges, sorted, largest first, as a fraction of the largest (grid lines at "
+       << "quarters); orange: the " << d << " components analysed and regressed.*\n\n"
+       << "## Equations\n\nEdge variables: dx, dy" << (d == 3 ? ", dz" : "") << " (x₂ − x₁), r, "
+       << "m1, m2, q1, q2 (1 = receiver, 2 = sender); node variables: e0.. (the summed messages), "
+       << "m, q. Regression on " << fit_frames << " fit frames; the refit moves every constant "
+       << "together to the true accelerations of those frames (" << refit.iterations
+       << " Levenberg–Marquardt steps, MSE " << fixed(refit.mse_before) << " → "
+       << fixed(refit.mse) << ").\n\n| | regression | refitted |\n|---|---|---|\n";
+    for (int c = 0; c < d; ++c)
+      md << "| message " << c << " | `" << edge_strings[c] << "` | `" << edge_refit_strings[c] << "` |\n";
+    for (int c = 0; c < d; ++c)
+      md << "| acceleration " << c << " | `" << node_strings[c] << "` | `" << node_refit_strings[c] << "` |\n";
+    md << "\n## Test MAE\n\nMean |a − a_true| per acceleration component on the " << held_frames
+       << " held-out test frames (not seen by the regression or the refit); the fit frames' "
+       << "figure in brackets.\n\n| model | MAE |\n|---|---|\n"
+       << "| graph network | " << fixed(mae_gnn) << " (" << fixed(mae_gnn_fit) << ") |\n"
+       << "| distilled, refitted | " << fixed(mae_distilled) << " (" << fixed(mae_distilled_fit) << ") |\n"
+       << "| distilled, regression's constants | " << fixed(mae_found) << " |\n";
+    if (has_curve) {
+      md << "\n## Training\n\n![learning curve](" << base_name(curve_png) << ")\n\n"
+         << "*Loss per epoch, log scale (grid lines at decades): training blue, validation "
+         << "orange.*\n\n| epoch | train loss | val loss |\n|---|---|---|\n";
+      const std::size_t step = std::max<std::size_t>(1, curve.size() / 20);
+      for (std::size_t i = 0; i < curve.size(); i += step)
+        md << "| " << curve[i][0] << " | " << fixed(curve[i][1]) << " | " << fixed(curve[i][2]) << " |\n";
+      if ((curve.size() - 1) % step != 0)
+        md << "| " << curve.back()[0] << " | " << fixed(curve.back()[1]) << " | " << fixed(curve.back()[2]) << " |\n";
+    }
+    const std::string partial = p.report + ".partial";
+    {
+      std::ofstream f(partial);
+      f << md.str();
+      if (!f) throw runtime_error("cannot write '" + partial + "'");
+    }
+    if (std::rename(partial.c_str(), p.report.c_str()) != 0)
+      throw runtime_error("cannot rename '" + partial + "' to '" + p.report + "'");
   });
 }
 
 void run_distill(const config::Deck& deck, Runtime& rt, const RunOptions& options) {
   const Paths p = paths_for(deck.string("output.path"));
+  const DataFiles files = data_files(deck, p);
   const std::size_t first = collective_try(rt.comm(), [&]() -> std::size_t {
-    return options.from_stage.empty() ? 0 : stage_index(options.from_stage);
+    if (options.from_stage.empty()) return 0;
+    const std::size_t s = stage_index(options.from_stage);
+    if (s == 0 && !files.simulated)
+      throw input_error("--from simulate: deck '" + deck.origin() + "' has no simulate: section "
+                        "(its data: files are given); start from train");
+    return s;
   });
   if (!options.from_stage.empty() || !options.overwrite)
     collective_try(rt.comm(), [&] {
@@ -560,27 +1012,32 @@ void run_distill(const config::Deck& deck, Runtime& rt, const RunOptions& option
         throw input_error("output '" + p.out + "' exists: pass --overwrite to replace it, or "
                           "--from STAGE to rerun stages");
     });
+  if (first == 0 && files.simulated) stage_simulate(deck, rt, options, p);
   // The data files must be N-body files of one force law (the messages are compared with it).
   collective_try(rt.comm(), [&] {
     std::string first_law, first_key;
-    for (const std::string key : {"data.train", "data.val", "data.test"}) {
-      if (!deck.has(key)) continue;
-      const auto f = io::InputFile::open(deck.string(key));
+    for (const auto& [key, path] : std::vector<std::pair<std::string, std::string>>{
+             {"data.train", files.train}, {"data.val", files.val}, {"data.test", files.test}}) {
+      if (path.empty()) continue;
+      if (files.simulated && !file_exists(path))
+        throw input_error("'" + path + "' (stage simulate) does not exist: run with --from "
+                          "simulate or without --from");
+      const auto f = io::InputFile::open(path);
       const std::string law = nbody::law_name(law_of(f).law);
       if (first_law.empty()) {
         first_law = law;
         first_key = key;
       } else if (law != first_law) {
-        throw input_error(key + " '" + deck.string(key) + "' holds law " + law + " but " +
-                          first_key + " holds " + first_law +
+        throw input_error(key + " '" + path + "' holds law " + law + " but " + first_key +
+                          " holds " + first_law +
                           ": distill one force law at a time (same law in every data file)");
       }
     }
   });
   ml::set_intra_op_threads(int(deck.integer("threads.torch")));
-  if (first == 0) stage_train(deck, rt, options, p);
-  if (first <= 1) stage_analyse(deck, rt, options, p);
-  if (first <= 2) stage_regress(deck, rt, p);
+  if (first <= 1) stage_train(deck, rt, options, p, files);
+  if (first <= 2) stage_analyse(deck, rt, p, files);
+  if (first <= 3) stage_regress(deck, rt, p);
   stage_evaluate(deck, rt, options, p);
 }
 

@@ -88,6 +88,80 @@ for k in ["accel_true", "accel_gnn", "accel_distilled"]:
     assert f["evaluation"][k].shape == (300, 3, 2), f["evaluation"][k].shape
 PY
 
+check "distill: held-out test MAE, the refit, the report and its charts" "$PY" - "$WORK/full.json" "$WORK/full.h5" <<'PY'
+import json, sys, zlib, struct, os, h5py, numpy as np
+j = json.load(open(sys.argv[1]))
+assert j["frames"] == 300 and j["held_out_frames"] == 150 and j["fit_frames"] == 150, j
+f = h5py.File(sys.argv[2], "r")["evaluation"]
+t, g, dd = f["accel_true"][...], f["accel_gnn"][...], f["accel_distilled"][...]
+# test_mae is over the odd (held-out) frames only
+assert abs(np.mean(np.abs(g[1::2] - t[1::2])) - j["test_mae"]["gnn"]) < 1e-12
+assert abs(np.mean(np.abs(dd[1::2] - t[1::2])) - j["test_mae"]["distilled"]) < 1e-12
+r = j["refit"]
+print("refit", r, "test_mae", j["test_mae"], "fit frames", j["fit_frames_mae"])
+assert r["parameters"] > 0 and r["mse_fit_frames"] <= r["mse_fit_frames_before"]
+assert len(j["distilled_equations"]["edge"]) == 2 and len(j["distilled_equations"]["node"]) == 2
+md = open(j["files"]["report"]).read()
+assert "Message R²" in md and "sparsity.png" in md and "held-out" in md, md[:400]
+for png in (j["files"]["sparsity_chart"], j["files"]["report"].replace(".report.md", ".learning.png")):
+    b = open(png, "rb").read()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n", png
+    w, h = struct.unpack(">II", b[16:24])
+    i, data = 8, b""
+    while i < len(b):
+        n, = struct.unpack(">I", b[i:i + 4]); data += b[i + 8:i + 8 + n] if b[i + 4:i + 8] == b"IDAT" else b""; i += 12 + n
+    raw = zlib.decompress(data)
+    assert len(raw) == h * (w + 1) and len(set(raw)) > 2, (png, len(raw))
+PY
+
+# --- simulate: the data made by the chain itself -----------------------------------------------
+cat >"$WORK/sim.yaml" <<YAML
+workflow: distill
+seed: 3
+simulate:
+  system: {law: spring, n: 3, dims: 2}
+  ensemble: {ns: 40}
+  time: {dt: 0.2, nt: 5}
+  integrator: {method: rk4, engine: kokkos}
+model: {regularizer: bottleneck, hidden: 16, augment: 0.0}
+train: {epochs: 3, batch: 32, lr: 3.0e-3}
+analysis: {frames: 20}
+sr: {operators: [add, sub, mul, div], generations: 5, samples: 100, islands: 2, population: 16}
+progress: {interval: 1000}
+output: {path: $WORK/sim.h5}
+YAML
+pf 2 run "$WORK/sim.yaml"
+check "simulate: exit 0" expect_rc 0
+check "simulate: the three splits and every stage's file" bash -c "for f in sim.data_train.h5 sim.data_val.h5 sim.data_test.h5 sim.gnn.h5 sim.json sim.report.md; do [ -e $WORK/\$f ] || exit 1; done"
+cat >"$WORK/direct.yaml" <<YAML
+workflow: nbody
+system: {law: spring, n: 3, dims: 2}
+ensemble: {ns: 40}
+time: {dt: 0.2, nt: 5}
+integrator: {method: rk4, engine: kokkos}
+output: {path: $WORK/direct.h5}
+splits: [{name: train, seed: 1}, {name: val, seed: 2, ns: 10}, {name: test, seed: 3, ns: 10}]
+YAML
+pf 1 run "$WORK/direct.yaml"
+for split in train val test; do
+  "$PHYFLOW_EXE" compare "$WORK/sim.data_$split.h5" "$WORK/direct_$split.h5" >"$WORK/out.txt" 2>&1
+  RC=$?
+  check "simulate: split $split is the N-body workflow's own file (seeds 1, 2, 3; ns, ns/4, ns/4)" expect_rc 0
+done
+pf 1 run "$WORK/sim.yaml" --from train
+check "simulate --from train: exit 0 without simulating again" bash -c "[ $RC -eq 0 ] && ! grep -q 'stage simulate' $WORK/out.txt"
+pf 1 run "$WORK/sim.yaml" --set data.train=$WORK/s_train.h5 --overwrite
+check "data: and simulate: together: exit 2" expect_rc 2
+check "  ... saying not both" output_has "not both"
+pf 1 run "$WORK/sim.yaml" --set "simulate.splits=[{name: train}, {name: check}]" --overwrite
+check "simulate with a split the chain does not read: exit 2" expect_rc 2
+check "  ... naming it" output_has "split 'check'"
+pf 1 run "$WORK/sim.yaml" --set simulate.system.lwa=r1 --overwrite
+check "simulate: a misspelt N-body key: exit 2" expect_rc 2
+check "  ... with a suggestion" output_has "did you mean"
+pf 1 run "$WORK/full.yaml" --from simulate
+check "--from simulate on a deck with data: files: exit 2" expect_rc 2
+
 # --- --from: rerun the regression from the analysis file, on 1 rank and on 2 -------------------
 cp "$WORK/full.equations.json" "$WORK/eq_first.json"
 pf 2 run "$WORK/full.yaml" --from regress
@@ -109,7 +183,7 @@ check "--from evaluate without the earlier stages: exit 2" expect_rc 2
 check "  ... naming the missing file" output_has "nofiles.analysis.h5"
 pf 1 run "$WORK/full.yaml" --from typo
 check "--from an unknown stage: exit 2" expect_rc 2
-check "  ... listing the stages" output_has "train, analyse, regress, evaluate"
+check "  ... listing the stages" output_has "simulate, train, analyse, regress, evaluate"
 deck mix
 pf 1 run "$WORK/mix.yaml" --set data.test=$WORK/r_test.h5
 check "data of two force laws: exit 2" expect_rc 2

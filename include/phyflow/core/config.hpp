@@ -57,6 +57,13 @@ class Schema {
                       std::vector<std::string> choices, const std::string& help);
   /// Marks the last added key as required (an error if the deck omits it).
   Schema& required();
+  /// Takes the keys of another workflow's schema under `prefix` (e.g. the N-body keys as
+  /// "simulate.system.law"), leaving out those whose path starts with one of `skip`. The
+  /// nested keys are optional and get no default here (the help text names the other
+  /// workflow's): the caller builds the other workflow's deck from what was given and loads
+  /// it with that workflow's schema, which fills the defaults. So `has(prefix...)` tells
+  /// whether the user wrote the section.
+  Schema& nest(const Schema& other, const std::string& prefix, const std::vector<std::string>& skip);
 
   const std::string& workflow() const { return workflow_; }
   const std::vector<Key>& keys() const { return keys_; }
