@@ -1,7 +1,9 @@
 // Training throughput of the ml runtime: one optimisation step of the seed-000 energy GRU
-// (8x8 Ising, batch 512 per rank; hidden 512 by default) through Trainer::step -- forward,
-// backward, bucketed gradient all-reduce, Adam -- and the all-reduce alone against the bytes
-// reduced. bench/train_throughput.sh runs it next to the same step in PyTorch-Python.
+// (8x8 Ising, batch 512 per rank; hidden 512 by default) and of the seed-004 graph network
+// (N-body frames, batch 64 per rank, hidden 300, bottleneck messages) through Trainer::step --
+// forward, backward, bucketed gradient all-reduce, Adam -- and the all-reduce alone against
+// the bytes reduced. bench/train_throughput.sh and bench/gnn_throughput.sh run them next to
+// the same step in PyTorch-Python.
 //
 //   mpiexec -n 1 build/bench/bench_train --benchmark_filter=Step
 //   mpiexec -n 2 build/bench/bench_train --benchmark_filter=AllReduce
@@ -27,7 +29,7 @@ namespace {
 
 using namespace phyflow;
 int rank_ = 0, ranks_ = 1;
-std::string data_path;
+std::string data_path, nbody_path[2];  // nbody: n = 4, d = 2 and n = 8, d = 3
 
 int env_int(const char* name, int def) {
   const char* v = std::getenv(name);
@@ -69,6 +71,34 @@ void BM_EnergyGruStep(benchmark::State& state) {
   state.counters["torch_threads"] = at::get_num_threads();
 }
 
+void BM_GnnStep(benchmark::State& state) {
+  const int n = int(state.range(0)), d = int(state.range(1)), hidden = int(state.range(2));
+  const int batch = 64;
+  const auto data = ml::Dataset::open(nbody_path[d == 2 ? 0 : 1], "bench");
+  torch::manual_seed(1);
+  auto model = ml::make_model("gnn", {{"hidden", hidden}, {"regularizer", "bottleneck"}},
+                              data.shape());
+  ml::TrainerOptions o;
+  o.batch = batch;
+  o.optimizer.lr = 1e-3;
+  o.progress_interval = 1e9;
+  ml::Trainer trainer(MPI_COMM_WORLD, model, data, nullptr, o);
+  std::vector<std::int64_t> index;
+  for (int i = 0; i < batch; ++i) index.push_back(rank_ * batch + i);
+  const ml::Batch b = data.gather(index, torch::kFloat32);
+  double loss = 0;
+  bool stop = false;
+  trainer.step(b, loss, stop);  // warm-up
+  for (auto _ : state) {
+    const double t0 = MPI_Wtime();
+    trainer.step(b, loss, stop);
+    set_slowest_time(state, MPI_Wtime() - t0);
+  }
+  state.counters["graphs_per_s"] =
+      benchmark::Counter(double(state.iterations()) * batch * ranks_, benchmark::Counter::kIsRate);
+  state.counters["bodies"] = n;
+}
+
 void BM_AllReduce(benchmark::State& state) {
   const std::int64_t bytes = state.range(0);
   // A model-like set of tensors: 8 parameters sharing the bytes.
@@ -91,6 +121,9 @@ void BM_AllReduce(benchmark::State& state) {
 using phyflow::bench::with_extremes;
 BENCHMARK(BM_EnergyGruStep)->Apply([](benchmark::internal::Benchmark* b) { with_extremes(b); })
     ->ArgNames({"hidden", "batch"})->Args({512, 512})->Args({128, 512})
+    ->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(5.0);
+BENCHMARK(BM_GnnStep)->Apply([](benchmark::internal::Benchmark* b) { with_extremes(b); })
+    ->ArgNames({"n", "d", "hidden"})->Args({4, 2, 300})->Args({8, 3, 300})
     ->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(5.0);
 BENCHMARK(BM_AllReduce)->Apply([](benchmark::internal::Benchmark* b) { with_extremes(b); })
     ->ArgName("bytes")->RangeMultiplier(8)->Range(1 << 12, 1 << 27)
@@ -120,9 +153,29 @@ int main(int argc, char** argv) {
     out.write_array("/t0/energy", e.data(), {std::uint64_t(n)}, "energy", "J");
     out.commit();
   }
+  // N-body frames (random states and accelerations: the step's cost does not depend on them).
+  for (int k = 0; k < 2; ++k) {
+    const int n = k == 0 ? 4 : 8, d = k == 0 ? 2 : 3, w = 2 * d + 2, nt = 16;
+    const int ns = (64 * ranks_ + nt - 1) / nt;
+    nbody_path[k] = "/tmp/phyflow_bench_gnn" + std::to_string(n) + "_" + std::to_string(pid) + ".h5";
+    if (rank_ != 0) continue;
+    std::mt19937 gen(2);
+    std::normal_distribution<double> normal;
+    std::vector<double> x(std::size_t(ns) * nt * n * w), a(std::size_t(ns) * nt * n * d);
+    for (auto& v : x) v = normal(gen);
+    for (auto& v : a) v = normal(gen);
+    const auto u = [](int v) { return std::uint64_t(v); };
+    auto out = io::OutputFile::create(MPI_COMM_SELF, nbody_path[k], true);
+    out.write_array("/data", x.data(), {u(ns), u(nt), u(n), u(w)}, "x, v, q, m per body", "1");
+    out.write_array("/accel", a.data(), {u(ns), u(nt), u(n), u(d)}, "accelerations", "1");
+    out.commit();
+  }
   MPI_Barrier(rt.comm());
   phyflow::bench::run_benchmarks(rank_);
   MPI_Barrier(rt.comm());
-  if (rank_ == 0) std::filesystem::remove(data_path);
+  if (rank_ == 0) {
+    std::filesystem::remove(data_path);
+    for (const auto& p : nbody_path) std::filesystem::remove(p);
+  }
   return 0;
 }
