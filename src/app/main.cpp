@@ -22,9 +22,6 @@
 #include "phyflow/io/nbody_export.hpp"
 #include "phyflow/core/build_info.hpp"
 #include "phyflow/core/placement.hpp"
-#if PHYFLOW_HAVE_TORCH
-#include "phyflow/ml/predict.hpp"
-#endif
 #include "phyflow/workflows/workflow.hpp"
 
 #include <CLI/CLI.hpp>
@@ -50,6 +47,8 @@ struct Cli {
 int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
   namespace wf = phyflow::workflows;
   if (app.got_subcommand("info")) {
+    // Load the learning half so that info reports its LibTorch (info is not start-up critical).
+    if (PHYFLOW_HAVE_TORCH) phyflow::collective_try(rt.comm(), [] { (void)wf::ml_plugin(); });
     const std::vector<std::string> placement = phyflow::placement_report(rt.comm());
     if (rt.rank() == 0) {
       std::cout << phyflow::Runtime::describe() << "  ranks    " << rt.size()
@@ -101,12 +100,9 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
   }
 #if PHYFLOW_HAVE_TORCH
   if (app.got_subcommand("predict")) {
-    phyflow::ml::PredictOptions po;
-    po.model = cli.model;
-    po.input = cli.input;
-    po.output = cli.output;
-    po.overwrite = cli.predict_overwrite;
-    const std::string report = phyflow::ml::predict_file(rt.comm(), po);
+    const auto& plugin = *phyflow::collective_try(rt.comm(), [] { return &wf::ml_plugin(); });
+    const std::string report =
+        plugin.predict(rt.comm(), cli.model, cli.input, cli.output, cli.predict_overwrite);
     if (rt.rank() == 0) std::cout << report << std::flush;
     return 0;
   }

@@ -20,9 +20,10 @@
 namespace phyflow {
 
 namespace detail {
-// Defined in torch_threads.cpp when built with LibTorch (keeps torch headers out of here).
-void set_torch_threads(int threads);
-std::string torch_description();
+namespace {
+TorchHooks g_torch_hooks;
+}
+const TorchHooks& torch_hooks() { return g_torch_hooks; }
 }  // namespace detail
 
 void check_mpi(int rc, const char* call) {
@@ -35,6 +36,15 @@ void check_mpi(int rc, const char* call) {
 
 namespace {
 Runtime* g_runtime = nullptr;
+}  // namespace
+
+void detail::register_torch_hooks(const TorchHooks& hooks) {
+  g_torch_hooks = hooks;
+  if (g_runtime != nullptr && g_runtime->threads() > 0 && hooks.set_threads)
+    hooks.set_threads(g_runtime->threads());
+}
+
+namespace {
 
 int ranks_on_this_node() {
   MPI_Comm node;
@@ -48,6 +58,11 @@ int ranks_on_this_node() {
 
 Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
   if (g_runtime != nullptr) throw runtime_error("phyflow::Runtime constructed twice");
+  // A process started without mpiexec/srun is an MPI singleton. Open MPI 4 then starts an
+  // orted daemon for it (0.37 s of MPI_Init here) unless told to stay isolated (0.25 s): phyflow
+  // never spawns processes, so isolation costs nothing. Only singletons read the parameter,
+  // and a value the user set wins.
+  ::setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -96,7 +111,8 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
     const int cores = int(std::thread::hardware_concurrency());
     threads = std::max(1, cores / std::max(1, ranks_on_this_node()));
   }
-  if (threads > 0) detail::set_torch_threads(threads);
+  threads_ = threads;
+  if (threads > 0 && detail::torch_hooks().set_threads) detail::torch_hooks().set_threads(threads);
   // The BLAS gets the same per-rank budget unless the user set its own variable: torch calls
   // it from one thread for each matrix product, so the two pools do not run at once.
   if (threads > 0 && std::getenv("OPENBLAS_NUM_THREADS") == nullptr) blas::set_threads(threads);
@@ -140,7 +156,10 @@ std::string Runtime::describe() {
 #else
   out << "  PETSc    not built in\n";
 #endif
-  out << "  LibTorch " << detail::torch_description() << "\n";
+  if (detail::torch_hooks().describe)
+    out << "  LibTorch " << detail::torch_hooks().describe() << " (libphyflow_ml)\n";
+  else
+    out << "  LibTorch " << (PHYFLOW_HAVE_TORCH ? "in libphyflow_ml, not loaded" : "not built in") << "\n";
   out << "  BLAS     " << blas::description() << "\n";
   return out.str();
 }

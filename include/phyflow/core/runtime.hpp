@@ -1,7 +1,8 @@
 // phyflow::Runtime: the one owner of process-wide initialisation (DESIGN.md §3).
 // Construction initialises, in order, MPI, PETSc (on the same communicator), Kokkos and the
-// LibTorch thread pool; destruction finalises them in reverse, exactly once, like
-// Kokkos::ScopeGuard. Nothing else in phyflow calls MPI_Init or Kokkos::initialize.
+// thread budget per rank (OpenBLAS now, LibTorch's pool when libphyflow_ml is or gets loaded);
+// destruction finalises them in reverse, exactly once, like Kokkos::ScopeGuard. Nothing else
+// in phyflow calls MPI_Init or Kokkos::initialize.
 #pragma once
 
 #include <mpi.h>
@@ -36,9 +37,24 @@ class Runtime {
   /// finalised and exits with `code` (MPI_Abort when only some ranks failed).
   [[noreturn]] static void abort_all(int code, bool all_ranks_failed);
 
+  /// Threads per rank chosen at start (0: left to the libraries' defaults).
+  int threads() const { return threads_; }
+
  private:
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, threads_ = 0;
   bool owns_mpi_ = false, owns_petsc_ = false, owns_kokkos_ = false;
 };
+
+namespace detail {
+/// What core needs from LibTorch, provided by libphyflow_ml when it is loaded (linked, or
+/// opened by workflows::ml_plugin()), so that libphyflow itself never loads LibTorch.
+struct TorchHooks {
+  void (*set_threads)(int threads) = nullptr;  ///< LibTorch's intra-op pool
+  std::string (*describe)() = nullptr;         ///< version, CUDA, threads
+};
+/// Called by libphyflow_ml's static initialiser; applies the running Runtime's thread budget.
+void register_torch_hooks(const TorchHooks& hooks);
+const TorchHooks& torch_hooks();
+}  // namespace detail
 
 }  // namespace phyflow
