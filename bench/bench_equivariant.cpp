@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
   nlohmann::json options = {{"layers", argc > 5 ? std::atoi(argv[5]) : 3},
                             {"width", argc > 6 ? std::atoi(argv[6]) : 128},
                             {"activation", argc > 7 ? argv[7] : "silu"}};
+  // The pendulum models integrate as bench/torch_equivariant.py does: RK4, 2 steps per dt = 0.2
+  // (the model's own default is 4 substeps, twice the work of the Python peer).
+  if (kind == "hnn" || kind == "neural_ode") {
+    options["dt"] = 0.2;
+    options["substeps"] = 2;
+  }
   at::set_num_threads(1);
   const auto data = ml::Dataset::open(argv[2], "bench");
   torch::manual_seed(1);
