@@ -31,8 +31,9 @@
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
-#include "phyflow/workflows/run_keys.hpp"
 #include "phyflow/ml/threads.hpp"
+#include "phyflow/workflows/phi4_deck.hpp"
+#include "phyflow/workflows/run_keys.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "split_files.hpp"
 
@@ -45,13 +46,9 @@ config::Schema flow_schema() {
   s.integer("seed", 1, 0, 4294967295.0,
             "seed of the weight initialisation, the training batches (Philox by step and sample) "
             "and the proposals and accept/reject uniforms (Philox by proposal index)");
-  s.choice("action.kind", "phi4", {"phi4", "free_field"},
-           "target action: phi4 (AKS convention, lambda > 0) or free_field (lambda = 0, m2 > 0)");
-  s.integer("action.dims", 2, 1, 4, "lattice dimensions d");
-  s.integer("action.L", 8, 2, 1e6, "sites per dimension (periodic)");
-  s.real("action.m2", -4.0, std::nullopt, std::nullopt, "mass term m^2 (AKS convention)");
-  s.real("action.lambda", 8.0, 0.0, std::nullopt,
-         "quartic coupling lambda (AKS convention; > 0 for phi4, 0 for free_field)");
+  // The action section of every phi^4 workflow (phi4_deck.hpp): the AKS, normflow and hopping
+  // conventions; free_field is the flow's Gaussian target (AKS m2 > 0, lambda = 0).
+  add_phi4_action_keys(s, {"free_field"});
 
   s.choice("model.coupling", "affine", {"affine", "spline"},
            "coupling layers: affine (RealNVP) or rational-quadratic spline");
@@ -98,12 +95,14 @@ config::Schema flow_schema() {
   return s;
 }
 
-/// The deck's target: the action section read in one place (the phi4 workflow's
-/// action.convention will join here).
+/// The deck's target, read by the phi4 workflow's own reader (phi4_action_from_deck) so that
+/// both take the same keys and conventions; the flow works in the AKS field.
 struct FlowAction {
   std::string kind;
   flows::LatticeShape shape;
-  lattice::Phi4Couplings couplings;
+  lattice::Phi4Couplings couplings;  ///< AKS
+  std::string convention = "aks";    ///< as given in the deck
+  double field_scale = 1.0;          ///< phi_aks = field_scale * phi in the deck's convention
 };
 
 FlowAction flow_action(const config::Deck& deck) {
@@ -112,13 +111,26 @@ FlowAction flow_action(const config::Deck& deck) {
   a.kind = deck.string("action.kind");
   a.shape.dims = int(deck.integer("action.dims"));
   a.shape.L = int(deck.integer("action.L"));
+  if (a.kind == "phi4") {
+    if (deck.string("action.convention") == "aks" && deck.has("action.lambda") &&
+        !(deck.real("action.lambda") > 0.0))
+      throw input_error(where + ": action.lambda = " + std::to_string(deck.real("action.lambda")) +
+                        " must be > 0 for action.kind phi4 (the action is unbounded below "
+                        "otherwise); use action.kind: free_field for lambda = 0");
+    const Phi4ActionSpec spec = phi4_action_from_deck(deck);
+    a.couplings = spec.couplings;
+    a.convention = spec.convention;
+    a.field_scale = spec.field_scale;
+    return a;
+  }
+  if (deck.string("action.convention") != "aks" || deck.has("action.kappa") || deck.has("action.m_sq"))
+    throw input_error(where + ": action.kind free_field takes action.m2 (> 0) in the AKS "
+                      "convention; remove action.convention, kappa and m_sq");
+  if (!deck.has("action.m2"))
+    throw input_error(where + ": action.kind free_field needs action.m2 (> 0), e.g. m2: 1.0");
   a.couplings.m2 = deck.real("action.m2");
-  a.couplings.lambda = deck.real("action.lambda");
-  if (a.kind == "phi4" && !(a.couplings.lambda > 0.0))
-    throw input_error(where + ": action.lambda = " + std::to_string(a.couplings.lambda) +
-                      " must be > 0 for action.kind phi4 (the action is unbounded below "
-                      "otherwise); use action.kind: free_field for lambda = 0");
-  if (a.kind == "free_field") {
+  a.couplings.lambda = deck.has("action.lambda") ? deck.real("action.lambda") : 0.0;
+  {
     if (a.couplings.lambda != 0.0)
       throw input_error(where +
                         ": action.kind free_field has lambda = 0; remove action.lambda "
@@ -377,7 +389,9 @@ class FlowRun {
                      {"dims", action.shape.dims},
                      {"L", action.shape.L},
                      {"m2", action.couplings.m2},
-                     {"lambda", action.couplings.lambda}};
+                     {"lambda", action.couplings.lambda},
+                     {"convention", action.convention},
+                     {"field_scale", action.field_scale}};
       j["model"] = {{"options", flow->config().to_json()},
                     {"parameters", parameters},
                     {"init", deck_.has("model.init") ? deck_.string("model.init") : std::string()}};

@@ -111,10 +111,10 @@ check "unknown coupling: exit 2 naming model.coupling" bash -c "[ $RC -eq 2 ] &&
 deck b3 "action: {lambda: 0.0}"
 pf 1 run "$WORK/b3.yaml"
 check "phi4 with lambda = 0: exit 2 naming action.lambda" bash -c "[ $RC -eq 2 ] && grep -q 'action.lambda' $WORK/out.txt && [ ! -e $WORK/b3.h5.partial ]"
-deck b4 "action: {L: 6}" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
+deck b4 "action: {L: 6, m2: -1.0, lambda: 1.0}" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
 pf 2 run "$WORK/b4.yaml"
 check "L not matching model.init: exit 2 naming model.init and L" bash -c "[ $RC -eq 2 ] && grep -q 'model.init' $WORK/out.txt && grep -q 'L = 4' $WORK/out.txt"
-deck b5 "action: {dims: 1, L: 4}" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
+deck b5 "action: {dims: 1, L: 4, m2: -1.0, lambda: 1.0}" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
 pf 1 run "$WORK/b5.yaml"
 check "model file of another lattice (d): exit 2" bash -c "[ $RC -eq 2 ] && grep -q '2-dimensional' $WORK/out.txt"
 $PY -c "import h5py; f = h5py.File('$WORK/mlp.h5', 'w'); g = f.create_group('model'); g.attrs['model_kind'] = 'mlp'"
@@ -124,7 +124,22 @@ check "model.init holding another model kind: exit 2" bash -c "[ $RC -eq 2 ] && 
 deck b7 "action: {kind: free_field, m2: -1.0, lambda: 0.0}"
 pf 1 run "$WORK/b7.yaml"
 check "free field with m2 <= 0: exit 2 naming action.m2" bash -c "[ $RC -eq 2 ] && grep -q 'action.m2' $WORK/out.txt"
-deck b8 "action: {dims: 4, L: 2}" "model: {net: conv}"
+deck b8 "action: {dims: 4, L: 2, m2: -1.0, lambda: 1.0}" "model: {net: conv}"
 pf 1 run "$WORK/b8.yaml"
 check "conv conditioner in d = 4: exit 2 naming model.net" bash -c "[ $RC -eq 2 ] && grep -q 'model.net' $WORK/out.txt"
+# The action section is the phi4 workflow's: the same theory given in the hopping convention
+# (kappa, lambda_h) runs as the same AKS couplings (m2 = (1 - 2 lambda_h)/kappa - 2d,
+# lambda = lambda_h/kappa^2, field scale sqrt(kappa)): the tutorial point m2 = -4, lambda = 8.
+deck hop "action: {kind: phi4, dims: 2, L: 4, convention: hopping, kappa: 0.25, lambda: 0.5}" \
+  "train: {steps: 2, batch: 16, lr: 3.0e-3, time_limit_s: 0}" "sample: {proposals: 64, chunk: 64}"
+pf 1 run "$WORK/hop.yaml"
+check "hopping convention: exit 0, AKS couplings and the field scale in the summary" $PY -c "
+import json, math
+a = json.load(open('$WORK/hop.json'))['action']
+assert a['convention'] == 'hopping', a
+assert abs(a['m2'] - ((1 - 2 * 0.5) / 0.25 - 4)) < 1e-12 and abs(a['lambda'] - 0.5 / 0.25**2) < 1e-12, a
+assert abs(a['field_scale'] - math.sqrt(0.25)) < 1e-12, a"
+deck b9 "action: {kind: phi4, dims: 2, L: 4, convention: normflow, m2: -1.0, lambda: 1.0}"
+pf 1 run "$WORK/b9.yaml"
+check "normflow convention with an AKS m2: exit 2 naming action.m2" bash -c "[ $RC -eq 2 ] && grep -q 'action.m2' $WORK/out.txt"
 finish
