@@ -43,14 +43,17 @@ void set_slowest_time(benchmark::State& state, double seconds) {
   state.SetIterationTime(seconds);
 }
 
-void BM_EnergyGruStep(benchmark::State& state) {
-  const int hidden = int(state.range(0)), batch = int(state.range(1));
-  const auto data = ml::Dataset::open(data_path, "bench");
+/// Times Trainer::step of model `kind` (options) on a fixed batch of `batch` samples per rank
+/// of `path`; state.counters[rate_name] is the global rate (samples of all ranks per second).
+void time_trainer_step(benchmark::State& state, const std::string& path, const std::string& kind,
+                       const nlohmann::json& options, int batch, double lr,
+                       const char* rate_name) {
+  const auto data = ml::Dataset::open(path, "bench");
   torch::manual_seed(1);
-  auto model = ml::make_model("energy_gru", {{"hidden", hidden}}, data.shape());
+  auto model = ml::make_model(kind, options, data.shape());
   ml::TrainerOptions o;
   o.batch = batch;
-  o.optimizer.lr = 1e-4;
+  o.optimizer.lr = lr;
   o.progress_interval = 1e9;
   ml::Trainer trainer(MPI_COMM_WORLD, model, data, nullptr, o);
   std::vector<std::int64_t> index;
@@ -64,39 +67,24 @@ void BM_EnergyGruStep(benchmark::State& state) {
     trainer.step(b, loss, stop);
     set_slowest_time(state, MPI_Wtime() - t0);
   }
-  state.counters["samples_per_s"] =
+  state.counters[rate_name] =
       benchmark::Counter(double(state.iterations()) * batch * ranks_, benchmark::Counter::kIsRate);
   state.counters["samples_per_s_rank"] =
       benchmark::Counter(double(state.iterations()) * batch, benchmark::Counter::kIsRate);
   state.counters["torch_threads"] = at::get_num_threads();
 }
 
+void BM_EnergyGruStep(benchmark::State& state) {
+  time_trainer_step(state, data_path, "energy_gru", {{"hidden", int(state.range(0))}},
+                    int(state.range(1)), 1e-4, "samples_per_s");
+}
+
+/// The seed-004 graph network: batch 64 frames, bottleneck messages.
 void BM_GnnStep(benchmark::State& state) {
-  const int n = int(state.range(0)), d = int(state.range(1)), hidden = int(state.range(2));
-  const int batch = 64;
-  const auto data = ml::Dataset::open(nbody_path[d == 2 ? 0 : 1], "bench");
-  torch::manual_seed(1);
-  auto model = ml::make_model("gnn", {{"hidden", hidden}, {"regularizer", "bottleneck"}},
-                              data.shape());
-  ml::TrainerOptions o;
-  o.batch = batch;
-  o.optimizer.lr = 1e-3;
-  o.progress_interval = 1e9;
-  ml::Trainer trainer(MPI_COMM_WORLD, model, data, nullptr, o);
-  std::vector<std::int64_t> index;
-  for (int i = 0; i < batch; ++i) index.push_back(rank_ * batch + i);
-  const ml::Batch b = data.gather(index, torch::kFloat32);
-  double loss = 0;
-  bool stop = false;
-  trainer.step(b, loss, stop);  // warm-up
-  for (auto _ : state) {
-    const double t0 = MPI_Wtime();
-    trainer.step(b, loss, stop);
-    set_slowest_time(state, MPI_Wtime() - t0);
-  }
-  state.counters["graphs_per_s"] =
-      benchmark::Counter(double(state.iterations()) * batch * ranks_, benchmark::Counter::kIsRate);
-  state.counters["bodies"] = n;
+  const int d = int(state.range(1));
+  time_trainer_step(state, nbody_path[d == 2 ? 0 : 1], "gnn",
+                    {{"hidden", int(state.range(2))}, {"regularizer", "bottleneck"}}, 64, 1e-3,
+                    "graphs_per_s");
 }
 
 void BM_AllReduce(benchmark::State& state) {

@@ -647,33 +647,43 @@ void stage_regress(const config::Deck& deck, Runtime& rt, const Paths& p) {
 
 // -------------------------------------------------------------------------------- evaluate --
 
-/// The distilled model's accelerations (frames x n x d, row-major) on the frames of `edges`
-/// (n(n-1) receiver-major rows per frame) and `nodes` (n rows per frame; its columns d, d+1
-/// are m, q): edge equations on every edge, summed per receiver, node equations. Non-finite
-/// values propagate.
-std::vector<double> distilled_accel(const std::vector<sr::Expression>& edge_eq,
-                                    const std::vector<sr::Expression>& node_eq, const Table& edges,
-                                    const Table& nodes, int n, int d, sr::Evaluator& evaluator) {
-  const std::int64_t E = std::int64_t(n) * (n - 1), F = edges.rows / E;
-  const sr::Dataset edge_data = sr_data(edges, edge_variables(d), edges, 0, edges.rows, "edge");
-  std::vector<double> value(edges.rows);
-  Table summed{std::vector<double>(nodes.values), nodes.rows, nodes.columns};
-  for (int c = 0; c < d; ++c) {
-    evaluator.evaluate(edge_eq[c], edge_data, value.data());
-    for (std::int64_t b = 0; b < F * n; ++b) summed.values[b * summed.columns + c] = 0;
-    for (std::int64_t r = 0; r < edges.rows; ++r) {
-      const std::int64_t f = r / E, receiver = (r % E) / (n - 1);
-      summed.values[(f * n + receiver) * summed.columns + c] += value[r];
+/// The distilled model evaluated on a fixed set of frames: `edges` (n(n-1) receiver-major rows
+/// per frame) and `nodes` (n rows per frame; columns d, d+1 are m, q). The inputs are laid out
+/// once; the refit calls accel() hundreds of times with new constants.
+class DistilledModel {
+ public:
+  DistilledModel(const Table& edges, const Table& nodes, int n, int d)
+      : n_(n), d_(d), E_(std::int64_t(n) * (n - 1)), F_(edges.rows / E_),
+        edge_data_(sr_data(edges, edge_variables(d), edges, 0, edges.rows, "edge")),
+        node_data_(sr_data(nodes, node_variables(d), nodes, 0, nodes.rows, "node")),
+        value_(edges.rows), column_(nodes.rows) {}
+
+  /// Accelerations (frames x n x d, row-major): edge equations on every edge, summed per
+  /// receiver, node equations. Non-finite values propagate.
+  std::vector<double> accel(const std::vector<sr::Expression>& edge_eq,
+                            const std::vector<sr::Expression>& node_eq) {
+    for (int c = 0; c < d_; ++c) {
+      evaluator_.evaluate(edge_eq[c], edge_data_, value_.data());
+      auto& summed = node_data_.x[c];
+      std::fill(summed.begin(), summed.end(), 0.0);
+      for (std::int64_t r = 0; r < std::int64_t(value_.size()); ++r)
+        summed[(r / E_) * n_ + (r % E_) / (n_ - 1)] += value_[r];
     }
+    std::vector<double> out(F_ * n_ * d_);
+    for (int c = 0; c < d_; ++c) {
+      evaluator_.evaluate(node_eq[c], node_data_, column_.data());
+      for (std::int64_t b = 0; b < F_ * n_; ++b) out[b * d_ + c] = column_[b];
+    }
+    return out;
   }
-  const sr::Dataset node_data = sr_data(summed, node_variables(d), summed, 0, summed.rows, "node");
-  std::vector<double> out(F * n * d), column(summed.rows);
-  for (int c = 0; c < d; ++c) {
-    evaluator.evaluate(node_eq[c], node_data, column.data());
-    for (std::int64_t b = 0; b < F * n; ++b) out[b * d + c] = column[b];
-  }
-  return out;
-}
+
+ private:
+  int n_, d_;
+  std::int64_t E_, F_;
+  sr::Dataset edge_data_, node_data_;  // node columns 0..d-1: the summed messages (scratch)
+  std::vector<double> value_, column_;
+  sr::Evaluator evaluator_;
+};
 
 struct RefitResult {
   double mse_before = 0, mse = 0;
@@ -686,8 +696,7 @@ struct RefitResult {
 /// included). Keeps the starting constants unless a step lowers the error. Deterministic: every
 /// rank computes the same.
 RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr::Expression>& node_eq,
-                            const Table& edges, const Table& nodes, const Table& truth, int n, int d,
-                            int max_iterations) {
+                            DistilledModel& model, const Table& truth, int max_iterations) {
   std::vector<sr::Expression*> all;
   for (auto& e : edge_eq) all.push_back(&e);
   for (auto& e : node_eq) all.push_back(&e);
@@ -704,10 +713,9 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
       at += k;
     }
   };
-  sr::Evaluator ev;
   const auto residuals = [&](const std::vector<double>& t, std::vector<double>& r) {
     set(t);
-    r = distilled_accel(edge_eq, node_eq, edges, nodes, n, d, ev);
+    r = model.accel(edge_eq, node_eq);
     double s = 0;
     for (std::size_t i = 0; i < r.size(); ++i) {
       r[i] -= truth.values[i];
@@ -726,14 +734,15 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
     return res;
   }
   double lambda = 1e-3;
-  std::vector<double> J(R * P), rp, rm, trial;
+  std::vector<double> J(R * P), rp, rm, trial, shifted;
   for (int it = 0; it < max_iterations; ++it) {
     for (std::size_t i = 0; i < P; ++i) {
       const double h = 1e-6 * std::max(std::abs(theta[i]), 1e-3);
-      auto tp = theta, tm = theta;
-      tp[i] += h;
-      tm[i] -= h;
-      const double lp = residuals(tp, rp), lm = residuals(tm, rm);
+      shifted = theta;
+      shifted[i] = theta[i] + h;
+      const double lp = residuals(shifted, rp);
+      shifted[i] = theta[i] - h;
+      const double lm = residuals(shifted, rm);
       for (std::size_t k = 0; k < R; ++k)
         J[k * P + i] = std::isfinite(lp) && std::isfinite(lm) ? (rp[k] - rm[k]) / (2 * h) : 0.0;
     }
@@ -858,15 +867,16 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
                         " edge and node equations; rerun --from regress");
   });
   const std::int64_t E = std::int64_t(n) * (n - 1), F = edges.rows / E;
-  sr::Evaluator evaluator;
+  DistilledModel all_frames(edges, nodes, n, d), fit_frames_model(frame_rows(edges, E, true),
+                                                                   frame_rows(nodes, n, true), n, d);
   // The regression's equations as found, on every analysed frame.
-  const auto found = distilled_accel(edge_eq, node_eq, edges, nodes, n, d, evaluator);
+  const auto found = all_frames.accel(edge_eq, node_eq);
   // Their constants refitted together on the fit frames' true accelerations.
   auto edge_refit = edge_eq, node_refit = node_eq;
-  const auto refit = refit_constants(edge_refit, node_refit, frame_rows(edges, E, true),
-                                     frame_rows(nodes, n, true), frame_rows(accel_true, n, true), n,
-                                     d, int(deck.integer("refit.iterations")));
-  const auto distilled = distilled_accel(edge_refit, node_refit, edges, nodes, n, d, evaluator);
+  const auto refit = refit_constants(edge_refit, node_refit, fit_frames_model,
+                                     frame_rows(accel_true, n, true),
+                                     int(deck.integer("refit.iterations")));
+  const auto distilled = all_frames.accel(edge_refit, node_refit);
   log::info("distill: refit of " + std::to_string(refit.parameters) + " constants: MSE on the fit "
             "frames " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
             std::to_string(refit.iterations) + " steps");

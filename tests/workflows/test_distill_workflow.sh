@@ -99,7 +99,9 @@ assert abs(np.mean(np.abs(g[1::2] - t[1::2])) - j["test_mae"]["gnn"]) < 1e-12
 assert abs(np.mean(np.abs(dd[1::2] - t[1::2])) - j["test_mae"]["distilled"]) < 1e-12
 r = j["refit"]
 print("refit", r, "test_mae", j["test_mae"], "fit frames", j["fit_frames_mae"])
-assert r["parameters"] > 0 and r["mse_fit_frames"] <= r["mse_fit_frames_before"]
+assert r["parameters"] > 0 and r["iterations"] > 0
+# The refit must help on frames it never saw (0.954 -> 0.370 measured), not only on its own.
+assert j["test_mae"]["distilled"] < 0.8 * j["test_mae"]["distilled_before_refit"], j["test_mae"]
 assert len(j["distilled_equations"]["edge"]) == 2 and len(j["distilled_equations"]["node"]) == 2
 md = open(j["files"]["report"]).read()
 assert "Message R²" in md and "sparsity.png" in md and "held-out" in md, md[:400]
