@@ -4,6 +4,7 @@
 #include "phyflow/core/error.hpp"
 #include "phyflow/io/box_dataset.hpp"
 #include "phyflow/io/output_file.hpp"
+#include "phyflow/ml/device.hpp"
 #include "phyflow/ml/sample_order.hpp"
 
 #include <torch/torch.h>
@@ -41,9 +42,9 @@ Evaluation evaluate(MPI_Comm comm, Model& model, const Dataset& data, const Eval
     const std::int64_t b = std::min(last, a + o.chunk);
     std::vector<std::int64_t> index;
     for (std::int64_t j = a; j < b; ++j) index.push_back(sample(j));
-    const Batch batch = data.gather(index, o.dtype);
-    const auto pred = model.predict(batch).to(torch::kFloat64).contiguous();
-    const auto target = model.target(batch).to(torch::kFloat64).contiguous();
+    const Batch batch = to_device(data.gather(index, o.dtype), o.device);
+    const auto pred = model.predict(batch).to(torch::kCPU, torch::kFloat64).contiguous();
+    const auto target = model.target(batch).to(torch::kCPU, torch::kFloat64).contiguous();
     const double loss = model.loss(batch).item<double>();
     const auto d = pred - target;
     sums.insert(sums.end(), {loss * double(b - a), double(b - a), d.abs().sum().item<double>(),

@@ -7,6 +7,7 @@
 #include "phyflow/core/signals.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
+#include "phyflow/ml/device.hpp"
 #include "phyflow/ml/model_file.hpp"
 #include "phyflow/ml/prefetch_loader.hpp"
 
@@ -34,6 +35,7 @@ Trainer::Trainer(MPI_Comm comm, ModelPtr model, const Dataset& train, const Data
       test_(test) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
+  model_->to(o_.device);  // before the optimiser and the reducer see the parameters
   for (auto& p : model_->parameters())
     if (p.requires_grad()) params_.push_back(p);
   optimizer_ = make_optimizer(params_, o_.optimizer);
@@ -62,7 +64,7 @@ void Trainer::step(const Batch& batch, double& loss_sum, bool& stop) {
   reducer_->begin_backward();
   double local = 0.0;
   if (n > 0) {
-    Batch keyed = batch;  // tensors are shared, not copied
+    Batch keyed = to_device(batch, o_.device);  // on the host: the same tensors, not copies
     keyed.seed = o_.seed;
     keyed.step = state_.global_step;
     const auto loss = model_->loss(keyed);
@@ -143,6 +145,7 @@ void Trainer::end_of_epoch(double seconds, std::int64_t samples) {
     eo.chunk = o_.eval_chunk;
     eo.max_samples = o_.val_max;
     eo.dtype = o_.dtype;
+    eo.device = o_.device;
     const auto t0 = std::chrono::steady_clock::now();
     const Evaluation ev = evaluate(comm_, *model_, *val_, eo);
     for (const auto& [k, v] : ev.metrics) m["val_" + k] = v;
@@ -153,6 +156,7 @@ void Trainer::end_of_epoch(double seconds, std::int64_t samples) {
     EvaluationOptions eo;
     eo.chunk = o_.eval_chunk;
     eo.dtype = o_.dtype;
+    eo.device = o_.device;
     for (const auto& [k, v] : evaluate(comm_, *model_, *test_, eo).metrics) m["test_" + k] = v;
   }
   if (monitored < state_.best - o_.min_delta) {

@@ -20,11 +20,12 @@
 #include "phyflow/core/summary.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
+#include "phyflow/ml/device.hpp"
 #include "phyflow/ml/model_file.hpp"
 #include "phyflow/ml/model_registry.hpp"
+#include "phyflow/ml/threads.hpp"
 #include "phyflow/ml/trainer.hpp"
 #include "phyflow/workflows/run_keys.hpp"
-#include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/workflow.hpp"
 #include "split_files.hpp"
 
@@ -131,6 +132,9 @@ config::Schema train_schema() {
   s.integer("threads.blas", 0, 0, 4096,
             "OpenBLAS threads per rank (0: OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else the "
             "node's cores / ranks on the node)");
+  s.string("device", std::string("cpu"),
+           "where the model trains: cpu, cuda (each rank takes the GPU of its node-local rank, "
+           "modulo the GPUs it sees) or cuda:N; needs a CUDA LibTorch (docs/install.md)");
   s.string("output.path", std::string("train.h5"),
            "output HDF5 file: model, metrics per epoch, test predictions (written as "
            "PATH.partial, renamed when complete)");
@@ -179,6 +183,9 @@ class TrainRun {
               std::to_string(at::get_num_threads()) + " torch thread(s); BLAS: " +
               blas::description());
     if (blas::is_reference()) log::warn("the reference BLAS is loaded: training will be slow");
+    const torch::Device device =
+        collective_try(rt_.comm(), [&] { return ml::resolve_device(deck_.string("device"), rt_.comm()); });
+    if (!device.is_cpu()) log::info("train: device " + ml::device_name(device) + " on rank 0");
 
     // 2. Data.
     const auto cache = deck_.string("data.cache") == "memory"   ? ml::CacheMode::memory
@@ -286,6 +293,7 @@ class TrainRun {
     to.progress_interval = keys.progress_interval;
     to.prefetch = int(deck_.integer("data.prefetch"));
     to.dtype = dtype;
+    to.device = device;
     to.test_each_epoch = deck_.boolean("optim.test_each_epoch");
     ml::Trainer trainer(rt_.comm(), model, train, val ? &*val : nullptr, to, test ? &*test : nullptr);
     trainer.annotate_checkpoint = [&](io::OutputFile& f) {
@@ -338,6 +346,7 @@ class TrainRun {
       eo.chunk = to.eval_chunk;
       eo.keep_predictions = true;
       eo.dtype = dtype;
+      eo.device = device;
       test_eval = ml::evaluate(rt_.comm(), *model, *test, eo);
       std::string line = "train: test set";
       for (const auto& [k, v] : test_eval->metrics) line += " " + k + " " + std::to_string(v);
@@ -376,6 +385,7 @@ class TrainRun {
       if (test_eval) j["test"] = test_eval->metrics;
       j["seconds"] = seconds;
       j["threads"] = {{"torch", at::get_num_threads()}, {"blas", blas::threads()}};
+      j["device"] = ml::device_name(device);
       j["allreduce"] = {{"buckets", trainer.reducer().buckets()}, {"bytes", trainer.reducer().bytes()}};
       j["metrics_jsonl"] = metrics_path;
       write_json_atomic(summary_path_for(out_path), j);

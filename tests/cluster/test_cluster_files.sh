@@ -271,6 +271,7 @@ check "train_multinode under Slurm: srun --mpi=pmix --gpus-per-task=1 --gpu-bind
   <<<"$out"
 check "  ... threads per rank capped so ranks x threads <= CPUs (4 x 8 = 32)" \
   grep -q "BLAS threads per rank: 8," <<<"$out"
+check "  ... and the ranks train on their GPUs (device=cuda)" grep -q -- "--set device=cuda" <<<"$out"
 out=$(env -u SLURM_MPI_TYPE PATH="$work/fake_bin:$PATH" FAKE_MPI_DEFAULT=none SLURM_JOB_ID=1 \
   SLURM_SUBMIT_DIR="$work" SLURM_TASKS_PER_NODE="2(x2)" SLURM_CPUS_ON_NODE=32 \
   SLURM_CPUS_PER_TASK=8 DECK=inputs/watch_and_learn.yaml GPU_BIND=none \
@@ -279,6 +280,8 @@ check "  ... 2 ranks x 8 threads fit: 8 threads; no GPUs asked: no GPU flags" \
   grep -q "BLAS threads per rank: 8," <<<"$out"
 check "  ... and no --gpus-per-task without SLURM_GPUS_PER_TASK" \
   bash -c '! grep -q -- "--gpus-per-task" <<<"$1"' _ "$(grep 'command:' <<<"$out")"
+check "  ... nor a device: the deck's own" \
+  bash -c '! grep -q -- "device=" <<<"$1"' _ "$(grep 'command:' <<<"$out")"
 
 # jobs/pipeline.sh: the dataset job's array over its grid, then training with afterok.
 out=$(outside_slurm SIM_DECK=inputs/ising2d.yaml TEMPERATURES="2.0 2.5 3.0" SEEDS="1 2" \

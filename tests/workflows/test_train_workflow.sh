@@ -198,5 +198,10 @@ pf 1 run "$WORK/bad.yaml" --set model.kind=probability_gru --set model.init="$WO
 check "model.init of another kind: exit 2" bash -c "[ $RC -eq 2 ] && grep -q \"holds a 'energy_gru' model\" $WORK/out.txt"
 pf 1 run "$WORK/bad.yaml" --set optim.name=adamm
 check "unknown optimiser: exit 2 with suggestion" bash -c "[ $RC -eq 2 ] && grep -q \"did you mean 'adam'\" $WORK/out.txt"
+pf 1 run "$WORK/bad.yaml" --set device=gpu
+check "unknown device: exit 2 naming the choices" bash -c "[ $RC -eq 2 ] && grep -q 'device: gpu is not a device; use cpu, cuda' $WORK/out.txt"
+# No GPU visible (hidden where there is one): a clear message whether or not LibTorch has CUDA.
+CUDA_VISIBLE_DEVICES= pf 2 run "$WORK/bad.yaml" --set device=cuda
+check "device cuda without a GPU: exit 2 with the fix" bash -c "[ $RC -eq 2 ] && grep -Eq 'device: cuda: (this LibTorch is built without CUDA|no GPU is visible)' $WORK/out.txt && grep -q 'or set device: cpu' $WORK/out.txt && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ]"
 check "bad runs left no output" bash -c "[ ! -e $WORK/bad.h5 ] && [ ! -e $WORK/bad.h5.partial ]"
 finish

@@ -35,6 +35,7 @@ struct EvaluationOptions {
   std::int64_t max_samples = 0;  ///< evaluate on this many, evenly strided (0: all)
   bool keep_predictions = false;  ///< only with max_samples = 0
   torch::ScalarType dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;  ///< where the model is; batches go there
 };
 
 /// Collective over comm.

@@ -42,6 +42,7 @@ struct TrainerOptions {
   double progress_interval = 5.0;
   int prefetch = 2;
   torch::ScalarType dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;  ///< the model and every batch live here (device.hpp)
   bool test_each_epoch = false;  ///< also evaluate the test set after every epoch
 };
 

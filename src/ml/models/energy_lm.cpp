@@ -69,7 +69,7 @@ std::string EnergyLM::prediction_meaning() const {
 }
 
 torch::Tensor EnergyLM::sequence(const torch::Tensor& x, const torch::Tensor& order) const {
-  return x.reshape({x.size(0), -1}).index_select(1, order);
+  return x.reshape({x.size(0), -1}).index_select(1, order.to(x.device()));
 }
 
 torch::Tensor EnergyLM::sum_log_p(const torch::Tensor& logits, const torch::Tensor& seq) const {

@@ -47,7 +47,7 @@ torch::Tensor keyed_normals(const Batch& batch, const char* purpose, std::int64_
       if (c + 1 < count) z[s * count + c + 1] = r * std::sin(angle);
     }
   }
-  return out.to(dtype);
+  return out.to(batch.x.device(), dtype);
 }
 
 }  // namespace
@@ -95,8 +95,8 @@ nlohmann::json GraphNetwork::options() const {
 }
 
 torch::Tensor GraphNetwork::edge_raw(const torch::Tensor& x) {
-  const auto xi = x.index_select(1, receivers_);  // (B, E, n_f)
-  const auto xj = x.index_select(1, senders_);
+  const auto xi = x.index_select(1, receivers_.to(x.device()));  // (B, E, n_f)
+  const auto xj = x.index_select(1, senders_.to(x.device()));
   return edge_->forward(torch::cat({xi, xj}, -1));
 }
 
