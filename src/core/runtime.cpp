@@ -63,6 +63,14 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
   // never spawns processes, so isolation costs nothing. Only singletons read the parameter,
   // and a value the user set wins.
   ::setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+  // A singleton also has no peer to reach over a network: the ob1 PML (shared memory and
+  // self) serves it. Left to itself Open MPI 4 opens the cm PML and with it the PSM2 MTL, whose
+  // library sleeps ~0.2 s in its constructor probing for Omni-Path hardware (measured:
+  // `phyflow --version` 0.30 s -> 0.09 s). Launched ranks (mpiexec, srun) keep the site's
+  // choice: they may need PSM2/OFI between nodes. A value the user set wins.
+  const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                        std::getenv("PMIX_RANK") != nullptr || std::getenv("PMI_RANK") != nullptr;
+  if (!launched) ::setenv("OMPI_MCA_pml", "ob1", 0);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
