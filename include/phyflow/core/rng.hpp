@@ -4,11 +4,19 @@
 // and a restart needs nothing but the step counter (DESIGN.md §4).
 #pragma once
 
-#include <Kokkos_Macros.hpp>
 #include <Random123/philox.h>
 
 #include <cmath>
 #include <cstdint>
+
+// Host and device functions (what KOKKOS_INLINE_FUNCTION means) without Kokkos: the kernels
+// call them, and so do translation units that never include Kokkos (ml, flows, sr), which a
+// CUDA build compiles with the host compiler alone (src/CMakeLists.txt).
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define PHYFLOW_HOST_DEVICE __host__ __device__ inline
+#else
+#define PHYFLOW_HOST_DEVICE inline
+#endif
 
 namespace phyflow::rng {
 
@@ -32,12 +40,12 @@ struct Stream {
   std::uint32_t k0 = 0, k1 = 0;
 
   Stream() = default;
-  KOKKOS_INLINE_FUNCTION Stream(std::uint64_t seed, std::uint32_t purpose_hash)
+  PHYFLOW_HOST_DEVICE Stream(std::uint64_t seed, std::uint32_t purpose_hash)
       : k0(static_cast<std::uint32_t>(seed)),
         k1(static_cast<std::uint32_t>(seed >> 32) ^ purpose_hash) {}
 
   /// Philox4x32-10 of counter (index, step) under key (seed, purpose).
-  KOKKOS_INLINE_FUNCTION Words operator()(std::uint64_t index, std::uint64_t step) const {
+  PHYFLOW_HOST_DEVICE Words operator()(std::uint64_t index, std::uint64_t step) const {
     r123::Philox4x32 gen;
     r123::Philox4x32::ctr_type c = {{static_cast<std::uint32_t>(index),
                                      static_cast<std::uint32_t>(index >> 32),
@@ -50,13 +58,13 @@ struct Stream {
 };
 
 /// Uniform double in [0, 1) with 53 random bits from two words.
-KOKKOS_INLINE_FUNCTION double uniform53(std::uint32_t hi, std::uint32_t lo) {
+PHYFLOW_HOST_DEVICE double uniform53(std::uint32_t hi, std::uint32_t lo) {
   const std::uint64_t bits = (static_cast<std::uint64_t>(hi) << 21) ^ (lo >> 11);
   return static_cast<double>(bits) * 0x1.0p-53;
 }
 
 /// Uniform double in (0, 1]: safe to take the logarithm of.
-KOKKOS_INLINE_FUNCTION double uniform53_open0(std::uint32_t hi, std::uint32_t lo) {
+PHYFLOW_HOST_DEVICE double uniform53_open0(std::uint32_t hi, std::uint32_t lo) {
   return 1.0 - uniform53(hi, lo);
 }
 
@@ -84,7 +92,7 @@ inline std::uint64_t threshold32(double p) {
 }
 
 /// True with probability threshold/2^32 (threshold from threshold32()).
-KOKKOS_INLINE_FUNCTION bool accept_below(std::uint32_t word, std::uint64_t threshold) {
+PHYFLOW_HOST_DEVICE bool accept_below(std::uint32_t word, std::uint64_t threshold) {
   return static_cast<std::uint64_t>(word) < threshold;
 }
 

@@ -13,9 +13,9 @@ namespace phyflow::lattice {
 
 /// words[4 j + i] = word i of rng::Stream `stream` at (index_hi * 2^32 + index_lo + j, step),
 /// for j < groups. Requires index_lo + groups <= 2^32 (no carry into index_hi).
-KOKKOS_INLINE_FUNCTION void philox_block_generic(std::uint32_t* words, const rng::Stream& stream,
-                                                 std::uint32_t index_lo, std::uint32_t index_hi,
-                                                 std::uint64_t step, int groups) {
+PHYFLOW_HOST_DEVICE void philox_block_generic(std::uint32_t* words, const rng::Stream& stream,
+                                              std::uint32_t index_lo, std::uint32_t index_hi,
+                                              std::uint64_t step, int groups) {
   const r123::Philox4x32::key_type key = {{stream.k0, stream.k1}};
   const auto step_lo = static_cast<std::uint32_t>(step);
   const auto step_hi = static_cast<std::uint32_t>(step >> 32);
