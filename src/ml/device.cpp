@@ -58,6 +58,4 @@ Batch to_device(const Batch& batch, const torch::Device& device) {
   return out;
 }
 
-std::string device_name(const torch::Device& device) { return device.str(); }
-
 }  // namespace phyflow::ml

@@ -185,7 +185,7 @@ class TrainRun {
     if (blas::is_reference()) log::warn("the reference BLAS is loaded: training will be slow");
     const torch::Device device =
         collective_try(rt_.comm(), [&] { return ml::resolve_device(deck_.string("device"), rt_.comm()); });
-    if (!device.is_cpu()) log::info("train: device " + ml::device_name(device) + " on rank 0");
+    if (!device.is_cpu()) log::info("train: device " + device.str() + " on rank 0");
 
     // 2. Data.
     const auto cache = deck_.string("data.cache") == "memory"   ? ml::CacheMode::memory
@@ -385,7 +385,7 @@ class TrainRun {
       if (test_eval) j["test"] = test_eval->metrics;
       j["seconds"] = seconds;
       j["threads"] = {{"torch", at::get_num_threads()}, {"blas", blas::threads()}};
-      j["device"] = ml::device_name(device);
+      j["device"] = device.str();
       j["allreduce"] = {{"buckets", trainer.reducer().buckets()}, {"bytes", trainer.reducer().bytes()}};
       j["metrics_jsonl"] = metrics_path;
       write_json_atomic(summary_path_for(out_path), j);

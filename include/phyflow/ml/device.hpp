@@ -22,7 +22,4 @@ torch::Device resolve_device(const std::string& spec, MPI_Comm comm, const std::
 /// The batch's tensors on `device` (the same tensors when they are there already).
 Batch to_device(const Batch& batch, const torch::Device& device);
 
-/// "cpu", "cuda:0", ...
-std::string device_name(const torch::Device& device);
-
 }  // namespace phyflow::ml

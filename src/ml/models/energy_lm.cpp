@@ -68,8 +68,9 @@ std::string EnergyLM::prediction_meaning() const {
                         : "(1/beta) sum log p of the configuration, trained to equal the energy";
 }
 
-torch::Tensor EnergyLM::sequence(const torch::Tensor& x, const torch::Tensor& order) const {
-  return x.reshape({x.size(0), -1}).index_select(1, order.to(x.device()));
+torch::Tensor EnergyLM::sequence(const torch::Tensor& x, torch::Tensor& order) const {
+  if (order.device() != x.device()) order = order.to(x.device());  // once per device
+  return x.reshape({x.size(0), -1}).index_select(1, order);
 }
 
 torch::Tensor EnergyLM::sum_log_p(const torch::Tensor& logits, const torch::Tensor& seq) const {
@@ -104,7 +105,7 @@ torch::Tensor EnergyLM::loss(const Batch& batch) {
   // Next-spin cross-entropy, averaged over positions and configurations (the seed's
   // BCEWithLogitsLoss); the 2D variant averages the two readings.
   torch::Tensor total;
-  const std::vector<std::pair<SnakeReader*, const torch::Tensor*>> readers = {
+  const std::vector<std::pair<SnakeReader*, torch::Tensor*>> readers = {
       {&rows_, &row_order_}, {&cols_, &col_order_}};
   int used = 0;
   for (const auto& [reader, order] : readers) {

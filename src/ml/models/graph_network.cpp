@@ -95,8 +95,12 @@ nlohmann::json GraphNetwork::options() const {
 }
 
 torch::Tensor GraphNetwork::edge_raw(const torch::Tensor& x) {
-  const auto xi = x.index_select(1, receivers_.to(x.device()));  // (B, E, n_f)
-  const auto xj = x.index_select(1, senders_.to(x.device()));
+  if (receivers_.device() != x.device()) {  // once per device: the edge lists are not buffers
+    receivers_ = receivers_.to(x.device());
+    senders_ = senders_.to(x.device());
+  }
+  const auto xi = x.index_select(1, receivers_);  // (B, E, n_f)
+  const auto xj = x.index_select(1, senders_);
   return edge_->forward(torch::cat({xi, xj}, -1));
 }
 

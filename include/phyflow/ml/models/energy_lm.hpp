@@ -56,12 +56,14 @@ class EnergyLM : public Model {
   std::vector<torch::Tensor> log_probabilities(const Batch& batch);
 
  private:
-  torch::Tensor sequence(const torch::Tensor& x, const torch::Tensor& order) const;
+  torch::Tensor sequence(const torch::Tensor& x, torch::Tensor& order) const;
   torch::Tensor sum_log_p(const torch::Tensor& logits, const torch::Tensor& seq) const;
 
   EnergyLMOptions o_;
   DataShape shape_;
-  torch::Tensor row_order_, col_order_;  // snake orders as flat site indices
+  // Snake orders as flat site indices: not parameters or buffers (model files hold only the
+  // weights); moved once to the input's device by sequence(), hence mutable.
+  mutable torch::Tensor row_order_, col_order_;
   SnakeReader rows_{nullptr}, cols_{nullptr};
 };
 
