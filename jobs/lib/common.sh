@@ -163,9 +163,14 @@ requeue_or_stop() {
     # SIGUSR1 is the time-limit warning (or `scancel --batch --signal=USR1`): go back
     # to the queue; the requeued task finds the checkpoint and resumes. SIGTERM means
     # scancel or preemption, and a cancelled job must stay cancelled.
-    if scontrol requeue "$SLURM_JOB_ID"; then
-      say "requeued job $SLURM_JOB_ID; it resumes from the checkpoint when it starts again"
-      exit 0
+    # Said before the call: a successful requeue makes slurmctld terminate this script,
+    # often while scontrol is still running (it then returns non-zero although the job is
+    # back in the queue), so its status alone cannot tell success from failure.
+    say "requeuing job $SLURM_JOB_ID; it resumes from the checkpoint when it starts again"
+    scontrol requeue "$SLURM_JOB_ID" && exit 0
+    if [[ $stop_signal == TERM ]] ||
+      scontrol show job "$SLURM_JOB_ID" 2>/dev/null | grep -q "JobState=\(REQUEUE\|PENDING\)"; then
+      exit 0 # Slurm is requeuing it (its SIGTERM reached us): the job starts again
     fi
     say "scontrol requeue failed; resubmit this task to resume from the checkpoint"
   else

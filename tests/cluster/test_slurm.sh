@@ -287,7 +287,7 @@ scontrol update jobid="${stopped}_0" StartTime=now+3 >/dev/null 2>&1
 wait_jobs 600 "$stopped" || fail "stop: the requeued job did not finish in time"
 indent <"$work/stop-${stopped}_0.out"
 check "stop: the log shows the requeue and the resume with --restart" \
-  grep -q "requeued job " "$work/stop-${stopped}_0.out"
+  bash -c 'grep -q "requeuing job " "$1" && ! grep -q "requeue failed" "$1"' _ "$work/stop-${stopped}_0.out"
 check "  ... resumed with --restart" grep -q "command: srun .* --restart" "$work/stop-${stopped}_0.out"
 check "  ... Slurm counted the restart" \
   grep -q 'Restarts=1' <<<"$(scontrol show job "${stopped}_0")"
