@@ -1,13 +1,13 @@
 #include "phyflow/core/runtime.hpp"
 
-#include "phyflow/core/blas.hpp"
+#include <H5public.h>
 
+#include <Kokkos_Core.hpp>
+
+#include "phyflow/core/blas.hpp"
 #include "phyflow/core/build_info.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
-
-#include <Kokkos_Core.hpp>
-#include <H5public.h>
 #if PHYFLOW_HAVE_PETSC
 #include <petscsys.h>
 #endif
@@ -71,6 +71,12 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
   const bool launched = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
                         std::getenv("PMIX_RANK") != nullptr || std::getenv("PMI_RANK") != nullptr;
   if (!launched) ::setenv("OMPI_MCA_pml", "ob1", 0);
+  // Isolated singletons all use job family 0, so they share one session directory, which the
+  // first to exit removes; the shared-memory shared-file-pointer component of every other one
+  // then prints "mca_sharedfp_sm_component_file_query: Error, unable to open file for mmap"
+  // at each MPI-IO file open (seen: two runs on one workstation). phyflow's I/O (HDF5) never
+  // uses shared file pointers, so singletons leave that component out. A value the user set wins.
+  if (!launched) ::setenv("OMPI_MCA_sharedfp", "^sm", 0);
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
@@ -167,7 +173,8 @@ std::string Runtime::describe() {
   if (detail::torch_hooks().describe)
     out << "  LibTorch " << detail::torch_hooks().describe() << " (libphyflow_ml)\n";
   else
-    out << "  LibTorch " << (PHYFLOW_HAVE_TORCH ? "in libphyflow_ml, not loaded" : "not built in") << "\n";
+    out << "  LibTorch " << (PHYFLOW_HAVE_TORCH ? "in libphyflow_ml, not loaded" : "not built in")
+        << "\n";
   out << "  BLAS     " << blas::description() << "\n";
   return out.str();
 }

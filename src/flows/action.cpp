@@ -3,7 +3,12 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
 #include "phyflow/core/error.hpp"
+#include "phyflow/lattice/exact_ising.hpp"
 
 namespace phyflow::flows {
 
@@ -28,6 +33,103 @@ torch::Tensor phi4_action(const torch::Tensor& phi, int dims, const lattice::Phi
   for (int mu = 1; mu <= dims; ++mu) density = density - 2.0 * phi * torch::roll(phi, {-1}, {mu});
   if (c.lambda != 0.0) density = density + c.lambda * phi2 * phi2;
   return density.reshape({phi.size(0), -1}).sum(1);
+}
+
+}  // namespace phyflow::flows
+
+namespace phyflow::flows {
+
+namespace {
+std::string fmt(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.10g", v);
+  return b;
+}
+}  // namespace
+
+Phi4Target::Phi4Target(LatticeShape shape, lattice::Phi4Couplings couplings)
+    : Target(shape), couplings_(couplings) {}
+
+std::string Phi4Target::describe() const {
+  return kind() + " d = " + std::to_string(shape_.dims) + ", L = " + std::to_string(shape_.L) +
+         ", m2 = " + fmt(couplings_.m2) + ", lambda = " + fmt(couplings_.lambda);
+}
+
+torch::Tensor Phi4Target::action(const torch::Tensor& x) const {
+  return phi4_action(x, shape_.dims, couplings_);
+}
+
+torch::Tensor lattice_adjacency(const LatticeShape& shape) {
+  const std::int64_t V = shape.volume(), L = shape.L;
+  auto A = torch::zeros({V, V}, torch::kFloat64);
+  auto a = A.accessor<double, 2>();
+  for (std::int64_t i = 0; i < V; ++i) {
+    std::int64_t stride = 1;
+    for (int mu = shape.dims - 1; mu >= 0; --mu, stride *= L) {
+      const std::int64_t c = (i / stride) % L;
+      const std::int64_t j = i + ((c + 1) % L - c) * stride;  // x + mu
+      a[i][j] += 1.0;
+      a[j][i] += 1.0;
+    }
+  }
+  return A;
+}
+
+IsingHsTarget::IsingHsTarget(LatticeShape shape, double T) : Target(shape), T_(T) {
+  if (!(T > 0.0)) throw runtime_error("ising_hs: the temperature must be > 0, got " + fmt(T));
+  const std::int64_t V = shape.volume();
+  const int L = shape.L, d = shape.dims;
+  const double two_pi = 6.283185307179586476925286766559;
+  // Eigenvalues of A: sum_mu 2 cos(2 pi k_mu / L); the smallest is d times the smallest term.
+  double min_term = 2.0;
+  for (int k = 0; k < L; ++k) min_term = std::min(min_term, 2.0 * std::cos(two_pi * k / L));
+  const double c = 0.1 - double(d) * min_term / T;
+  double log_det = 0.0;  // log det K = sum_k log(lambda_k / T + c)
+  for (std::int64_t k = 0; k < V; ++k) {
+    double lam = 0.0;
+    for (std::int64_t r = k, mu = 0; mu < d; ++mu, r /= L)
+      lam += 2.0 * std::cos(two_pi * double(r % L) / L);
+    log_det += std::log(lam / T + c);
+  }
+  log_z_offset_ = double(V) * c / 2.0 + 0.5 * log_det + double(V) / 2.0 * std::log(two_pi) -
+                  double(V) * std::log(2.0);
+  const auto K = lattice_adjacency(shape) / T + c * torch::eye(V, torch::kFloat64);
+  k_inverse_ = torch::inverse(K);
+}
+
+std::string IsingHsTarget::describe() const {
+  return "ising_hs d = " + std::to_string(shape_.dims) + ", L = " + std::to_string(shape_.L) +
+         ", T = " + fmt(T_);
+}
+
+torch::Tensor IsingHsTarget::action(const torch::Tensor& x) const {
+  const auto xf = x.reshape({x.size(0), -1});
+  const auto k_inv = k_inverse_.to(xf.options());
+  const auto quad = 0.5 * (xf.matmul(k_inv) * xf).sum(1);
+  const auto ax = xf.abs();
+  // log cosh x = |x| + log(1 + e^{-2|x|}) - log 2, stable for large |x|.
+  const auto log_cosh = ax + torch::log1p(torch::exp(-2.0 * ax)) - std::log(2.0);
+  return quad - log_cosh.sum(1);
+}
+
+torch::Tensor IsingHsTarget::ising_energy_per_site(const torch::Tensor& x) const {
+  if (x.dim() != shape_.dims + 1)
+    throw runtime_error("ising_energy_per_site: fields of shape " + c10::str(x.sizes()) +
+                        " are not (B, L^" + std::to_string(shape_.dims) + ")");
+  const auto t = torch::tanh(x.to(torch::kFloat64));
+  auto bonds = torch::zeros_like(t);
+  for (int mu = 1; mu <= shape_.dims; ++mu) bonds = bonds + t * torch::roll(t, {-1}, {mu});
+  return -bonds.reshape({x.size(0), -1}).sum(1) / double(shape_.volume());
+}
+
+double IsingHsTarget::exact_loss_bound() const {
+  if (shape_.dims != 2) throw runtime_error("ising_hs: exact values exist for d = 2 only");
+  return -(lattice::ising2d_exact_log_z(shape_.L, shape_.L, 1.0 / T_) + log_z_offset_);
+}
+
+double IsingHsTarget::exact_energy_per_site() const {
+  if (shape_.dims != 2) throw runtime_error("ising_hs: exact values exist for d = 2 only");
+  return lattice::ising2d_exact_energy_per_site(shape_.L, shape_.L, 1.0 / T_);
 }
 
 }  // namespace phyflow::flows

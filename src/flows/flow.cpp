@@ -3,7 +3,11 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/rng.hpp"
+#include "phyflow/flows/rg_flow.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
@@ -25,7 +29,10 @@ nlohmann::json FlowConfig::to_json() const {
           {"z2", z2},
           {"prior", prior},
           {"prior_m2", prior_m2},
-          {"dtype", dtype}};
+          {"dtype", dtype},
+          {"hierarchy", hierarchy},
+          {"disentanglers", disentanglers},
+          {"symmetrize", symmetrize}};
 }
 
 FlowConfig FlowConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -45,6 +52,10 @@ FlowConfig FlowConfig::from_json(const nlohmann::json& j, const std::string& whe
     c.prior = j.at("prior").get<std::string>();
     c.prior_m2 = j.at("prior_m2").get<double>();
     c.dtype = j.at("dtype").get<std::string>();
+    // Absent in flows written before the hierarchical flows existed.
+    c.hierarchy = j.value("hierarchy", std::string("none"));
+    c.disentanglers = j.value("disentanglers", std::int64_t(1));
+    c.symmetrize = j.value("symmetrize", false);
   } catch (const nlohmann::json::exception& e) {
     throw input_error(where + ": flow options are incomplete or mistyped (" + e.what() + ")");
   }
@@ -65,9 +76,20 @@ Flow::Flow(FlowConfig config) : torch::nn::Module("Flow"), config_(std::move(con
     throw input_error("model.z2 (equivariant layers) exists for coupling: affine only");
   if (c.dtype != "float32" && c.dtype != "float64")
     throw input_error("model.dtype must be float32 or float64, not '" + c.dtype + "'");
+  if (c.hierarchy != "none" && c.hierarchy != "mera")
+    throw input_error("unknown model.hierarchy '" + c.hierarchy + "' (known: none, mera)");
+  if (c.hierarchy == "mera" && (c.coupling != "affine" || c.z2))
+    throw input_error(
+        "model.hierarchy mera is built of affine (RealNVP) blocks: set "
+        "model.coupling: affine and model.z2: false");
   prior_ = make_prior(c.prior, c.shape, c.prior_m2);
   torch::nn::ModuleList list;
-  for (std::int64_t i = 0; i < c.layers; ++i) {
+  if (c.hierarchy == "mera")
+    for (auto& layer : mera_layers(c.shape, c.disentanglers, c.layers, c.net.hidden)) {
+      list->push_back(layer);
+      layers_.push_back(layer);
+    }
+  for (std::int64_t i = 0; c.hierarchy == "none" && i < c.layers; ++i) {
     std::shared_ptr<CouplingLayer> layer;
     if (c.coupling == "affine")
       layer = std::make_shared<AffineCoupling>(c.shape, int(i % 2), c.net, c.z2);
@@ -106,12 +128,30 @@ std::pair<torch::Tensor, torch::Tensor> Flow::sample(std::int64_t first, std::in
   const auto z = prior_->sample(first, n, seed, purpose, step, config_.scalar_type());
   const auto log_p = prior_->log_prob(z);
   auto [phi, logdet] = forward(z);
-  return {phi, log_p - logdet};
+  auto lq = log_p - logdet;
+  if (!config_.symmetrize) return {phi, lq};
+  // Z2 mixture: whatever the sign, q(+-f(z)) = [q_f(f(z)) + q_f(-f(z))] / 2; the sign of sample
+  // first + i is a Philox bit keyed like its noise.
+  const rng::Stream stream(seed, purpose ^ rng::purpose("flow_sign"));
+  std::vector<double> signs(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    signs[std::size_t(i)] = (stream(std::uint64_t(first + i), step).w[0] & 1u) ? -1.0 : 1.0;
+  const auto other = log_q_flow(-phi);
+  lq = torch::logaddexp(lq, other) - std::log(2.0);
+  std::vector<std::int64_t> view(std::size_t(config_.shape.dims) + 1, 1);
+  view[0] = n;
+  const auto sign = torch::tensor(signs, torch::kFloat64).to(phi.options()).reshape(view);
+  return {phi * sign, lq};
+}
+
+torch::Tensor Flow::log_q_flow(const torch::Tensor& phi) {
+  auto [z, logdet] = reverse(phi.to(config_.scalar_type()));
+  return prior_->log_prob(z) + logdet;
 }
 
 torch::Tensor Flow::log_q(const torch::Tensor& phi) {
-  auto [z, logdet] = reverse(phi.to(config_.scalar_type()));
-  return prior_->log_prob(z) + logdet;
+  if (!config_.symmetrize) return log_q_flow(phi);
+  return torch::logaddexp(log_q_flow(phi), log_q_flow(-phi)) - std::log(2.0);
 }
 
 void write_flow(io::OutputFile& out, const std::string& group, Flow& flow) {

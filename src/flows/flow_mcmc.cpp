@@ -18,12 +18,16 @@ namespace phyflow::flows {
 std::uint32_t proposal_purpose() { return rng::purpose("flow_proposal"); }
 std::uint32_t accept_purpose() { return rng::purpose("flow_accept"); }
 
-Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings& target,
+Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
                          const ProposalOptions& o) {
   int rank = 0, ranks = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
   const LatticeShape shape = flow.config().shape;
+  if (target.shape().dims != shape.dims || target.shape().L != shape.L)
+    throw runtime_error("draw_proposals: the target (" + target.describe() +
+                        ") and the flow (d = " + std::to_string(shape.dims) +
+                        ", L = " + std::to_string(shape.L) + ") are on different lattices");
   const std::int64_t V = shape.volume(), N = o.proposals, C = std::max<std::int64_t>(1, o.chunk);
   if (N * V > INT_MAX)
     throw input_error("sample.proposals x volume = " + std::to_string(N * V) +
@@ -40,7 +44,7 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings
     const std::int64_t a = c * C, m = std::min(N, a + C) - a;
     auto [x, lq] = flow.sample(a, m, o.seed, proposal_purpose(), 0);
     const auto x64 = x.to(torch::kFloat64).contiguous();
-    const auto lp = -phi4_action(x64, shape.dims, target);
+    const auto lp = -target.action(x64);
     const auto lq64 = lq.to(torch::kFloat64).contiguous();
     std::copy_n(x64.data_ptr<double>(), m * V, phi.data() + (a - first) * V);
     std::copy_n(lq64.data_ptr<double>(), m, log_q.data() + (a - first));

@@ -34,6 +34,7 @@ std::string number(double v) {
 }  // namespace
 
 std::uint32_t train_purpose() { return rng::purpose("flow_train"); }
+std::uint32_t data_purpose() { return rng::purpose("flow_data"); }
 
 double log_sum_exp(const std::vector<double>& v, double scale) {
   double m = -std::numeric_limits<double>::infinity();
@@ -50,14 +51,32 @@ double ess_per_sample(const std::vector<double>& log_w) {
 }
 
 ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
-                                   lattice::Phi4Couplings target, ReverseKlOptions options)
-    : comm_(comm), flow_(std::move(flow)), target_(target), o_(std::move(options)) {
+                                   std::shared_ptr<const Target> target, ReverseKlOptions options)
+    : comm_(comm), flow_(std::move(flow)), target_(std::move(target)), o_(std::move(options)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &ranks_);
+  const auto& fs = flow_->config().shape;
+  if (target_->shape().dims != fs.dims || target_->shape().L != fs.L)
+    throw runtime_error("ReverseKlTrainer: the target (" + target_->describe() +
+                        ") and the flow (d = " + std::to_string(fs.dims) +
+                        ", L = " + std::to_string(fs.L) + ") are on different lattices");
   if (o_.batch < ranks_)
     throw input_error("train.batch (" + std::to_string(o_.batch) + ", the global batch) is " +
                       "smaller than the number of ranks (" + std::to_string(ranks_) +
                       "): raise train.batch or run on fewer ranks");
+  if (o_.objective != "reverse_kl" && o_.objective != "forward_kl")
+    throw input_error("unknown train.objective '" + o_.objective +
+                      "' (known: reverse_kl, forward_kl)");
+  if (o_.objective == "forward_kl") {
+    if (!o_.data.defined() || o_.data.size(0) < 1)
+      throw input_error("train.objective forward_kl needs samples of the target (train.data)");
+    auto want = fs.batch(o_.data.size(0));
+    if (o_.data.sizes() != c10::IntArrayRef(want))
+      throw input_error("the forward-KL samples have shape " + c10::str(o_.data.sizes()) +
+                        "; the flow's lattice needs (N, " + std::to_string(fs.L) + " x " +
+                        std::to_string(fs.dims) + ")");
+    o_.data = o_.data.to(torch::kFloat64).contiguous();
+  }
   for (auto& p : flow_->parameters())
     if (p.requires_grad()) params_.push_back(p);
   optimizer_ = ml::make_optimizer(params_, o_.optimizer);
@@ -85,12 +104,34 @@ double ReverseKlTrainer::step(bool& stop) {
   for (auto& p : params_)
     if (p.grad().defined()) p.mutable_grad().zero_();
   reducer_->begin_backward();
-  const auto [phi, log_q] =
-      flow_->sample(first, n, o_.seed, train_purpose(), std::uint64_t(state_.step));
-  const auto S = phi4_action(phi, flow_->config().shape.dims, target_);
-  const auto terms = log_q + b * S;
-  // This rank's sum scaled so that the reducer's mean over ranks is the global batch mean.
-  (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
+  torch::Tensor terms, S, log_q;
+  if (o_.objective == "forward_kl") {
+    // Data indices keyed by global sample index and step.
+    const rng::Stream stream(o_.seed, data_purpose());
+    const auto N = std::uint64_t(o_.data.size(0));
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto w = stream(std::uint64_t(first + i), std::uint64_t(state_.step));
+      idx[std::size_t(i)] =
+          std::int64_t(((std::uint64_t(w.w[1]) << 32 | std::uint64_t(w.w[0])) % N));
+    }
+    const auto x = o_.data.index_select(0, torch::tensor(idx, torch::kInt64))
+                       .to(flow_->config().scalar_type());
+    terms = -flow_->log_q(x);
+    (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
+    // The flow as a sampler: ESS of a batch drawn from it (no gradient).
+    torch::NoGradGuard no_grad;
+    auto drawn = flow_->sample(first, n, o_.seed, train_purpose(), std::uint64_t(state_.step));
+    S = target_->action(drawn.first);
+    log_q = drawn.second;
+  } else {
+    auto drawn = flow_->sample(first, n, o_.seed, train_purpose(), std::uint64_t(state_.step));
+    log_q = drawn.second;
+    S = target_->action(drawn.first);
+    terms = log_q + b * S;
+    // This rank's sum scaled so that the reducer's mean over ranks is the global batch mean.
+    (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
+  }
   reducer_->finish_backward();
   if (o_.clip > 0) torch::nn::utils::clip_grad_norm_(params_, o_.clip);
   optimizer_->step();

@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 
 #include "phyflow/core/blas.hpp"
@@ -30,6 +31,7 @@
 #include "phyflow/flows/reverse_kl.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
+#include "phyflow/lattice/autocorrelation.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/phi4_deck.hpp"
@@ -48,11 +50,22 @@ config::Schema flow_schema() {
             "and the proposals and accept/reject uniforms (Philox by proposal index)");
   // The action section of every phi^4 workflow (phi4_deck.hpp): the AKS, normflow and hopping
   // conventions; free_field is the flow's Gaussian target (AKS m2 > 0, lambda = 0).
-  add_phi4_action_keys(s, {"free_field"});
+  add_phi4_action_keys(s, {"free_field", "ising_hs"});
+  s.real("action.T", std::nullopt, 1e-12, std::nullopt,
+         "ising_hs: temperature T of the Ising model (J = 1), e.g. 2.269185314213022 = T_c");
 
   s.choice("model.coupling", "affine", {"affine", "spline"},
            "coupling layers: affine (RealNVP) or rational-quadratic spline");
-  s.integer("model.layers", 16, 1, 10000, "coupling layers (alternating checkerboard parity)");
+  s.integer("model.layers", 16, 1, 10000,
+            "coupling layers (alternating checkerboard parity); with model.hierarchy mera: the "
+            "affine couplings inside each block bijector");
+  s.choice("model.hierarchy", "none", {"none", "mera"},
+           "none: a stack of lattice-wide couplings; mera: the NeuralRG hierarchy of block "
+           "bijectors (disentanglers and decimators on 2^d-site blocks; L a power of two)");
+  s.integer("model.disentanglers", 1, 0, 64, "mera: disentangler layers per level");
+  s.boolean("model.symmetrize", false,
+            "Z2 mixture q(x) = [q_f(x) + q_f(-x)]/2 (a random sign per sample): the flow proposes "
+            "both ordered modes of a symmetric target even if it learnt one");
   s.int_list("model.hidden", std::vector<long long>{8, 8}, 1, 1e6,
              "hidden channels (conv) or units (dense) of each conditioner");
   s.integer("model.kernel", 3, 1, 99, "conv conditioner: kernel size (odd; circular padding)");
@@ -79,6 +92,15 @@ config::Schema flow_schema() {
   s.integer("train.anneal_steps", 0, 0, 1e12,
             "ramp the action's coefficient linearly from train.anneal_start to 1 over these steps");
   s.real("train.anneal_start", 1.0, 0.0, 1.0, "annealing: initial coefficient of the action");
+  s.choice("train.objective", "reverse_kl", {"reverse_kl", "forward_kl"},
+           "reverse_kl: from the action alone (samples of the flow); forward_kl: maximum "
+           "likelihood on Monte Carlo samples of the target (train.data)");
+  s.string("train.data", std::nullopt,
+           "forward_kl: HDF5 file of samples of the target, e.g. the output of workflow: phi4 "
+           "(with output.store_fields) for the same action and lattice");
+  s.string("train.data_dataset", std::string("/t0/phi"),
+           "forward_kl: the dataset of train.data holding the samples, float64 (N, L, ..., L) "
+           "in the AKS field");
 
   s.integer("sample.proposals", 10000, 1, 1e12, "proposals of the Metropolis-Hastings chain");
   s.integer("sample.chunk", 1024, 1, 1e9, "proposals per forward pass");
@@ -100,7 +122,9 @@ config::Schema flow_schema() {
 struct FlowAction {
   std::string kind;
   flows::LatticeShape shape;
-  lattice::Phi4Couplings couplings;  ///< AKS
+  std::shared_ptr<const flows::Target> target;
+  lattice::Phi4Couplings couplings;  ///< AKS (phi4, free_field)
+  double T = 0.0;                    ///< ising_hs
   std::string convention = "aks";    ///< as given in the deck
   double field_scale = 1.0;          ///< phi_aks = field_scale * phi in the deck's convention
 };
@@ -111,6 +135,27 @@ FlowAction flow_action(const config::Deck& deck) {
   a.kind = deck.string("action.kind");
   a.shape.dims = int(deck.integer("action.dims"));
   a.shape.L = int(deck.integer("action.L"));
+  if (a.kind != "ising_hs" && deck.has("action.T"))
+    throw input_error(where + ": action.T belongs to action.kind ising_hs; remove it for " +
+                      a.kind);
+  if (a.kind == "ising_hs") {
+    for (const char* key : {"action.m2", "action.lambda", "action.kappa", "action.m_sq"})
+      if (deck.has(key))
+        throw input_error(where + ": " + key +
+                          " is a phi^4 coupling; action.kind ising_hs takes "
+                          "action.T (and dims, L) only");
+    if (deck.string("action.convention") != "aks")
+      throw input_error(where +
+                        ": action.convention is a phi^4 setting; remove it for "
+                        "action.kind ising_hs");
+    if (!deck.has("action.T"))
+      throw input_error(where +
+                        ": action.kind ising_hs needs action.T (> 0), e.g. "
+                        "T: 2.269185314213022 (the critical temperature)");
+    a.T = deck.real("action.T");
+    a.target = std::make_shared<flows::IsingHsTarget>(a.shape, a.T);
+    return a;
+  }
   if (a.kind == "phi4") {
     if (deck.string("action.convention") == "aks" && deck.has("action.lambda") &&
         !(deck.real("action.lambda") > 0.0))
@@ -121,10 +166,13 @@ FlowAction flow_action(const config::Deck& deck) {
     a.couplings = spec.couplings;
     a.convention = spec.convention;
     a.field_scale = spec.field_scale;
+    a.target = std::make_shared<flows::Phi4Target>(a.shape, a.couplings);
     return a;
   }
-  if (deck.string("action.convention") != "aks" || deck.has("action.kappa") || deck.has("action.m_sq"))
-    throw input_error(where + ": action.kind free_field takes action.m2 (> 0) in the AKS "
+  if (deck.string("action.convention") != "aks" || deck.has("action.kappa") ||
+      deck.has("action.m_sq"))
+    throw input_error(where +
+                      ": action.kind free_field takes action.m2 (> 0) in the AKS "
                       "convention; remove action.convention, kappa and m_sq");
   if (!deck.has("action.m2"))
     throw input_error(where + ": action.kind free_field needs action.m2 (> 0), e.g. m2: 1.0");
@@ -141,6 +189,7 @@ FlowAction flow_action(const config::Deck& deck) {
                         "is not normalisable otherwise), got " +
                         std::to_string(a.couplings.m2));
   }
+  a.target = std::make_shared<flows::Phi4Target>(a.shape, a.couplings);
   return a;
 }
 
@@ -160,6 +209,9 @@ flows::FlowConfig flow_config(const config::Deck& deck, const FlowAction& a) {
   c.prior = deck.string("model.prior");
   c.prior_m2 = deck.real("model.prior_m2");
   c.dtype = deck.string("model.dtype");
+  c.hierarchy = deck.string("model.hierarchy");
+  c.disentanglers = deck.integer("model.disentanglers");
+  c.symmetrize = deck.boolean("model.symmetrize");
   return c;
 }
 
@@ -181,11 +233,75 @@ void flow_check(const config::Deck& deck, int ranks) {
       throw input_error(where + ": model.prior free_field needs model.prior_m2 > 0");
     if (c.coupling == "spline" && !(c.bound > 0))
       throw input_error(where + ": model.bound must be > 0");
+    if (c.hierarchy == "mera") {
+      if (c.coupling != "affine" || c.z2)
+        throw input_error(where +
+                          ": model.hierarchy mera is built of affine (RealNVP) blocks; "
+                          "set model.coupling: affine and model.z2: false");
+      if (a.shape.L < 2 || (a.shape.L & (a.shape.L - 1)) != 0)
+        throw input_error(where +
+                          ": model.hierarchy mera needs action.L a power of two (2, 4, "
+                          "8, 16, ...), got " +
+                          std::to_string(a.shape.L));
+    }
   }
+  const bool forward = deck.string("train.objective") == "forward_kl";
+  if (forward && !deck.has("train.data"))
+    throw input_error(where +
+                      ": train.objective forward_kl needs train.data, an HDF5 file of "
+                      "samples of the target (e.g. the output of workflow: phi4)");
+  if (!forward && deck.has("train.data"))
+    throw input_error(where +
+                      ": train.data is read by train.objective forward_kl only; set "
+                      "train.objective: forward_kl or remove train.data");
   if (deck.integer("train.steps") > 0 && deck.integer("train.batch") < ranks)
     throw input_error(where + ": train.batch (" + std::to_string(deck.integer("train.batch")) +
                       ", the global batch) is smaller than the " + std::to_string(ranks) +
                       " ranks; raise train.batch");
+}
+
+/// forward_kl: the samples in train.data (every rank reads them all). Input errors name the
+/// file, the dataset and the fix.
+torch::Tensor read_flow_data(const config::Deck& deck, const FlowAction& a) {
+  const std::string path = deck.string("train.data"), ds = deck.string("train.data_dataset");
+  std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
+  const auto f = [&] {
+    try {
+      return io::InputFile::open(path, MPI_COMM_SELF);
+    } catch (const Error& e) {
+      throw input_error("train.data: " + std::string(e.what()));
+    }
+  }();
+  if (!f.is_dataset(ds))
+    throw input_error("train.data '" + path + "' has no dataset '" + ds +
+                      "': give the output of workflow: phi4 run with output.store_fields: true, "
+                      "or name the dataset with train.data_dataset");
+  std::vector<std::int64_t> shape{-1};
+  for (int mu = 0; mu < a.shape.dims; ++mu) shape.push_back(a.shape.L);
+  try {
+    f.expect(ds, "float64", shape);
+  } catch (const Error& e) {
+    throw input_error("train.data: " + std::string(e.what()) + "; the deck's action is on a " +
+                      std::to_string(a.shape.dims) + "-dimensional lattice of L = " +
+                      std::to_string(a.shape.L) + ": give samples of that lattice");
+  }
+  // Samples of other couplings are allowed (e.g. to pre-train), but said.
+  const auto slash = ds.find_last_of('/');
+  const std::string group = slash == 0 ? "/" : ds.substr(0, slash);
+  if (a.kind == "phi4" && f.has_attribute(group, "m2") && f.has_attribute(group, "lambda")) {
+    const double m2 = f.attribute_double(group, "m2"), lambda = f.attribute_double(group, "lambda");
+    if (std::abs(m2 - a.couplings.m2) > 1e-12 * (1 + std::abs(m2)) ||
+        std::abs(lambda - a.couplings.lambda) > 1e-12 * (1 + std::abs(lambda)))
+      log::warn("flow: train.data '" + path + "' holds samples of m2 = " + std::to_string(m2) +
+                ", lambda = " + std::to_string(lambda) +
+                ", not of the deck's action (m2 = " + std::to_string(a.couplings.m2) +
+                ", lambda = " + std::to_string(a.couplings.lambda) +
+                "): the flow learns their distribution");
+  }
+  auto v = f.read<double>(ds);
+  const auto V = std::int64_t(a.shape.volume());
+  return torch::from_blob(v.data(), a.shape.batch(std::int64_t(v.size()) / V), torch::kFloat64)
+      .clone();
 }
 
 const std::vector<std::string> restart_may_change = {"checkpoint", "progress", "threads"};
@@ -250,6 +366,10 @@ class FlowRun {
       return f;
     });
     const bool resuming = start == detail::SplitStart::resume;
+    // forward_kl: the samples, read before any output exists.
+    torch::Tensor data;
+    if (deck_.string("train.objective") == "forward_kl" && deck_.integer("train.steps") > 0)
+      data = collective_try(rt_.comm(), [&] { return read_flow_data(deck_, action); });
     io::ParallelIOConfig io_config;
     io_config.collective_transfer = keys.collective_io;
     io::OutputFile out = collective_try(rt_.comm(), [&] {
@@ -258,12 +378,9 @@ class FlowRun {
     });
     std::int64_t parameters = 0;
     for (const auto& p : flow->parameters()) parameters += p.numel();
-    log::info("flow: " + action.kind + " d = " + std::to_string(action.shape.dims) + ", L = " +
-              std::to_string(action.shape.L) + ", m2 = " + std::to_string(action.couplings.m2) +
-              ", lambda = " + std::to_string(action.couplings.lambda) + "; flow " +
-              flow->config().to_json().dump() + ", " + std::to_string(parameters) +
-              " parameters; " + std::to_string(rt_.size()) + " rank(s) x " +
-              std::to_string(at::get_num_threads()) + " torch thread(s)");
+    log::info("flow: " + action.target->describe() + "; flow " + flow->config().to_json().dump() +
+              ", " + std::to_string(parameters) + " parameters; " + std::to_string(rt_.size()) +
+              " rank(s) x " + std::to_string(at::get_num_threads()) + " torch thread(s)");
 
     // 3. Train.
     flows::ReverseKlOptions to;
@@ -276,6 +393,8 @@ class FlowRun {
     to.time_limit_s = deck_.real("train.time_limit_s");
     to.anneal_steps = deck_.integer("train.anneal_steps");
     to.anneal_start = deck_.real("train.anneal_start");
+    to.objective = deck_.string("train.objective");
+    to.data = data;
     to.checkpoint_every = std::int64_t(keys.checkpoint_every);
     to.stop_after = std::int64_t(keys.stop_after);
     to.checkpoint_path = ckpt;
@@ -286,7 +405,7 @@ class FlowRun {
     flows::ReverseKlState train_state;
     flows::TrainEnd train_end = flows::TrainEnd::finished;
     if (to.steps > 0) {
-      flows::ReverseKlTrainer trainer(rt_.comm(), flow, action.couplings, to);
+      flows::ReverseKlTrainer trainer(rt_.comm(), flow, action.target, to);
       trainer.annotate_checkpoint = [&](io::OutputFile& f) {
         f.set_attribute("/", "deck_resolved", deck_.resolved_yaml());
         f.set_attribute("/", "mpi_ranks", rt_.size());
@@ -323,8 +442,7 @@ class FlowRun {
     po.chunk = deck_.integer("sample.chunk");
     po.progress_interval = keys.progress_interval;
     const auto t1 = std::chrono::steady_clock::now();
-    const flows::Proposals proposals =
-        flows::draw_proposals(rt_.comm(), *flow, action.couplings, po);
+    const flows::Proposals proposals = flows::draw_proposals(rt_.comm(), *flow, *action.target, po);
     const double sample_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     flows::Chain chain;
@@ -339,6 +457,37 @@ class FlowRun {
               std::to_string(diag.chi2.value) + " +- " + std::to_string(diag.chi2.error) +
               " (tau_int " + std::to_string(diag.chi2.tau_int) + "), log Z " +
               std::to_string(diag.log_z.value) + " +- " + std::to_string(diag.log_z.error));
+    // ising_hs: the Ising energy along the chain, E[H | x] / V per configuration.
+    const auto* hs = dynamic_cast<const flows::IsingHsTarget*>(action.target.get());
+    std::vector<double> chain_energy;
+    flows::Estimate energy;
+    if (hs && rt_.rank() == 0) {
+      const auto V = proposals.volume;
+      std::vector<double> per_proposal(std::size_t(proposals.n));
+      const std::int64_t C = 4096;
+      for (std::int64_t a = 0; a < proposals.n; a += C) {
+        const std::int64_t m = std::min(C, proposals.n - a);
+        const auto x = torch::from_blob(const_cast<double*>(proposals.phi.data()) + a * V,
+                                        action.shape.batch(m), torch::kFloat64);
+        const auto e = hs->ising_energy_per_site(x).contiguous();
+        std::copy_n(e.data_ptr<double>(), m, per_proposal.data() + a);
+      }
+      chain_energy.resize(per_proposal.size());
+      for (std::size_t i = 0; i < chain_energy.size(); ++i)
+        chain_energy[i] = per_proposal[std::size_t(chain.state[i])];
+      const auto g = lattice::gamma_method(chain_energy);
+      energy = {g.mean, g.error, g.tau_int};
+    }
+    if (hs) {
+      check_mpi(MPI_Bcast(&energy, sizeof(energy), MPI_BYTE, 0, rt_.comm()),
+                "MPI_Bcast (Ising energy)");
+      std::string exact;
+      if (action.shape.dims == 2)
+        exact = " (exact " + std::to_string(hs->exact_energy_per_site()) + "), exact log Z " +
+                std::to_string(-hs->exact_loss_bound());
+      log::info("flow: Ising energy per site " + std::to_string(energy.value) + " +- " +
+                std::to_string(energy.error) + exact);
+    }
 
     // 5. Output.
     const auto N = std::uint64_t(po.proposals);
@@ -350,11 +499,18 @@ class FlowRun {
       out.write_provenance({"flow", deck_.source_text(), deck_.resolved_yaml(), seed});
       flows::write_flow(out, "/model", *flow);
       out.set_attribute("/model", "action_kind", action.kind);
-      out.set_attribute("/model", "action_m2", action.couplings.m2);
-      out.set_attribute("/model", "action_lambda", action.couplings.lambda);
+      if (hs) {
+        out.set_attribute("/model", "action_T", action.T);
+      } else {
+        out.set_attribute("/model", "action_m2", action.couplings.m2);
+        out.set_attribute("/model", "action_lambda", action.couplings.lambda);
+      }
       out.set_attribute("/model", "train_steps", train_state.step);
       out.write_array("/train/loss", train_state.loss.data(), {train_state.loss.size()},
-                      "reverse-KL loss per step: mean of log q + S over the global batch", "1");
+                      to.objective == "forward_kl"
+                          ? "forward-KL loss per step: mean of -log q of the data batch"
+                          : "reverse-KL loss per step: mean of log q + S over the global batch",
+                      "1");
       out.write_array("/train/ess", train_state.ess.data(), {train_state.ess.size()},
                       "ESS per sample of each step's batch", "1");
       std::vector<double> chain_phi;
@@ -367,6 +523,11 @@ class FlowRun {
       }
       out.write_array("/chain/phi", chain_phi.data(), field_shape,
                       "Markov chain after accept/reject, one entry per proposal (AKS field)", "1");
+      if (hs)
+        out.write_array("/chain/ising_energy", chain_energy.data(), {N},
+                        "Ising energy per site of each chain entry, E[H | x] / V = "
+                        "-(1/V) sum_<ij> tanh x_i tanh x_j",
+                        "1");
       out.write_array("/chain/accepted", chain.accepted.data(), {N},
                       "1 where the proposal was accepted (proposal 0 starts the chain)", "1");
       out.write_array("/proposals/log_q", proposals.log_q.data(), {N},
@@ -385,17 +546,24 @@ class FlowRun {
         return nlohmann::json{{"value", e.value}, {"error", e.error}, {"tau_int", e.tau_int}};
       };
       auto j = summary_header("flow", "complete", out_path, "", seed, rt_.size(), deck_.values());
-      j["action"] = {{"kind", action.kind},
-                     {"dims", action.shape.dims},
-                     {"L", action.shape.L},
-                     {"m2", action.couplings.m2},
-                     {"lambda", action.couplings.lambda},
-                     {"convention", action.convention},
-                     {"field_scale", action.field_scale}};
+      if (hs)
+        j["action"] = {{"kind", action.kind},
+                       {"dims", action.shape.dims},
+                       {"L", action.shape.L},
+                       {"T", action.T}};
+      else
+        j["action"] = {{"kind", action.kind},
+                       {"dims", action.shape.dims},
+                       {"L", action.shape.L},
+                       {"m2", action.couplings.m2},
+                       {"lambda", action.couplings.lambda},
+                       {"convention", action.convention},
+                       {"field_scale", action.field_scale}};
       j["model"] = {{"options", flow->config().to_json()},
                     {"parameters", parameters},
                     {"init", deck_.has("model.init") ? deck_.string("model.init") : std::string()}};
       j["train"] = {
+          {"objective", to.objective},
           {"steps", train_state.step},
           {"stopped_by_time_limit", train_end == flows::TrainEnd::time_limit},
           {"final_loss", train_state.loss.empty() ? 0.0 : train_state.loss.back()},
@@ -422,6 +590,14 @@ class FlowRun {
                                                         action.couplings.m2)},
                       {"chi2", lattice::free_field_chi2(action.couplings.m2)}};
       }
+      if (hs) {
+        j["ising_energy_per_site"] = est(energy);
+        j["log_z_offset"] = hs->log_z_offset();
+        if (action.shape.dims == 2)
+          j["exact"] = {{"ising_energy_per_site", hs->exact_energy_per_site()},
+                        {"log_z", -hs->exact_loss_bound()},
+                        {"loss_bound", hs->exact_loss_bound()}};
+      }
       write_json_atomic(summary_path_for(out_path), j);
     }
     log::info("flow: wrote " + out_path + " (summary " + summary_path_for(out_path) + ")");
@@ -439,7 +615,9 @@ Workflow flow_workflow() {
   Workflow w;
   w.name = "flow";
   w.description =
-      "normalizing flow for a lattice field (phi4, free field): reverse-KL training over MPI "
+      "normalizing flow for a lattice field (phi4, free field, the Ising model through its "
+      "Hubbard-Stratonovich field; lattice-wide couplings or the NeuralRG hierarchy): "
+      "reverse-KL training over MPI "
       "ranks, then flow-based independence Metropolis-Hastings; writes the flow, the chain and "
       "the proposals to one HDF5 file";
   w.schema = flow_schema;

@@ -101,6 +101,89 @@ deck tl "train: {steps: 100000000, time_limit_s: 2}"
 pf 1 run "$WORK/tl.yaml"
 check "time limit: exit 0, training stopped early" bash -c "[ $RC -eq 0 ] && $PY -c \"import json; t = json.load(open('$WORK/tl.json'))['train']; assert t['stopped_by_time_limit'] and 0 < t['steps'] < 100000000\""
 
+# --- NeuralRG: the Ising model through its Hubbard-Stratonovich field, MERA-like flow ---------
+cat >"$WORK/rg.yaml" <<EOF
+workflow: flow
+seed: 2
+action: {kind: ising_hs, dims: 2, L: 4, T: 2.269185314213022}
+model: {hierarchy: mera, layers: 2, hidden: [8], symmetrize: true, dtype: float64}
+train: {steps: 30, batch: 32, lr: 1.0e-3}
+sample: {proposals: 1500, chunk: 500}
+output: {path: $WORK/rg.h5}
+EOF
+pf 2 run "$WORK/rg.yaml"
+check "ising_hs with a mera flow on 2 ranks: exit 0" expect_rc 0
+check "ising_hs: exact bound and energy in the summary, chain energies from the stored fields" $PY -c "
+import json, h5py, numpy as np
+s = json.load(open('$WORK/rg.json')); f = h5py.File('$WORK/rg.h5', 'r')
+assert s['action'] == {'kind': 'ising_hs', 'dims': 2, 'L': 4, 'T': 2.269185314213022}, s['action']
+assert abs(s['exact']['loss_bound'] + 37.3767) < 5e-5 and abs(s['exact']['log_z'] - 37.3767) < 5e-5, s['exact']
+assert abs(s['exact']['ising_energy_per_site'] + 1.5656238) < 1e-6, s['exact']
+assert s['model']['options']['hierarchy'] == 'mera' and s['model']['options']['symmetrize'], s['model']
+phi, e = f['/chain/phi'][()], f['/chain/ising_energy'][()]
+t = np.tanh(phi)
+ref = -(t * np.roll(t, -1, 1) + t * np.roll(t, -1, 2)).sum(axis=(1, 2)) / 16
+assert np.abs(ref - e).max() < 1e-12
+assert abs(e.mean() - s['ising_energy_per_site']['value']) < 1e-12
+# log p = -S_HS of the stored field: 1/2 x K^-1 x - sum log cosh x, K from the lattice.
+T, L = 2.269185314213022, 4
+A = np.zeros((16, 16))
+for i in range(16):
+    x, y = divmod(i, L)
+    for j in (((x + 1) % L) * L + y, x * L + (y + 1) % L): A[i, j] += 1; A[j, i] += 1
+K = A / T + (0.1 + 4 / T) * np.eye(16)
+acc = f['/chain/accepted'][()]; lp = f['/proposals/log_p'][()]
+for i in np.flatnonzero(acc)[:50]:
+    v = phi[i].reshape(-1)
+    S = 0.5 * v @ np.linalg.solve(K, v) - np.log(np.cosh(v)).sum()
+    assert abs(-S - lp[i]) < 1e-9 * (1 + abs(S)), (i, S, lp[i])
+"
+sed -e 's/L: 4, T:/L: 6, T:/' -e "s|rg.h5|rg6.h5|" "$WORK/rg.yaml" >"$WORK/b10.yaml"
+pf 1 run "$WORK/b10.yaml"
+check "mera flow on L = 6: exit 2 naming the power of two" bash -c "[ $RC -eq 2 ] && grep -q 'power of two' $WORK/out.txt && [ ! -e $WORK/rg6.h5.partial ]"
+sed -e 's/, T: 2.269185314213022//' -e "s|rg.h5|rgt.h5|" "$WORK/rg.yaml" >"$WORK/b11.yaml"
+pf 1 run "$WORK/b11.yaml"
+check "ising_hs without T: exit 2 naming action.T" bash -c "[ $RC -eq 2 ] && grep -q 'action.T' $WORK/out.txt"
+deck b12 "action: {kind: ising_hs, L: 4, T: 2.0, m2: -1.0}"
+pf 1 run "$WORK/b12.yaml"
+check "ising_hs with phi^4 couplings: exit 2 naming action.m2" bash -c "[ $RC -eq 2 ] && grep -q 'action.m2' $WORK/out.txt"
+
+# --- forward KL from Monte Carlo samples (the phi4 workflow's output) ------------------------
+cat >"$WORK/p4.yaml" <<EOF
+workflow: phi4
+seed: 5
+action: {kind: phi4, dims: 2, L: 4, m2: -1.0, lambda: 1.0}
+algorithm: hmc
+thermalize: 50
+samples: 400
+output: {path: $WORK/p4.h5, store_fields: true}
+EOF
+pf 1 run "$WORK/p4.yaml"
+check "phi4 samples for forward KL" expect_rc 0
+deck fk "train: {steps: 20, batch: 16, lr: 3.0e-3, objective: forward_kl, data: $WORK/p4.h5}"
+pf 2 run "$WORK/fk.yaml"
+check "forward KL on 2 ranks: exit 0, objective and loss history" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json, h5py
+s = json.load(open('$WORK/fk.json')); f = h5py.File('$WORK/fk.h5', 'r')
+assert s['train']['objective'] == 'forward_kl' and s['train']['steps'] == 20, s['train']
+l = f['/train/loss'][()]; assert len(l) == 20 and l[-5:].mean() < l[:5].mean(), l
+\""
+deck fk1 "train: {steps: 20, batch: 16, lr: 3.0e-3, objective: forward_kl, data: $WORK/p4.h5}"
+pf 1 run "$WORK/fk1.yaml"
+check "forward KL: same flow on 1 and 2 ranks (1e-10)" $PY "$WORK/same.py" "$WORK/fk.h5" "$WORK/fk1.h5" 1e-10
+deck b13 "train: {steps: 20, batch: 16, objective: forward_kl}"
+pf 1 run "$WORK/b13.yaml"
+check "forward KL without train.data: exit 2 naming train.data" bash -c "[ $RC -eq 2 ] && grep -q 'train.data' $WORK/out.txt"
+deck b14 "train: {steps: 20, batch: 16, objective: forward_kl, data: $WORK/nothing.h5}"
+pf 2 run "$WORK/b14.yaml"
+check "forward KL with a missing file: exit 2 naming it" bash -c "[ $RC -eq 2 ] && grep -q 'nothing.h5' $WORK/out.txt && [ ! -e $WORK/b14.h5.partial ]"
+deck b15 "action: {kind: phi4, dims: 2, L: 8, m2: -1.0, lambda: 1.0}" "train: {steps: 20, batch: 16, objective: forward_kl, data: $WORK/p4.h5}"
+pf 1 run "$WORK/b15.yaml"
+check "forward KL on samples of another lattice: exit 2 naming train.data and L" bash -c "[ $RC -eq 2 ] && grep -q 'train.data' $WORK/out.txt && grep -q 'L = 8' $WORK/out.txt"
+deck b16 "train: {steps: 20, batch: 16, objective: forward_kl, data: $WORK/a.h5}"
+pf 1 run "$WORK/b16.yaml"
+check "forward KL on a file without samples: exit 2 naming the dataset" bash -c "[ $RC -eq 2 ] && grep -q '/t0/phi' $WORK/out.txt"
+
 # --- bad input -------------------------------------------------------------------------------
 deck b1 "action: {kind: phi6}"
 pf 1 run "$WORK/b1.yaml"

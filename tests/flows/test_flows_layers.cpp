@@ -5,14 +5,18 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "../io/io_test_support.hpp"
+#include "phyflow/core/error.hpp"
 #include "phyflow/flows/action.hpp"
 #include "phyflow/flows/coupling.hpp"
 #include "phyflow/flows/flow.hpp"
 #include "phyflow/flows/prior.hpp"
+#include "phyflow/flows/rg_flow.hpp"
 #include "phyflow/io/output_file.hpp"
+#include "phyflow/lattice/exact_ising.hpp"
 #include "phyflow/lattice/phi4_action.hpp"
 
 namespace phyflow::flows {
@@ -48,7 +52,7 @@ FlowConfig tiny(int dims, int L, const std::string& coupling, const std::string&
   return c;
 }
 
-void check_bijection(const FlowConfig& c) {
+void check_bijection(const FlowConfig& c, double weight_scale = 3.0) {
   SCOPED_TRACE(c.to_json().dump());
   torch::manual_seed(3);
   Flow flow(c);
@@ -56,7 +60,7 @@ void check_bijection(const FlowConfig& c) {
   // the identity (splines are far from it already; steeper ones make the check ill-conditioned).
   if (c.coupling == "affine") {
     torch::NoGradGuard ng;
-    for (auto& p : flow.parameters()) p.mul_(3.0);
+    for (auto& p : flow.parameters()) p.mul_(weight_scale);
   }
   const auto z = 1.5 * torch::randn(c.shape.batch(3), torch::kFloat64);
   const auto [phi, logdet] = flow.forward(z);
@@ -107,6 +111,113 @@ TEST(FlowLayers, Z2EquivariantAffineIsOdd) {
   c2.z2 = false;
   Flow plain(c2);
   EXPECT_GT((plain.forward(z).first + plain.forward(-z).first).abs().max().item<double>(), 1e-4);
+}
+
+FlowConfig mera(int dims, int L, std::int64_t disentanglers = 1) {
+  auto c = tiny(dims, L, "affine", "dense");
+  c.hierarchy = "mera";
+  c.disentanglers = disentanglers;
+  c.layers = 2;
+  c.net.hidden = {6};
+  return c;
+}
+
+TEST(FlowLayers, MeraHierarchyInvertsWithExactLogDet) {
+  // Torch's initialisation already moves every site (tens of couplings in a row: larger weights
+  // would make the Jacobian too ill-conditioned for a 1e-9 check).
+  check_bijection(mera(1, 8), 1.0);
+  check_bijection(mera(2, 4), 1.0);
+  check_bijection(mera(2, 8, 2), 1.0);
+  check_bijection(mera(3, 2), 1.0);
+}
+
+TEST(FlowLayers, MeraBlocksTileEveryLevel) {
+  // L = 8, d = 2: levels of spacing 4, 2, 1 (coarsest first), each a decimator (blocks at the
+  // level's even sites) then a disentangler (blocks shifted by one level site). Every layer's
+  // blocks cover the level's sites exactly once; a decimator's block corners are the next
+  // coarser level's sites.
+  const LatticeShape s{2, 8};
+  const auto layers = mera_layers(s, 1, 1, {4});
+  ASSERT_EQ(layers.size(), 6u);
+  const std::int64_t strides[] = {4, 4, 2, 2, 1, 1};
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const std::int64_t st = strides[k], M = 8 / st;
+    const auto sites = layers[k]->sites();
+    ASSERT_EQ(sites.size(0) * sites.size(1), M * M) << k;
+    auto sorted = std::get<0>(sites.reshape({-1}).sort());
+    std::vector<std::int64_t> expect;
+    for (std::int64_t i = 0; i < 8; i += st)
+      for (std::int64_t j = 0; j < 8; j += st) expect.push_back(i * 8 + j);
+    std::sort(expect.begin(), expect.end());
+    EXPECT_TRUE(torch::equal(sorted, torch::tensor(expect, torch::kInt64))) << k;
+    auto corners = std::get<0>(sites.select(1, 0).sort());
+    std::vector<std::int64_t> coarse;
+    for (std::int64_t i = 0; i < 8; i += 2 * st)
+      for (std::int64_t j = 0; j < 8; j += 2 * st) coarse.push_back(i * 8 + j);
+    std::sort(coarse.begin(), coarse.end());
+    const bool decimator = k % 2 == 0;
+    EXPECT_EQ(torch::equal(corners, torch::tensor(coarse, torch::kInt64)), decimator) << k;
+  }
+  EXPECT_THROW(mera_layers({2, 6}, 1, 1, {4}), Error);
+}
+
+TEST(FlowLayers, Z2MixtureIsEvenAndConsistentWithItsSamples) {
+  for (const bool mix : {true, false}) {
+    auto c = mera(2, 4);
+    c.symmetrize = mix;
+    torch::manual_seed(6);
+    Flow flow(c);
+    const auto [phi, lq] = flow.sample(0, 64, 5, 77, 0);
+    // The density a sample is drawn with is the density the flow reports for it.
+    EXPECT_LT((flow.log_q(phi) - lq).abs().max().item<double>(), 1e-9);
+    const double asym = (flow.log_q(-phi) - flow.log_q(phi)).abs().max().item<double>();
+    if (mix) {
+      EXPECT_LT(asym, 1e-9);
+      // Both signs are drawn: the samples' mean fields are not all of one sign after a flip
+      // by the sign of the unsymmetrised flow's output.
+      auto plain = c;
+      plain.symmetrize = false;
+      torch::manual_seed(6);
+      Flow f2(plain);
+      const auto unsigned_phi = f2.sample(0, 64, 5, 77, 0).first;
+      const auto ratio = (phi / unsigned_phi).reshape({64, -1});
+      const auto sign = ratio.select(1, 0);
+      EXPECT_LT((ratio - sign.unsqueeze(1)).abs().max().item<double>(), 1e-12);
+      const double plus = (sign > 0).sum().item<double>();
+      EXPECT_GT(plus, 16);
+      EXPECT_LT(plus, 48);
+    } else {
+      EXPECT_GT(asym, 1e-3) << "the plain flow is already even: no test";
+    }
+  }
+}
+
+TEST(IsingHs, ExactBoundsAreThePublishedOnes) {
+  // Li & Wang arXiv:1802.02840 (REFERENCES.md): -log Z_x at T_c for L = 4 and 8.
+  const double Tc = lattice::ising2d_critical_temperature;
+  EXPECT_NEAR(IsingHsTarget({2, 4}, Tc).exact_loss_bound(), -37.3767, 5e-5);
+  EXPECT_NEAR(IsingHsTarget({2, 8}, Tc).exact_loss_bound(), -148.6550, 5e-5);
+  EXPECT_THROW(IsingHsTarget({2, 4}, 0.0), Error);
+}
+
+TEST(IsingHs, TransformIntegratesToTheIsingPartitionFunction) {
+  // d = 1, L = 2 (two sites joined by two bonds): integrate exp(-S(x)) over R^2 on a grid and
+  // compare with the spin sum sum_s exp(beta sum_<ij> s_i s_j) = 2 e^{2b} + 2 e^{-2b} times the
+  // transform's constant; and <E[H|x]>/V under exp(-S) with <H>/V = -tanh(2 b).
+  const double T = 1.7, b = 1.0 / T;
+  const IsingHsTarget target({1, 2}, T);
+  const double h = 0.02, R = 14.0;
+  const auto g = torch::arange(-R, R + h / 2, h, torch::kFloat64);
+  const auto n = g.size(0);
+  const auto x = torch::stack({g.repeat_interleave(n), g.repeat({n})}, 1);  // (n^2, 2)
+  const auto S = target.action(x);
+  const double smin = S.min().item<double>();
+  const auto w = torch::exp(-(S - smin));
+  const double log_int = std::log(w.sum().item<double>() * h * h) - smin;
+  const double log_z_ising = std::log(2 * std::exp(2 * b) + 2 * std::exp(-2 * b));
+  EXPECT_NEAR(log_int, log_z_ising + target.log_z_offset(), 1e-8);
+  const auto e = target.ising_energy_per_site(x);
+  EXPECT_NEAR((w * e).sum().item<double>() / w.sum().item<double>(), -std::tanh(2 * b), 1e-8);
 }
 
 TEST(FlowLayers, CheckerMaskMatchesTutorial) {

@@ -48,14 +48,19 @@ struct ConditionerOptions {
 torch::nn::Sequential make_conditioner(const LatticeShape& shape, const ConditionerOptions& o,
                                        std::int64_t out_channels);
 
-class CouplingLayer : public torch::nn::Module {
+/// One invertible layer of a flow on fields (B, L, ..., L).
+class Bijector : public torch::nn::Module {
  public:
-  CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
-                std::int64_t out_channels);
   /// z -> (phi, log|det J|) per configuration.
   virtual std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) = 0;
   /// phi -> (z, log|det J^-1|) per configuration.
   virtual std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) = 0;
+};
+
+class CouplingLayer : public Bijector {
+ public:
+  CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
+                std::int64_t out_channels);
 
  protected:
   /// The conditioner applied to the frozen sites of x: (B, out, L, ...).

@@ -1,7 +1,9 @@
-// A normalizing flow for lattice fields: a prior and a stack of coupling layers with
+// A normalizing flow for lattice fields: a prior and either a stack of coupling layers with
 // alternating checkerboard parity (layer i has parity i mod 2, as in the tutorial
-// arXiv:2101.08176). sample() returns phi and log q(phi) = log p(z) - sum_i log|det J_i|; the
-// sampler only sees (phi, log q), the action only phi.
+// arXiv:2101.08176; hierarchy "none") or the MERA-like hierarchy of NeuralRG (rg_flow.hpp;
+// hierarchy "mera": `layers` affine couplings inside each block bijector, `net.hidden` their
+// MLPs, `disentanglers` per level). sample() returns phi and log q(phi) = log p(z) - sum_i log|det
+// J_i|; the sampler only sees (phi, log q), the action only phi.
 //
 // A flow is stored like the training runtime's models (ml/model_file.hpp): group /model with
 // one dataset per parameter named as in the module ("layers.0.net.0.weight"), model_kind
@@ -29,13 +31,19 @@ struct FlowConfig {
   LatticeShape shape;
   std::string coupling = "affine";  ///< affine | spline
   std::int64_t layers = 16;
-  ConditionerOptions net;         ///< final_tanh: affine yes, spline no
-  std::int64_t bins = 8;          ///< spline: K
-  double bound = 5.0;             ///< spline: B (identity outside [-B, B])
-  bool z2 = false;                ///< affine: Z2-equivariant (odd) layers
-  std::string prior = "normal";   ///< normal | free_field
-  double prior_m2 = 1.0;          ///< free_field prior's mass
-  std::string dtype = "float32";  ///< float32 | float64
+  ConditionerOptions net;          ///< final_tanh: affine yes, spline no
+  std::int64_t bins = 8;           ///< spline: K
+  double bound = 5.0;              ///< spline: B (identity outside [-B, B])
+  bool z2 = false;                 ///< affine: Z2-equivariant (odd) layers
+  std::string prior = "normal";    ///< normal | free_field
+  double prior_m2 = 1.0;           ///< free_field prior's mass
+  std::string dtype = "float32";   ///< float32 | float64
+  std::string hierarchy = "none";  ///< none | mera
+  std::int64_t disentanglers = 1;  ///< mera: disentangler layers per level
+  /// Z2 mixture: q(x) = [q_f(x) + q_f(-x)] / 2, each sample's sign drawn at random. For targets
+  /// symmetric under x -> -x (phi4, ising_hs) a flow that has collapsed onto one of the two
+  /// ordered modes still proposes both.
+  bool symmetrize = false;
 
   nlohmann::json to_json() const;
   /// input_error naming `where` for a missing or bad option.
@@ -63,9 +71,11 @@ class Flow : public torch::nn::Module {
   torch::Tensor log_q(const torch::Tensor& phi);
 
  private:
+  /// log q_f of the flow itself (without the Z2 mixture).
+  torch::Tensor log_q_flow(const torch::Tensor& phi);
   FlowConfig config_;
   std::shared_ptr<Prior> prior_;
-  std::vector<std::shared_ptr<CouplingLayer>> layers_;
+  std::vector<std::shared_ptr<Bijector>> layers_;
 };
 
 /// Writes the flow into `group` (collective; rank 0 writes, the weights are equal everywhere).

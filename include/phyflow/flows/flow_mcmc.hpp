@@ -36,7 +36,7 @@ std::uint32_t proposal_purpose();
 std::uint32_t accept_purpose();
 
 /// Collective.
-Proposals draw_proposals(MPI_Comm comm, Flow& flow, const lattice::Phi4Couplings& target,
+Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
                          const ProposalOptions& options);
 
 /// The chain: accepted[i] = 1 where proposal i was accepted (proposal 0 starts the chain and

@@ -8,6 +8,10 @@
 // optimiser, the step and the loss history) are written atomically every N steps, after
 // checkpoint.stop_after steps and on SIGTERM/SIGUSR1; a restart continues bitwise.
 // Annealing: beta ramps linearly from anneal_start to 1 over the first anneal_steps steps.
+// Forward KL (objective "forward_kl"): loss = mean over the batch of -log q(x), x drawn from
+// given samples of the target (Monte Carlo data, e.g. the phi4 workflow's fields); sample i of
+// step t is data[Philox(seed, "flow_data", i, t) mod N], so the batch is again a pure function
+// of (seed, t). The batch ESS is still that of a batch drawn from the flow (no gradient).
 #pragma once
 
 #include <mpi.h>
@@ -42,11 +46,14 @@ struct ReverseKlOptions {
   std::string checkpoint_path;
   double progress_interval = 5.0;
   ml::ReducerOptions reducer;
+  std::string objective = "reverse_kl";  ///< reverse_kl | forward_kl
+  torch::Tensor data;                    ///< forward_kl: samples (N, L, ..., L), float64
 };
 
 struct ReverseKlState {
   std::int64_t step = 0;
-  std::vector<double> loss;  ///< per step: mean of log q + beta S over the global batch
+  std::vector<double> loss;  ///< per step: mean of log q + beta S (reverse KL) or of -log q of
+                             ///< the data (forward KL) over the global batch
   std::vector<double> ess;   ///< per step: ESS per sample of the batch (beta = 1 weights)
 };
 
@@ -54,10 +61,12 @@ enum class TrainEnd { finished, time_limit, interrupted };
 
 /// Purpose of the prior draws of the training batches ("flow_train").
 std::uint32_t train_purpose();
+/// Purpose of the data indices of forward-KL batches ("flow_data").
+std::uint32_t data_purpose();
 
 class ReverseKlTrainer {
  public:
-  ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow, lattice::Phi4Couplings target,
+  ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow, std::shared_ptr<const Target> target,
                    ReverseKlOptions options);
   ~ReverseKlTrainer();
 
@@ -78,7 +87,7 @@ class ReverseKlTrainer {
   MPI_Comm comm_;
   int rank_ = 0, ranks_ = 1;
   std::shared_ptr<Flow> flow_;
-  lattice::Phi4Couplings target_;
+  std::shared_ptr<const Target> target_;
   ReverseKlOptions o_;
   ml::LrSchedule schedule_;
   std::vector<torch::Tensor> params_;
