@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/flows/prior.hpp"
 #include "phyflow/lattice/exact_ising.hpp"
 
 namespace phyflow::flows {
@@ -94,7 +95,21 @@ IsingHsTarget::IsingHsTarget(LatticeShape shape, double T) : Target(shape), T_(T
   log_z_offset_ = double(V) * c / 2.0 + 0.5 * log_det + double(V) / 2.0 * std::log(two_pi) -
                   double(V) * std::log(2.0);
   const auto K = lattice_adjacency(shape) / T + c * torch::eye(V, torch::kFloat64);
+  k_ = K;
   k_inverse_ = torch::inverse(K);
+  k_cholesky_ = torch::linalg_cholesky(K);
+}
+
+torch::Tensor IsingHsTarget::field_from_spins(const torch::Tensor& spins, std::uint64_t seed,
+                                              std::uint32_t purpose) const {
+  const auto want = shape_.batch(spins.size(0));
+  if (spins.sizes() != c10::IntArrayRef(want))
+    throw runtime_error("field_from_spins: spins of shape " + c10::str(spins.sizes()) +
+                        " are not (N, L^" + std::to_string(shape_.dims) + ")");
+  const std::int64_t N = spins.size(0);
+  const auto s = spins.to(torch::kFloat64).reshape({N, -1});
+  const auto xi = normal_noise(shape_, 0, N, seed, purpose, 0).reshape({N, -1});
+  return (s.matmul(k_) + xi.matmul(k_cholesky_.t())).reshape(want);
 }
 
 std::string IsingHsTarget::describe() const {

@@ -24,6 +24,7 @@
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
+#include "phyflow/core/rng.hpp"
 #include "phyflow/core/runtime.hpp"
 #include "phyflow/core/signals.hpp"
 #include "phyflow/core/summary.hpp"
@@ -96,11 +97,12 @@ config::Schema flow_schema() {
            "reverse_kl: from the action alone (samples of the flow); forward_kl: maximum "
            "likelihood on Monte Carlo samples of the target (train.data)");
   s.string("train.data", std::nullopt,
-           "forward_kl: HDF5 file of samples of the target, e.g. the output of workflow: phi4 "
-           "(with output.store_fields) for the same action and lattice");
-  s.string("train.data_dataset", std::string("/t0/phi"),
-           "forward_kl: the dataset of train.data holding the samples, float64 (N, L, ..., L) "
-           "in the AKS field");
+           "forward_kl: HDF5 file of samples of the target: the output of workflow: phi4 "
+           "(output.store_fields) for phi4, of workflow: ising (output.store_spins) for ising_hs "
+           "(each configuration s becomes a field x ~ N(K s, K)), same lattice");
+  s.string("train.data_dataset", std::nullopt,
+           "forward_kl: the dataset of train.data holding the samples (default /t0/phi, float64 "
+           "(N, L, ..., L) in the AKS field; for ising_hs /t0/spins, int8)");
 
   s.integer("sample.proposals", 10000, 1, 1e12, "proposals of the Metropolis-Hastings chain");
   s.integer("sample.chunk", 1024, 1, 1e9, "proposals per forward pass");
@@ -263,7 +265,11 @@ void flow_check(const config::Deck& deck, int ranks) {
 /// forward_kl: the samples in train.data (every rank reads them all). Input errors name the
 /// file, the dataset and the fix.
 torch::Tensor read_flow_data(const config::Deck& deck, const FlowAction& a) {
-  const std::string path = deck.string("train.data"), ds = deck.string("train.data_dataset");
+  const bool spins = a.kind == "ising_hs";
+  const std::string path = deck.string("train.data");
+  const std::string ds = deck.has("train.data_dataset")
+                             ? deck.string("train.data_dataset")
+                             : std::string(spins ? "/t0/spins" : "/t0/phi");
   std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
   const auto f = [&] {
     try {
@@ -274,12 +280,15 @@ torch::Tensor read_flow_data(const config::Deck& deck, const FlowAction& a) {
   }();
   if (!f.is_dataset(ds))
     throw input_error("train.data '" + path + "' has no dataset '" + ds +
-                      "': give the output of workflow: phi4 run with output.store_fields: true, "
+                      (spins ? "': give the output of workflow: ising run with output.store_spins: "
+                               "true, "
+                             : "': give the output of workflow: phi4 run with output.store_fields: "
+                               "true, ") +
                       "or name the dataset with train.data_dataset");
   std::vector<std::int64_t> shape{-1};
   for (int mu = 0; mu < a.shape.dims; ++mu) shape.push_back(a.shape.L);
   try {
-    f.expect(ds, "float64", shape);
+    f.expect(ds, spins ? "int8" : "float64", shape);
   } catch (const Error& e) {
     throw input_error("train.data: " + std::string(e.what()) + "; the deck's action is on a " +
                       std::to_string(a.shape.dims) + "-dimensional lattice of L = " +
@@ -298,8 +307,22 @@ torch::Tensor read_flow_data(const config::Deck& deck, const FlowAction& a) {
                 ", lambda = " + std::to_string(a.couplings.lambda) +
                 "): the flow learns their distribution");
   }
-  auto v = f.read<double>(ds);
   const auto V = std::int64_t(a.shape.volume());
+  if (spins) {
+    if (f.has_attribute(group, "temperature") &&
+        std::abs(f.attribute_double(group, "temperature") - a.T) > 1e-12 * a.T)
+      log::warn("flow: train.data '" + path +
+                "' holds spins at T = " + std::to_string(f.attribute_double(group, "temperature")) +
+                ", not the deck's T = " + std::to_string(a.T) +
+                ": the flow learns their distribution");
+    auto s = f.read<std::int8_t>(ds);
+    const auto t =
+        torch::from_blob(s.data(), a.shape.batch(std::int64_t(s.size()) / V), torch::kInt8).clone();
+    const auto* hs = dynamic_cast<const flows::IsingHsTarget*>(a.target.get());
+    return hs->field_from_spins(t, std::uint64_t(deck.integer("seed")),
+                                rng::purpose("flow_hs_data"));
+  }
+  auto v = f.read<double>(ds);
   return torch::from_blob(v.data(), a.shape.batch(std::int64_t(v.size()) / V), torch::kFloat64)
       .clone();
 }

@@ -184,6 +184,26 @@ deck b16 "train: {steps: 20, batch: 16, objective: forward_kl, data: $WORK/a.h5}
 pf 1 run "$WORK/b16.yaml"
 check "forward KL on a file without samples: exit 2 naming the dataset" bash -c "[ $RC -eq 2 ] && grep -q '/t0/phi' $WORK/out.txt"
 
+# forward KL for ising_hs from Ising Monte Carlo spins (x ~ N(K s, K) per configuration)
+cat >"$WORK/is.yaml" <<EOF
+workflow: ising
+seed: 4
+lattice: {dims: 2, L: 4}
+temperatures: [2.269185314213022]
+sweeps: {thermalize: 200, between_samples: 2, samples: 300}
+output: {path: $WORK/is.h5}
+EOF
+pf 1 run "$WORK/is.yaml"
+check "Ising spins for forward KL" expect_rc 0
+sed -e "s|train: {steps: 30, batch: 32, lr: 1.0e-3}|train: {steps: 30, batch: 32, lr: 1.0e-3, objective: forward_kl, data: $WORK/is.h5}|" \
+  -e "s|rg.h5|rgf.h5|" "$WORK/rg.yaml" >"$WORK/rgf.yaml"
+pf 2 run "$WORK/rgf.yaml"
+check "ising_hs forward KL from Ising spins on 2 ranks: exit 0" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json; t = json.load(open('$WORK/rgf.json'))['train']; assert t['objective'] == 'forward_kl' and t['steps'] == 30, t\""
+sed -e "s|data: $WORK/is.h5|data: $WORK/p4.h5|" "$WORK/rgf.yaml" >"$WORK/b17.yaml"
+pf 1 run "$WORK/b17.yaml"
+check "ising_hs forward KL on a phi4 file: exit 2 naming /t0/spins" bash -c "[ $RC -eq 2 ] && grep -q '/t0/spins' $WORK/out.txt"
+
 # --- bad input -------------------------------------------------------------------------------
 deck b1 "action: {kind: phi6}"
 pf 1 run "$WORK/b1.yaml"

@@ -220,6 +220,32 @@ TEST(IsingHs, TransformIntegratesToTheIsingPartitionFunction) {
   EXPECT_NEAR((w * e).sum().item<double>() / w.sum().item<double>(), -std::tanh(2 * b), 1e-8);
 }
 
+TEST(IsingHs, FieldFromSpinsIsTheConditionalGaussian) {
+  // Given s, x ~ N(K s, K): 20 000 draws for one configuration, mean and covariance against K.
+  const LatticeShape shape{2, 4};
+  const double T = 2.5;
+  const IsingHsTarget target(shape, T);
+  const std::int64_t N = 20000, V = 16;
+  auto spins = torch::ones(shape.batch(N), torch::kInt8);
+  spins.select(1, 0).fill_(-1);
+  spins.select(2, 3).fill_(-1);
+  const auto x = target.field_from_spins(spins, 3, 9).reshape({N, V});
+  const auto K = lattice_adjacency(shape) / T + (0.1 + 4.0 / T) * torch::eye(V, torch::kFloat64);
+  const auto mean_expected = K.matmul(spins[0].to(torch::kFloat64).reshape({V}));
+  const auto mean = x.mean(0);
+  const double max_sd = std::sqrt(K.diagonal().max().item<double>());
+  EXPECT_LT((mean - mean_expected).abs().max().item<double>(), 5.0 * max_sd / std::sqrt(double(N)));
+  const auto d = x - mean;
+  const auto cov = d.t().matmul(d) / double(N - 1);
+  EXPECT_LT((cov - K).abs().max().item<double>(),
+            6.0 * std::sqrt(2.0 / double(N)) * max_sd * max_sd);
+  // The noise of configuration n is keyed by n: a prefix gives the same fields.
+  const auto few = target.field_from_spins(spins.narrow(0, 0, 10), 3, 9).reshape({10, V});
+  EXPECT_TRUE(torch::equal(few, x.narrow(0, 0, 10)));
+  EXPECT_FALSE(
+      torch::equal(few, target.field_from_spins(spins.narrow(0, 0, 10), 4, 9).reshape({10, V})));
+}
+
 TEST(FlowLayers, CheckerMaskMatchesTutorial) {
   // make_checker_mask((4, 4), parity): parity on (even, even) and (odd, odd) sites.
   for (int parity : {0, 1}) {

@@ -78,6 +78,12 @@ class IsingHsTarget final : public Target {
   double log_z_offset() const { return log_z_offset_; }
   /// Per configuration: E[H | x] / V = -(1/V) sum_x sum_mu tanh x_x tanh x_{x+mu} (float64).
   torch::Tensor ising_energy_per_site(const torch::Tensor& x) const;
+  /// Exact samples of x from Ising configurations s (N, L, ..., L) of the same T (values +-1):
+  /// given s, x ~ N(K s, K) (the joint density is exp(-1/2 x^T K^-1 x + s.x)), so Monte Carlo
+  /// spins become samples of the continuous field for forward-KL training. The Gaussian noise
+  /// of configuration n is prior.hpp's normal_noise(n, step 0) under (seed, purpose). float64.
+  torch::Tensor field_from_spins(const torch::Tensor& spins, std::uint64_t seed,
+                                 std::uint32_t purpose) const;
   /// d = 2 only (Kaufman's exact log Z): -log Z_x, the exact lower bound of the loss, and the
   /// exact Ising energy per site.
   double exact_loss_bound() const;
@@ -86,7 +92,9 @@ class IsingHsTarget final : public Target {
  private:
   double T_;
   double log_z_offset_ = 0.0;
-  torch::Tensor k_inverse_;  ///< (V, V) float64
+  torch::Tensor k_inverse_;   ///< (V, V) float64
+  torch::Tensor k_;           ///< (V, V) float64
+  torch::Tensor k_cholesky_;  ///< lower triangular, K = C C^T
 };
 
 /// V x V adjacency matrix of the periodic L^d lattice (float64): A_ij = number of directed
