@@ -7,7 +7,8 @@
 # test. Usage (repository root, after scripts/build):
 #   bench/flow_aks_table.sh OUTDIR [TRAIN_STEPS] [PROPOSALS] [MC_SAMPLES] [OBJECTIVE] [ENSEMBLES]
 # OBJECTIVE: reverse_kl (default) or forward_kl (trained on the HMC run's fields); ENSEMBLES:
-# e.g. "E1 E2" (default all five).
+# e.g. "E1 E2" (default all five). An ensemble whose three summaries exist in OUTDIR is not
+# run again (delete them to redo it); the table covers all of ENSEMBLES.
 set -euo pipefail
 out="${1:?usage: bench/flow_aks_table.sh OUTDIR [TRAIN_STEPS] [PROPOSALS] [MC_SAMPLES] [OBJECTIVE] [ENSEMBLES]}"
 steps="${2:-2500}"; proposals="${3:-100000}"; samples="${4:-100000}"
@@ -22,6 +23,10 @@ acceptance() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.ar
 
 for e in $ensembles; do
   L=${size[$e]}; l=${lam[$e]}
+  if [ -e "$out/$e.hmc.json" ] && [ -e "$out/$e.metropolis.json" ] && [ -e "$out/$e.flow.json" ]; then
+    echo "$e: summaries exist in $out; kept" >&2
+    continue
+  fi
   action="--set action.L=$L --set action.m2=-4.0 --set action.lambda=$l"
   # HMC: leapfrog, 10 steps; the trajectory length whose acceptance is nearest 0.7.
   best=""; best_d=9
