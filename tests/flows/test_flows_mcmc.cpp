@@ -135,6 +135,25 @@ ReverseKlOptions train_options(std::int64_t steps) {
   return o;
 }
 
+/// Means of the first and last ten losses of a training run.
+std::pair<double, double> early_late(const std::vector<double>& loss) {
+  double early = 0, late = 0;
+  for (std::size_t i = 0; i < 10; ++i) {
+    early += loss[i] / 10;
+    late += loss[loss.size() - 1 - i] / 10;
+  }
+  return {early, late};
+}
+
+/// Largest absolute difference between the parameters of two flows of one architecture.
+double max_parameter_difference(Flow& a, Flow& b) {
+  double worst = 0;
+  const auto x = a.parameters(), y = b.parameters();
+  for (std::size_t k = 0; k < x.size(); ++k)
+    worst = std::max(worst, (x[k] - y[k]).abs().max().item<double>());
+  return worst;
+}
+
 std::shared_ptr<const Target> interacting(const FlowConfig& c) {
   return std::make_shared<Phi4Target>(c.shape, lattice::Phi4Couplings{-1.0, 1.0});
 }
@@ -145,21 +164,14 @@ TEST(FlowTraining, ReverseKlLossDecreasesAndIsRankIndependent) {
   ReverseKlTrainer t(MPI_COMM_WORLD, flow, interacting(c), train_options(60));
   EXPECT_EQ(t.run(), TrainEnd::finished);
   const auto& loss = t.state().loss;
-  double early = 0, late = 0;
-  for (int i = 0; i < 10; ++i) {
-    early += loss[std::size_t(i)] / 10;
-    late += loss[loss.size() - 1 - std::size_t(i)] / 10;
-  }
+  const auto [early, late] = early_late(loss);
   std::printf("  loss: first 10 steps %.4f, last 10 %.4f\n", early, late);
   EXPECT_LT(late, early - 0.5);
   if (world_rank() == 0) {
     auto alone = make(c, 2);
     ReverseKlTrainer t1(MPI_COMM_SELF, alone, interacting(c), train_options(60));
     t1.run();
-    double worst = 0;
-    const auto a = flow->parameters(), b = alone->parameters();
-    for (std::size_t k = 0; k < a.size(); ++k)
-      worst = std::max(worst, (a[k] - b[k]).abs().max().item<double>());
+    const double worst = max_parameter_difference(*flow, *alone);
     std::printf("  largest parameter difference to one rank: %.3g\n", worst);
     EXPECT_LT(worst, 1e-10);
     for (std::size_t s = 0; s < loss.size(); ++s) EXPECT_NEAR(loss[s], t1.state().loss[s], 1e-9);
@@ -167,26 +179,33 @@ TEST(FlowTraining, ReverseKlLossDecreasesAndIsRankIndependent) {
 }
 
 TEST(FlowTraining, RestartIsBitwise) {
-  io::testing::TempDir dir;
   const auto c = small(1, 6, "spline");
-  auto whole = make(c, 3);
-  ReverseKlTrainer a(MPI_COMM_WORLD, whole, interacting(c), train_options(12));
-  a.run();
-  auto o = train_options(12);
-  o.checkpoint_path = dir.file("ckpt.h5");
-  o.stop_after = 5;
-  auto first = make(c, 3);
-  ReverseKlTrainer b(MPI_COMM_WORLD, first, interacting(c), o);
-  EXPECT_EQ(b.run(), TrainEnd::interrupted);
-  o.stop_after = 0;
-  auto second = make(c, 77);  // other initial weights: the checkpoint must replace them
-  ReverseKlTrainer r(MPI_COMM_WORLD, second, interacting(c), o);
-  r.restore(o.checkpoint_path);
-  EXPECT_EQ(r.state().step, 5);
-  EXPECT_EQ(r.run(), TrainEnd::finished);
-  const auto x = whole->parameters(), y = second->parameters();
-  for (std::size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(torch::equal(x[k], y[k])) << k;
-  EXPECT_EQ(a.state().loss, r.state().loss);
+  for (const std::string objective : {"reverse_kl", "forward_kl"}) {
+    SCOPED_TRACE(objective);
+    io::testing::TempDir dir;
+    auto base = train_options(12);
+    base.objective = objective;
+    if (objective == "forward_kl")  // samples of some other field: only the bits matter here
+      base.data = normal_noise(c.shape, 0, 300, 8, 9, 0);
+    auto whole = make(c, 3);
+    ReverseKlTrainer a(MPI_COMM_WORLD, whole, interacting(c), base);
+    a.run();
+    auto o = base;
+    o.checkpoint_path = dir.file("ckpt.h5");
+    o.stop_after = 5;
+    auto first = make(c, 3);
+    ReverseKlTrainer b(MPI_COMM_WORLD, first, interacting(c), o);
+    EXPECT_EQ(b.run(), TrainEnd::interrupted);
+    o.stop_after = 0;
+    auto second = make(c, 77);  // other initial weights: the checkpoint must replace them
+    ReverseKlTrainer r(MPI_COMM_WORLD, second, interacting(c), o);
+    r.restore(o.checkpoint_path);
+    EXPECT_EQ(r.state().step, 5);
+    EXPECT_EQ(r.run(), TrainEnd::finished);
+    const auto x = whole->parameters(), y = second->parameters();
+    for (std::size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(torch::equal(x[k], y[k])) << k;
+    EXPECT_EQ(a.state().loss, r.state().loss);
+  }
 }
 
 TEST(FlowTraining, ForwardKlApproachesTheDataEntropyAndIsRankIndependent) {
@@ -205,12 +224,7 @@ TEST(FlowTraining, ForwardKlApproachesTheDataEntropyAndIsRankIndependent) {
   auto flow = make(c, 2);
   ReverseKlTrainer t(MPI_COMM_WORLD, flow, target, o);
   EXPECT_EQ(t.run(), TrainEnd::finished);
-  const auto& loss = t.state().loss;
-  double early = 0, late = 0;
-  for (int i = 0; i < 10; ++i) {
-    early += loss[std::size_t(i)] / 10;
-    late += loss[loss.size() - 1 - std::size_t(i)] / 10;
-  }
+  const auto [early, late] = early_late(t.state().loss);
   std::printf("  forward KL: first 10 steps %.4f, last 10 %.4f, data entropy %.4f\n", early, late,
               entropy);
   EXPECT_LT(late, early - 1.0);
@@ -219,11 +233,7 @@ TEST(FlowTraining, ForwardKlApproachesTheDataEntropyAndIsRankIndependent) {
     auto alone = make(c, 2);
     ReverseKlTrainer t1(MPI_COMM_SELF, alone, target, o);
     t1.run();
-    double worst = 0;
-    const auto a = flow->parameters(), b = alone->parameters();
-    for (std::size_t k = 0; k < a.size(); ++k)
-      worst = std::max(worst, (a[k] - b[k]).abs().max().item<double>());
-    EXPECT_LT(worst, 1e-10);
+    EXPECT_LT(max_parameter_difference(*flow, *alone), 1e-10);
   }
   // Samples of another lattice are refused.
   auto bad = o;
@@ -253,6 +263,12 @@ TEST(FlowIsingHs, MeraFlowMcmcReproducesTheExactIsingModel) {
   o.optimizer.lr = 3e-3;
   ReverseKlTrainer t(MPI_COMM_WORLD, flow, target, o);
   EXPECT_EQ(t.run(), TrainEnd::finished);
+  if (world_rank() == 0) {  // the same MERA flow as one rank trains (up to reduction order)
+    auto alone = make(c, 11);
+    ReverseKlTrainer t1(MPI_COMM_SELF, alone, target, o);
+    t1.run();
+    EXPECT_LT(max_parameter_difference(*flow, *alone), 1e-9);
+  }
   const double bound = target->exact_loss_bound();
   double late = 0;
   for (std::size_t i = 0; i < 50; ++i) late += t.state().loss[t.state().loss.size() - 1 - i] / 50;
