@@ -65,7 +65,15 @@ class CouplingLayer : public Bijector {
  protected:
   /// The conditioner applied to the frozen sites of x: (B, out, L, ...).
   torch::Tensor condition(const torch::Tensor& frozen);
-  torch::Tensor mask(const torch::Tensor& like) const { return mask_.to(like.scalar_type()); }
+  /// The mask (1 = frozen) and 1 - mask in like's dtype and device (converted once, cached).
+  const torch::Tensor& mask(const torch::Tensor& like) const {
+    cast_masks(like);
+    return mask_cast_;
+  }
+  const torch::Tensor& active_mask(const torch::Tensor& like) const {
+    cast_masks(like);
+    return active_cast_;
+  }
   torch::Tensor sum_sites(const torch::Tensor& t) const {
     return t.reshape({t.size(0), -1}).sum(1);
   }
@@ -75,6 +83,10 @@ class CouplingLayer : public Bijector {
   std::int64_t out_channels_;
   torch::Tensor mask_;
   torch::nn::Sequential net_{nullptr};
+
+ private:
+  void cast_masks(const torch::Tensor& like) const;
+  mutable torch::Tensor mask_cast_, active_cast_;
 };
 
 class AffineCoupling final : public CouplingLayer {
