@@ -81,84 +81,84 @@ std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::T
 
 namespace {
 
-// Circular ("periodic") padding as one gather: entry j of the flattened padded lattice
-// (L + 2 pad)^d is site index[j] of the flattened lattice L^d.
-torch::Tensor circular_pad_index(std::int64_t L, int dims, std::int64_t pad) {
-  const std::int64_t P = L + 2 * pad;
-  std::int64_t n = 1;
-  for (int mu = 0; mu < dims; ++mu) n *= P;
-  std::vector<std::int64_t> index(std::size_t(n), 0);
-  for (std::int64_t j = 0; j < n; ++j) {
-    std::int64_t rest = j, site = 0, stride = 1;
-    for (int mu = dims - 1; mu >= 0; --mu) {  // last axis fastest, as in a contiguous tensor
-      const std::int64_t c = rest % P;
-      rest /= P;
-      site += (((c - pad) % L + L) % L) * stride;
-      stride *= L;
+// Periodic neighbours for a kernel of side k in d dimensions: row j = kernel offset (row-major
+// over the kernel, each component in [-k/2, k/2]) holds, for every site v of the flattened
+// lattice L^d, the site v + offset (periodic). Row K - 1 - j is the opposite offset.
+torch::Tensor periodic_neighbours(std::int64_t L, int dims, std::int64_t kernel) {
+  const std::int64_t pad = kernel / 2;
+  std::int64_t K = 1, V = 1;
+  for (int mu = 0; mu < dims; ++mu) K *= kernel, V *= L;
+  std::vector<std::int64_t> index(std::size_t(K * V));
+  for (std::int64_t j = 0; j < K; ++j)
+    for (std::int64_t v = 0; v < V; ++v) {
+      std::int64_t jr = j, vr = v, site = 0, stride = 1;
+      for (int mu = dims - 1; mu >= 0; --mu) {  // last axis fastest, as in a contiguous tensor
+        const std::int64_t offset = jr % kernel - pad, x = vr % L;
+        jr /= kernel;
+        vr /= L;
+        site += (((x + offset) % L + L) % L) * stride;
+        stride *= L;
+      }
+      index[std::size_t(j * V + v)] = site;
     }
-    index[std::size_t(j)] = site;
-  }
   return torch::tensor(index, torch::kInt64);
 }
 
-torch::Tensor circular_pad(const torch::Tensor& x, const torch::Tensor& index, std::int64_t padded) {
-  std::vector<std::int64_t> shape{x.size(0), x.size(1)};
-  for (std::int64_t mu = 2; mu < x.dim(); ++mu) shape.push_back(padded);
-  return x.reshape({x.size(0), x.size(1), -1}).index_select(2, index).reshape(shape);
-}
-
-// y = conv(circular_pad(x), w) + b with a hand-written backward. LibTorch's own path
-// (padding_mode circular) pads with a chain of slice copies, and its convolution backward
-// computes the input gradient as a transposed convolution that is slow for these tiny
-// images. The adjoint of a circular convolution is the circular convolution with the
-// flipped, channel-transposed kernel, i.e. one more forward convolution:
-//   dx = conv(circular_pad(dy), flip(w)^T),   dw, db = convolution_backward(dy, pad(x), w).
-// bench: a 1 -> 8 -> 8 -> 2 conditioner on 64 x 8 x 8, forward + backward, 3.2 ms -> 2.2 ms.
-class CircularConvFunction : public torch::autograd::Function<CircularConvFunction> {
+// A periodic convolution (the cross-correlation of torch's ConvNd with circular padding k/2)
+// on activations in the site-major layout (C, V, B), batch innermost: one gather of the
+// k^d neighbours of every site, which copies contiguous batch rows, then one GEMM,
+//   y (C_out, V B) = W (C_out, C k^d) cols (C k^d, V B) + b.
+// Backward: dW = dy cols^T, db = sum dy, and dx is the adjoint convolution -- the gather of
+// dy at the opposite offsets times W^T -- so no scatter-add is needed.
+// Why not LibTorch's Conv2d(padding_mode = circular): it pads with a chain of slice copies
+// and its oneDNN kernels cost ~40 us a call whatever the size (slower still for one output
+// channel); on the tutorial's 8 x 8 lattices they made a fixed cost per training step that
+// did not shrink with the batch, i.e. with the number of ranks. bench: a 1 -> 8 -> 8 -> 2
+// conditioner forward + backward at batch 64 / 32 / 16: 3.2 / 1.9 / 1.3 ms -> 1.4 / 0.6 /
+// 0.35 ms (bench/flow_throughput.sh for the whole step).
+class PeriodicConvFunction : public torch::autograd::Function<PeriodicConvFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& w, const torch::Tensor& b,
-                               const torch::Tensor& index, std::int64_t padded) {
-    const auto xp = circular_pad(x, index, padded);
-    ctx->save_for_backward({xp, w, index});
-    ctx->saved_data["padded"] = padded;
-    ctx->saved_data["bias"] = b.defined();
-    const std::vector<std::int64_t> ones(std::size_t(x.dim() - 2), 1), zeros(ones.size(), 0);
-    return at::convolution(xp, w, b, ones, zeros, ones, false, zeros, 1);
+                               const torch::Tensor& neighbours, const torch::Tensor& opposite) {
+    const auto cols = gather(x, neighbours, w);
+    ctx->save_for_backward({cols, w, opposite});
+    return torch::addmm(b.unsqueeze(1), w.reshape({w.size(0), -1}), cols)
+        .reshape({w.size(0), x.size(1), x.size(2)});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &xp = saved[0], &w = saved[1], &index = saved[2];
-    const auto padded = ctx->saved_data["padded"].toInt();
-    const bool has_bias = ctx->saved_data["bias"].toBool();
+    const auto &cols = saved[0], &w = saved[1], &opposite = saved[2];
     const auto& dy = grads[0];
-    const std::vector<std::int64_t> ones(std::size_t(dy.dim() - 2), 1), zeros(ones.size(), 0);
-    std::vector<std::int64_t> spatial;
-    for (std::int64_t mu = 2; mu < w.dim(); ++mu) spatial.push_back(mu);
+    const std::int64_t Co = w.size(0), C = w.size(1), V = dy.size(1), B = dy.size(2);
+    const auto dy2 = dy.reshape({Co, V * B});
     torch::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0))
-      dx = at::convolution(circular_pad(dy, index, padded), w.flip(spatial).transpose(0, 1),
-                           torch::Tensor(), ones, zeros, ones, false, zeros, 1);
-    if (ctx->needs_input_grad(1) || (has_bias && ctx->needs_input_grad(2))) {
-      const std::vector<std::int64_t> bias_sizes{w.size(0)};
-      auto r = at::convolution_backward(
-          dy, xp, w, has_bias ? at::OptionalIntArrayRef(bias_sizes) : at::OptionalIntArrayRef(),
-          ones, zeros, ones, false, zeros, 1, {false, true, has_bias});
-      dw = std::get<1>(r);
-      db = std::get<2>(r);
+    if (ctx->needs_input_grad(0)) {
+      const auto K = opposite.size(0) / V;
+      const auto dcols = dy.index_select(1, opposite).reshape({Co * K, V * B});
+      dx = w.transpose(0, 1).reshape({C, Co * K}).mm(dcols).reshape({C, V, B});
     }
+    if (ctx->needs_input_grad(1)) dw = dy2.mm(cols.t()).reshape(w.sizes());
+    if (ctx->needs_input_grad(2)) db = dy2.sum(1);
     return {dx, dw, db, torch::Tensor(), torch::Tensor()};
+  }
+
+  /// (C k^d, V B): row (c, j) holds channel c of every site's j-th neighbour.
+  static torch::Tensor gather(const torch::Tensor& x, const torch::Tensor& neighbours,
+                              const torch::Tensor& w) {
+    return x.index_select(1, neighbours).reshape({w.size(1) * (neighbours.size(0) / x.size(1)),
+                                                  x.size(1) * x.size(2)});
   }
 };
 
-// A convolution over (B, C, L, ..., L) with periodic boundaries and an odd kernel, output of
-// the same size. Its parameters are named and initialised as torch::nn::ConvNd's (weight,
-// bias; Kaiming-uniform), so model files and seeds mean what they meant with ConvNd.
-class CircularConvImpl : public torch::nn::Cloneable<CircularConvImpl> {
+// The conv conditioners' layer. Its parameters are named, shaped and initialised as
+// torch::nn::ConvNd's (weight (C_out, C, k, ..., k), bias; Kaiming-uniform), so model files
+// and seeds mean what they meant with ConvNd.
+class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
  public:
-  CircularConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel,
+  PeriodicConvImpl(int dims, std::int64_t in, std::int64_t out, std::int64_t kernel,
                    std::int64_t L)
       : dims_(dims), in_(in), out_(out), kernel_(kernel), L_(L) {
     reset();
@@ -168,29 +168,102 @@ class CircularConvImpl : public torch::nn::Cloneable<CircularConvImpl> {
     for (int mu = 0; mu < dims_; ++mu) shape.push_back(kernel_);
     weight = register_parameter("weight", torch::empty(shape));
     bias = register_parameter("bias", torch::empty({out_}));
-    index_ = circular_pad_index(L_, dims_, kernel_ / 2);
+    neighbours_ = periodic_neighbours(L_, dims_, kernel_);
+    const auto V = neighbours_.size(0) / (weight.numel() / (out_ * in_));
+    opposite_ = neighbours_.reshape({-1, V}).flip(0).reshape(-1).contiguous();
     torch::NoGradGuard no_grad;
     torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
     const double bound = 1.0 / std::sqrt(double(weight.numel() / out_));
     torch::nn::init::uniform_(bias, -bound, bound);
   }
+  /// x (C, V, B) -> (C_out, V, B).
   torch::Tensor forward(const torch::Tensor& x) {
-    if (index_.device() != x.device()) index_ = index_.to(x.device());
-    if (!torch::GradMode::is_enabled()) {  // sampling: no autograd node to build
-      const std::vector<std::int64_t> ones(std::size_t(dims_), 1), zeros(ones.size(), 0);
-      return at::convolution(circular_pad(x, index_, L_ + 2 * (kernel_ / 2)), weight, bias, ones,
-                             zeros, ones, false, zeros, 1);
-    }
-    return CircularConvFunction::apply(x, weight, bias, index_, L_ + 2 * (kernel_ / 2));
+    neighbours(x.device());
+    if (!torch::GradMode::is_enabled())  // sampling: no autograd node to build
+      return torch::addmm(bias.unsqueeze(1), weight.reshape({out_, -1}),
+                          PeriodicConvFunction::gather(x, neighbours_, weight))
+          .reshape({out_, x.size(1), x.size(2)});
+    return PeriodicConvFunction::apply(x, weight, bias, neighbours_, opposite_);
   }
+  const torch::Tensor& neighbours(const torch::Device& device) {
+    if (neighbours_.device() != device) {
+      neighbours_ = neighbours_.to(device);
+      opposite_ = opposite_.to(device);
+    }
+    return neighbours_;
+  }
+  const torch::Tensor& opposite() const { return opposite_; }
   torch::Tensor weight, bias;
 
  private:
   int dims_;
   std::int64_t in_, out_, kernel_, L_;
-  torch::Tensor index_;
+  torch::Tensor neighbours_, opposite_;
 };
-TORCH_MODULE(CircularConv);
+TORCH_MODULE(PeriodicConv);
+
+// A whole conv conditioner (periodic convolutions, LeakyReLU between them, optional final
+// tanh) as one autograd node with a hand-written backward: ~3 nodes fewer per layer, which on
+// the tutorial's tiny lattices is a fixed cost per training step (it does not shrink with the
+// batch per rank). Same arithmetic as the layers applied one by one (test_flows_layers).
+class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNetFunction> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               torch::TensorList weights, torch::TensorList biases,
+                               const torch::Tensor& neighbours, const torch::Tensor& opposite,
+                               double slope, bool final_tanh) {
+    const std::int64_t V = x.size(1), B = x.size(2), n = std::int64_t(weights.size());
+    std::vector<torch::Tensor> save;
+    torch::Tensor h = x;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto& w = weights[std::size_t(i)];
+      const auto cols = PeriodicConvFunction::gather(h, neighbours, w);
+      auto z = torch::addmm(biases[std::size_t(i)].unsqueeze(1), w.reshape({w.size(0), -1}), cols);
+      if (i + 1 < n) z = torch::leaky_relu(z, slope);
+      else if (final_tanh) z = torch::tanh(z);
+      h = z.reshape({w.size(0), V, B});
+      save.push_back(cols);
+      save.push_back(h);
+    }
+    for (const auto& w : weights) save.push_back(w);
+    save.push_back(opposite);
+    ctx->save_for_backward(save);
+    ctx->saved_data["slope"] = slope;
+    ctx->saved_data["final_tanh"] = final_tanh;
+    return h;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const std::size_t n = (saved.size() - 1) / 3;
+    const auto& opposite = saved.back();
+    const double slope = ctx->saved_data["slope"].toDouble();
+    const bool final_tanh = ctx->saved_data["final_tanh"].toBool();
+    std::vector<torch::Tensor> dw(n), db(n);
+    torch::Tensor g = grads[0], dx;
+    for (std::size_t i = n; i-- > 0;) {
+      const auto &cols = saved[2 * i], &h = saved[2 * i + 1], &w = saved[2 * n + i];
+      const std::int64_t Co = w.size(0), C = w.size(1), V = h.size(1), B = h.size(2);
+      if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
+      else if (final_tanh) g = torch::tanh_backward(g, h);
+      const auto g2 = g.reshape({Co, V * B});
+      dw[i] = g2.mm(cols.t()).reshape(w.sizes());
+      db[i] = g2.sum(1);
+      if (i > 0 || ctx->needs_input_grad(0)) {
+        const auto K = opposite.size(0) / V;
+        const auto dcols = g.reshape({Co, V, B}).index_select(1, opposite).reshape({Co * K, V * B});
+        g = w.transpose(0, 1).reshape({C, Co * K}).mm(dcols).reshape({C, V, B});
+      }
+    }
+    if (ctx->needs_input_grad(0)) dx = g;
+    torch::autograd::variable_list out{dx};
+    out.insert(out.end(), dw.begin(), dw.end());
+    out.insert(out.end(), db.begin(), db.end());
+    out.resize(out.size() + 4);  // neighbours, opposite, slope, final_tanh
+    return out;
+  }
+};
 
 }  // namespace
 
@@ -214,13 +287,38 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
     if (!conv)
       net->push_back(torch::nn::Linear(a, b));
     else
-      net->push_back(CircularConv(shape.dims, a, b, o.kernel, shape.L));
+      net->push_back(PeriodicConv(shape.dims, a, b, o.kernel, shape.L));
     if (i + 2 < sizes.size())
       net->push_back(torch::nn::LeakyReLU());
     else if (o.final_tanh)
       net->push_back(torch::nn::Tanh());
   }
   return net;
+}
+
+torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::Tensor& x) {
+  std::vector<torch::Tensor> weights, biases;
+  PeriodicConvImpl* first = nullptr;
+  double slope = 0.01;
+  bool final_tanh = false;
+  for (const auto& child : net->children()) {
+    if (auto* conv = dynamic_cast<PeriodicConvImpl*>(child.get())) {
+      if (first == nullptr) first = conv;
+      weights.push_back(conv->weight);
+      biases.push_back(conv->bias);
+      final_tanh = false;
+    } else if (auto* leaky = dynamic_cast<torch::nn::LeakyReLUImpl*>(child.get())) {
+      slope = leaky->options.negative_slope();
+    } else if (dynamic_cast<torch::nn::TanhImpl*>(child.get())) {
+      final_tanh = true;
+    }
+  }
+  if (first == nullptr) throw runtime_error("conv_conditioner_forward: not a conv conditioner");
+  const auto& nb = first->neighbours(x.device());
+  if (!torch::GradMode::is_enabled()) return net->forward(x);  // no node to build
+  return PeriodicConvNetFunction::apply(x, torch::TensorList(weights), torch::TensorList(biases), nb,
+                                        first->opposite(), slope,
+                                        final_tanh);
 }
 
 CouplingLayer::CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
@@ -244,7 +342,12 @@ void CouplingLayer::cast_masks(const torch::Tensor& like) const {
 
 torch::Tensor CouplingLayer::condition(const torch::Tensor& frozen) {
   const std::int64_t B = frozen.size(0);
-  if (net_kind_ == "conv") return net_->forward(frozen.unsqueeze(1));
+  if (net_kind_ == "conv") {  // the site-major layout (C, V, B) of the periodic convolutions
+    const auto out = conv_conditioner_forward(net_, frozen.reshape({B, -1}).t().unsqueeze(0));
+    auto shape = shape_.batch(B);
+    shape.insert(shape.begin() + 1, out_channels_);
+    return out.permute({2, 0, 1}).reshape(shape);
+  }
   auto out = net_->forward(frozen.reshape({B, -1}));
   auto shape = shape_.batch(B);
   shape.insert(shape.begin() + 1, out_channels_);

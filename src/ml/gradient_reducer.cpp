@@ -52,6 +52,10 @@ class MpiBucketReducer final : public GradientReducer {
     }
     slot_ = where;
     filled_.assign(params_.size(), false);
+    // With one bucket there is nothing to overlap: the all-reduce can start only after the
+    // last gradient anyway, and a hook per parameter costs more than it saves (small models
+    // have ~100 parameter tensors).
+    overlap_ = overlap_ && buckets_.size() > 1;
     if (overlap_ && ranks_ > 1)
       for (std::size_t k = 0; k < params_.size(); ++k)
         if (params_[k].requires_grad())

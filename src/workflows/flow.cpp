@@ -105,7 +105,7 @@ config::Schema flow_schema() {
            "(N, L, ..., L) in the AKS field; for ising_hs /t0/spins, int8)");
 
   s.integer("sample.proposals", 10000, 1, 1e12, "proposals of the Metropolis-Hastings chain");
-  s.integer("sample.chunk", 1024, 1, 1e9, "proposals per forward pass");
+  s.integer("sample.chunk", 256, 1, 1e9, "proposals per forward pass");
 
   s.real("parallel.bucket_mb", 25.0, 0.001, 1e6, "gradient all-reduce bucket size (MiB)");
   s.boolean("parallel.overlap", true, "start all-reduces from gradient hooks");

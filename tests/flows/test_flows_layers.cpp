@@ -86,10 +86,10 @@ TEST(FlowLayers, AffineConvInvertsWithExactLogDet) {
   check_bijection(tiny(3, 2, "affine", "conv"));
 }
 
-// The conv conditioner's periodic convolution (own backward) against LibTorch's circular
+// The conv conditioner's periodic convolution (own layout and backward) against LibTorch's circular
 // padding + convolution with the same weights: outputs, input gradients and parameter
 // gradients, d = 1, 2, 3, kernels 3 and 5.
-TEST(FlowLayers, CircularConvMatchesLibTorchCircularPadding) {
+TEST(FlowLayers, PeriodicConvMatchesLibTorchCircularPadding) {
   struct Case { int dims, L; std::int64_t kernel; };
   for (const Case k : {Case{1, 6, 3}, Case{1, 4, 5}, Case{2, 4, 3}, Case{2, 5, 5}, Case{3, 3, 3}}) {
     SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) +
@@ -102,7 +102,11 @@ TEST(FlowLayers, CircularConvMatchesLibTorchCircularPadding) {
     auto net = make_conditioner(shape, o, 2);
     net->to(torch::kFloat64);
     auto x = torch::randn(shape.batch(3), torch::kFloat64).unsqueeze(1).requires_grad_(true);
-    const auto y = net->forward(x);
+    // the conditioner's layout: (C, V, B)
+    auto site_major = [&](const torch::Tensor& t) {
+      return t.reshape({t.size(0), t.size(1), -1}).permute({1, 2, 0});
+    };
+    const auto y = net->forward(site_major(x));
 
     // reference: the same parameters through torch's own circular padding
     std::vector<torch::Tensor> w, b;
@@ -119,7 +123,7 @@ TEST(FlowLayers, CircularConvMatchesLibTorchCircularPadding) {
       h = at::convolution(h, w[i], b[i], ones, zeros, ones, false, zeros, 1);
       h = i + 1 < w.size() ? torch::leaky_relu(h, 0.01) : torch::tanh(h);
     }
-    EXPECT_LT((y - h).abs().max().item<double>(), 1e-13);
+    EXPECT_LT((y - site_major(h)).abs().max().item<double>(), 1e-13);
     // a random cotangent: gradients of <c, y> w.r.t. x and every parameter
     const auto c = torch::randn_like(y);
     std::vector<torch::Tensor> mine_in{x}, ref_in{xr};
@@ -128,15 +132,23 @@ TEST(FlowLayers, CircularConvMatchesLibTorchCircularPadding) {
     ref_in.insert(ref_in.end(), w.begin(), w.end());
     ref_in.insert(ref_in.end(), b.begin(), b.end());
     const auto g = torch::autograd::grad({(c * y).sum()}, mine_in);
-    const auto gr = torch::autograd::grad({(c * h).sum()}, ref_in);
+    const auto gr = torch::autograd::grad({(c * site_major(h)).sum()}, ref_in);
     for (std::size_t i = 0; i < g.size(); ++i) {
       ASSERT_TRUE(g[i].defined());
       EXPECT_GT(gr[i].abs().max().item<double>(), 1e-3);
       EXPECT_LT((g[i] - gr[i]).abs().max().item<double>(), 1e-12) << "gradient " << i;
     }
+    // the fused conditioner (one autograd node, what the coupling layers call)
+    const auto yf = conv_conditioner_forward(net, site_major(x));
+    EXPECT_LT((yf - y).abs().max().item<double>(), 1e-15);
+    const auto gf = torch::autograd::grad({(c * yf).sum()}, mine_in);
+    for (std::size_t i = 0; i < gf.size(); ++i) {
+      ASSERT_TRUE(gf[i].defined());
+      EXPECT_LT((gf[i] - gr[i]).abs().max().item<double>(), 1e-12) << "fused, gradient " << i;
+    }
     // without autograd (the sampler's path) the same numbers
     torch::NoGradGuard ng;
-    EXPECT_LT((net->forward(x) - y).abs().max().item<double>(), 1e-15);
+    EXPECT_LT((net->forward(site_major(x)) - y).abs().max().item<double>(), 1e-15);
   }
 }
 

@@ -177,6 +177,52 @@ TEST(Schedules, MatchTheirClosedForms) {
   EXPECT_GT(s.at(14), 0.0004);
 }
 
+// make_optimizer's Adam keeps its moments in flat buffers; its parameters must be bitwise
+// those of torch::optim::Adam: float32 and float64, with and without weight decay, and with
+// a parameter that has no gradient on some steps (torch skips it, with its own step count).
+// Its state survives optimizer_state / restore_optimizer_state.
+TEST(Optimizers, FlatAdamIsTorchAdamBitForBit) {
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64})
+    for (const double wd : {0.0, 0.01}) {
+      SCOPED_TRACE(std::string(dtype == torch::kFloat32 ? "float32" : "float64") +
+                   ", weight decay " + std::to_string(wd));
+      torch::manual_seed(5);
+      std::vector<torch::Tensor> a, b;
+      for (const auto& shape : std::vector<std::vector<std::int64_t>>{{7, 3}, {3}, {2, 2, 5}, {1}}) {
+        a.push_back(torch::randn(shape, dtype).requires_grad_(true));
+        b.push_back(a.back().detach().clone().requires_grad_(true));
+      }
+      OptimizerOptions o;
+      o.lr = 3e-2;
+      o.weight_decay = wd;
+      auto ours = make_optimizer(a, o);
+      ASSERT_EQ(dynamic_cast<torch::optim::Adam*>(ours.get()), nullptr) << "not the flat Adam";
+      torch::optim::Adam theirs(b, torch::optim::AdamOptions(o.lr).weight_decay(wd));
+      std::unique_ptr<torch::optim::Optimizer> resumed;
+      for (int step = 0; step < 12; ++step) {
+        for (std::size_t i = 0; i < a.size(); ++i) {
+          const bool skip = i == 2 && (step == 3 || step == 4);  // no gradient this step
+          a[i].mutable_grad() = torch::Tensor();
+          b[i].mutable_grad() = torch::Tensor();
+          if (skip) continue;
+          const auto g = torch::randn(a[i].sizes(), dtype) * double(1 + step);
+          a[i].mutable_grad() = g.clone();
+          b[i].mutable_grad() = g.clone();
+        }
+        ours->step();
+        theirs.step();
+        for (std::size_t i = 0; i < a.size(); ++i)
+          ASSERT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i << " after step " << step;
+        if (step == 6) {  // a restart from the state after step 6 continues identically
+          const auto bytes = optimizer_state(*ours);
+          resumed = make_optimizer(a, o);
+          restore_optimizer_state(*resumed, bytes);
+          ours.swap(resumed);
+        }
+      }
+    }
+}
+
 TEST(SampleOrder, PermutationsDependOnlyOnSeedAndEpoch) {
   const auto a = epoch_permutation(7, 0, 1000), b = epoch_permutation(7, 0, 1000);
   EXPECT_EQ(a, b);

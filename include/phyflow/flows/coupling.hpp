@@ -43,10 +43,16 @@ struct ConditionerOptions {
   bool final_tanh = true;
 };
 
-/// The conditioner: conv nets map (B, 1, L, ...) -> (B, out, L, ...); dense nets (B, V) ->
+/// The conditioner: conv nets (periodic convolutions, one gather + one GEMM each) work in the
+/// site-major layout, batch innermost: (1, V, B) -> (out, V, B) with V = L^d flattened
+/// row-major; dense nets (B, V) ->
 /// (B, out V).
 torch::nn::Sequential make_conditioner(const LatticeShape& shape, const ConditionerOptions& o,
                                        std::int64_t out_channels);
+
+/// A conv conditioner made by make_conditioner applied to x (1, V, B) as one autograd node
+/// (its layers fused, hand-written backward); the same numbers as net->forward(x).
+torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::Tensor& x);
 
 /// One invertible layer of a flow on fields (B, L, ..., L).
 class Bijector : public torch::nn::Module {

@@ -19,7 +19,7 @@ namespace phyflow::flows {
 struct ProposalOptions {
   std::int64_t proposals = 1000;
   std::uint64_t seed = 1;
-  std::int64_t chunk = 1024;  ///< proposals per forward pass
+  std::int64_t chunk = 256;  ///< proposals per forward pass (activations stay in cache)
   double progress_interval = 5.0;
 };
 
