@@ -202,29 +202,69 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
 };
 TORCH_MODULE(PeriodicConv);
 
-// A whole conv conditioner (periodic convolutions, LeakyReLU between them, optional final
-// tanh) as one autograd node with a hand-written backward: ~3 nodes fewer per layer, which on
-// the tutorial's tiny lattices is a fixed cost per training step (it does not shrink with the
-// batch per rank). Same arithmetic as the layers applied one by one (test_flows_layers).
+// A conv net's pass (periodic convolutions, LeakyReLU between them, optional final tanh) on
+// x (C, V, B); with save, what its backward needs: per layer the gathered columns and the
+// output.
+torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
+                             torch::TensorList biases, const torch::Tensor& neighbours,
+                             double slope, bool final_tanh, std::vector<torch::Tensor>* save) {
+  const std::int64_t V = x.size(1), B = x.size(2), n = std::int64_t(weights.size());
+  torch::Tensor h = x;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto& w = weights[std::size_t(i)];
+    const auto cols = PeriodicConvFunction::gather(h, neighbours, w);
+    auto z = torch::addmm(biases[std::size_t(i)].unsqueeze(1), w.reshape({w.size(0), -1}), cols);
+    if (i + 1 < n) z = torch::leaky_relu(z, slope);
+    else if (final_tanh) z = torch::tanh(z);
+    h = z.reshape({w.size(0), V, B});
+    if (save != nullptr) {
+      save->push_back(cols);
+      save->push_back(h);
+    }
+  }
+  return h;
+}
+
+// Its backward: g, the gradient of the output; saved = (cols, h) per layer as conv_net_apply
+// left them. Fills dw and db; returns the input gradient when need_dx (else undefined).
+torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor>& saved,
+                                std::size_t first_saved, torch::TensorList weights,
+                                const torch::Tensor& opposite, double slope, bool final_tanh,
+                                bool need_dx, std::vector<torch::Tensor>& dw,
+                                std::vector<torch::Tensor>& db) {
+  const std::size_t n = weights.size();
+  dw.assign(n, torch::Tensor());
+  db.assign(n, torch::Tensor());
+  for (std::size_t i = n; i-- > 0;) {
+    const auto &cols = saved[first_saved + 2 * i], &h = saved[first_saved + 2 * i + 1];
+    const auto& w = weights[i];
+    const std::int64_t Co = w.size(0), C = w.size(1), V = h.size(1), B = h.size(2);
+    if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
+    else if (final_tanh) g = torch::tanh_backward(g, h);
+    const auto g2 = g.reshape({Co, V * B});
+    dw[i] = g2.mm(cols.t()).reshape(w.sizes());
+    db[i] = g2.sum(1);
+    if (i > 0 || need_dx) {
+      const auto K = opposite.size(0) / V;
+      const auto dcols = g.reshape({Co, V, B}).index_select(1, opposite).reshape({Co * K, V * B});
+      g = w.transpose(0, 1).reshape({C, Co * K}).mm(dcols).reshape({C, V, B});
+    }
+  }
+  return need_dx ? g : torch::Tensor();
+}
+
+// A whole conv conditioner as one autograd node with a hand-written backward: ~3 nodes fewer
+// per layer, which on the tutorial's tiny lattices is a fixed cost per training step (it does
+// not shrink with the batch per rank). Same arithmetic as the layers applied one by one
+// (test_flows_layers).
 class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNetFunction> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                torch::TensorList weights, torch::TensorList biases,
                                const torch::Tensor& neighbours, const torch::Tensor& opposite,
                                double slope, bool final_tanh) {
-    const std::int64_t V = x.size(1), B = x.size(2), n = std::int64_t(weights.size());
     std::vector<torch::Tensor> save;
-    torch::Tensor h = x;
-    for (std::int64_t i = 0; i < n; ++i) {
-      const auto& w = weights[std::size_t(i)];
-      const auto cols = PeriodicConvFunction::gather(h, neighbours, w);
-      auto z = torch::addmm(biases[std::size_t(i)].unsqueeze(1), w.reshape({w.size(0), -1}), cols);
-      if (i + 1 < n) z = torch::leaky_relu(z, slope);
-      else if (final_tanh) z = torch::tanh(z);
-      h = z.reshape({w.size(0), V, B});
-      save.push_back(cols);
-      save.push_back(h);
-    }
+    const auto h = conv_net_apply(x, weights, biases, neighbours, slope, final_tanh, &save);
     for (const auto& w : weights) save.push_back(w);
     save.push_back(opposite);
     ctx->save_for_backward(save);
@@ -237,30 +277,119 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const std::size_t n = (saved.size() - 1) / 3;
-    const auto& opposite = saved.back();
-    const double slope = ctx->saved_data["slope"].toDouble();
-    const bool final_tanh = ctx->saved_data["final_tanh"].toBool();
-    std::vector<torch::Tensor> dw(n), db(n);
-    torch::Tensor g = grads[0], dx;
-    for (std::size_t i = n; i-- > 0;) {
-      const auto &cols = saved[2 * i], &h = saved[2 * i + 1], &w = saved[2 * n + i];
-      const std::int64_t Co = w.size(0), C = w.size(1), V = h.size(1), B = h.size(2);
-      if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
-      else if (final_tanh) g = torch::tanh_backward(g, h);
-      const auto g2 = g.reshape({Co, V * B});
-      dw[i] = g2.mm(cols.t()).reshape(w.sizes());
-      db[i] = g2.sum(1);
-      if (i > 0 || ctx->needs_input_grad(0)) {
-        const auto K = opposite.size(0) / V;
-        const auto dcols = g.reshape({Co, V, B}).index_select(1, opposite).reshape({Co * K, V * B});
-        g = w.transpose(0, 1).reshape({C, Co * K}).mm(dcols).reshape({C, V, B});
-      }
-    }
-    if (ctx->needs_input_grad(0)) dx = g;
+    const std::vector<torch::Tensor> weights(saved.begin() + std::ptrdiff_t(2 * n),
+                                             saved.begin() + std::ptrdiff_t(3 * n));
+    std::vector<torch::Tensor> dw, db;
+    const auto dx = conv_net_backward(grads[0], saved, 0, weights, saved.back(),
+                                      ctx->saved_data["slope"].toDouble(),
+                                      ctx->saved_data["final_tanh"].toBool(),
+                                      ctx->needs_input_grad(0), dw, db);
     torch::autograd::variable_list out{dx};
     out.insert(out.end(), dw.begin(), dw.end());
     out.insert(out.end(), db.begin(), db.end());
     out.resize(out.size() + 4);  // neighbours, opposite, slope, final_tanh
+    return out;
+  }
+};
+
+// A whole affine coupling with a conv conditioner (no Z2 symmetrisation) as one autograd node:
+// x (B, L, ..., L) -> (y, log det) with, in the site-major layout (V, B),
+//   forward (z -> phi):  y = m x + a (x e^s + t),      log det =  sum_v a s,
+//   reverse (phi -> z):  y = m x + a (x - t) e^{-s},   log det = -sum_v a s,
+// (s, t) = net(m x), a = 1 - m. The composition of ~12 autograd nodes (mask, layout copies,
+// channel selects, exp, addcmul, site sum) and their backward nodes becomes one: on the
+// tutorial's 8 x 8 lattices the autograd bookkeeping of those nodes was a fixed cost per
+// training step, i.e. what limited the scaling over ranks. Same arithmetic as the unfused
+// composition but for the order of the site sum (test_flows_layers checks values and every
+// gradient against it).
+class AffineConvCouplingFunction
+    : public torch::autograd::Function<AffineConvCouplingFunction> {
+ public:
+  struct Pass {
+    torch::Tensor y, logdet, xt, e, u;  // u: x e^s (forward) or (x - t) e^{-s} (reverse)
+    std::vector<torch::Tensor> net;    // conv_net_apply's saved tensors
+  };
+
+  static Pass compute(const torch::Tensor& x, torch::TensorList weights, torch::TensorList biases,
+                      const torch::Tensor& neighbours, const torch::Tensor& m,
+                      const torch::Tensor& a, double slope, bool final_tanh, bool reverse,
+                      bool save) {
+    Pass p;
+    const std::int64_t B = x.size(0), V = x.numel() / B;
+    p.xt = x.reshape({B, V}).t().contiguous();  // (V, B)
+    const auto frozen = p.xt * m;
+    const auto out = conv_net_apply(frozen.unsqueeze(0), weights, biases, neighbours, slope,
+                                    final_tanh, save ? &p.net : nullptr);  // (2, V, B)
+    const auto s = out.select(0, 0), t = out.select(0, 1);
+    torch::Tensor yt;
+    if (!reverse) {
+      p.e = torch::exp(s);
+      p.u = p.xt * p.e;
+      yt = torch::addcmul(frozen, a, p.u + t);
+      p.logdet = (a * s).sum(0);
+    } else {
+      p.e = torch::exp(-s);
+      p.u = (p.xt - t) * p.e;
+      yt = torch::addcmul(frozen, a, p.u);
+      p.logdet = -(a * s).sum(0);
+    }
+    p.y = yt.t().reshape(x.sizes());
+    return p;
+  }
+
+  static torch::autograd::variable_list forward(
+      torch::autograd::AutogradContext* ctx, const torch::Tensor& x, torch::TensorList weights,
+      torch::TensorList biases, const torch::Tensor& neighbours, const torch::Tensor& opposite,
+      const torch::Tensor& m, const torch::Tensor& a, double slope, bool final_tanh,
+      bool reverse) {
+    auto p = compute(x, weights, biases, neighbours, m, a, slope, final_tanh, reverse, true);
+    std::vector<torch::Tensor> save{p.xt, p.e, p.u, m, a, opposite};
+    save.insert(save.end(), weights.begin(), weights.end());
+    save.insert(save.end(), p.net.begin(), p.net.end());
+    ctx->save_for_backward(save);
+    ctx->saved_data["slope"] = slope;
+    ctx->saved_data["final_tanh"] = final_tanh;
+    ctx->saved_data["reverse"] = reverse;
+    ctx->saved_data["layers"] = std::int64_t(weights.size());
+    return {p.y, p.logdet};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &xt = saved[0], &e = saved[1], &u = saved[2], &m = saved[3], &a = saved[4],
+               &opposite = saved[5];
+    const auto n = std::size_t(ctx->saved_data["layers"].toInt());
+    const std::vector<torch::Tensor> weights(saved.begin() + 6,
+                                             saved.begin() + 6 + std::ptrdiff_t(n));
+    const bool reverse = ctx->saved_data["reverse"].toBool();
+    const std::int64_t V = xt.size(0), B = xt.size(1);
+    const auto& gy = grads[0];
+    const auto& gld = grads[1];
+    // (the engine materialises the gradient of an unused output as zeros)
+    const auto gyt = gy.reshape({B, V}).t();
+    const auto ga = gyt * a;  // gradient of the active part before the mask
+    // d y / d x along the diagonal: m + a e (both directions); d y / d s and d y / d t
+    auto gx = torch::addcmul(gyt * m, ga, e);
+    torch::Tensor gs, gt;
+    if (!reverse) {
+      gs = ga * u;
+      gt = ga;
+    } else {
+      gs = -(ga * u);
+      gt = -(ga * e);
+    }
+    gs = torch::addcmul(gs, reverse ? -a : a, gld.unsqueeze(0));
+    std::vector<torch::Tensor> dw, db;
+    const auto gfrozen = conv_net_backward(torch::stack({gs, gt}), saved, 6 + n, weights,
+                                           opposite, ctx->saved_data["slope"].toDouble(),
+                                           ctx->saved_data["final_tanh"].toBool(),
+                                           /*need_dx=*/true, dw, db);
+    gx = torch::addcmul(gx, m, gfrozen.select(0, 0));
+    torch::autograd::variable_list out{gx.t().reshape(gy.sizes())};
+    out.insert(out.end(), dw.begin(), dw.end());
+    out.insert(out.end(), db.begin(), db.end());
+    out.resize(out.size() + 7);  // neighbours, opposite, m, a, slope, final_tanh, reverse
     return out;
   }
 };
@@ -296,29 +425,60 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
   return net;
 }
 
-torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::Tensor& x) {
+namespace {
+// The parts of a conv conditioner made by make_conditioner.
+struct ConvNet {
   std::vector<torch::Tensor> weights, biases;
   PeriodicConvImpl* first = nullptr;
   double slope = 0.01;
   bool final_tanh = false;
+};
+ConvNet conv_net_parts(torch::nn::Sequential& net) {
+  ConvNet c;
   for (const auto& child : net->children()) {
     if (auto* conv = dynamic_cast<PeriodicConvImpl*>(child.get())) {
-      if (first == nullptr) first = conv;
-      weights.push_back(conv->weight);
-      biases.push_back(conv->bias);
-      final_tanh = false;
+      if (c.first == nullptr) c.first = conv;
+      c.weights.push_back(conv->weight);
+      c.biases.push_back(conv->bias);
+      c.final_tanh = false;
     } else if (auto* leaky = dynamic_cast<torch::nn::LeakyReLUImpl*>(child.get())) {
-      slope = leaky->options.negative_slope();
+      c.slope = leaky->options.negative_slope();
     } else if (dynamic_cast<torch::nn::TanhImpl*>(child.get())) {
-      final_tanh = true;
+      c.final_tanh = true;
     }
   }
-  if (first == nullptr) throw runtime_error("conv_conditioner_forward: not a conv conditioner");
-  const auto& nb = first->neighbours(x.device());
-  if (!torch::GradMode::is_enabled()) return net->forward(x);  // no node to build
-  return PeriodicConvNetFunction::apply(x, torch::TensorList(weights), torch::TensorList(biases), nb,
-                                        first->opposite(), slope,
-                                        final_tanh);
+  if (c.first == nullptr) throw runtime_error("not a conv conditioner");
+  return c;
+}
+}  // namespace
+
+torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::Tensor& x) {
+  const auto c = conv_net_parts(net);
+  const auto& nb = c.first->neighbours(x.device());
+  if (!torch::GradMode::is_enabled())  // no node to build
+    return conv_net_apply(x, c.weights, c.biases, nb, c.slope, c.final_tanh, nullptr);
+  return PeriodicConvNetFunction::apply(x, torch::TensorList(c.weights),
+                                        torch::TensorList(c.biases), nb, c.first->opposite(),
+                                        c.slope, c.final_tanh);
+}
+
+std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling(torch::nn::Sequential& net,
+                                                             const torch::Tensor& mask,
+                                                             const torch::Tensor& active,
+                                                             const torch::Tensor& x,
+                                                             bool reverse) {
+  const auto c = conv_net_parts(net);
+  const auto& nb = c.first->neighbours(x.device());
+  const auto m = mask.reshape({-1, 1}), a = active.reshape({-1, 1});
+  if (!torch::GradMode::is_enabled()) {
+    auto p = AffineConvCouplingFunction::compute(x, c.weights, c.biases, nb, m, a, c.slope,
+                                                 c.final_tanh, reverse, /*save=*/false);
+    return {p.y, p.logdet};
+  }
+  const auto out = AffineConvCouplingFunction::apply(
+      x, torch::TensorList(c.weights), torch::TensorList(c.biases), nb, c.first->opposite(), m, a,
+      c.slope, c.final_tanh, reverse);
+  return {out[0], out[1]};
 }
 
 CouplingLayer::CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
@@ -370,6 +530,8 @@ std::pair<torch::Tensor, torch::Tensor> AffineCoupling::shift_scale(const torch:
 }
 
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::forward(const torch::Tensor& z) {
+  if (net_kind_ == "conv" && !z2_)
+    return affine_conv_coupling(net_, mask(z), active_mask(z), z, /*reverse=*/false);
   const auto m = mask(z), active = active_mask(z);
   const auto frozen = m * z;
   const auto [s, t] = shift_scale(frozen);
@@ -379,6 +541,8 @@ std::pair<torch::Tensor, torch::Tensor> AffineCoupling::forward(const torch::Ten
 }
 
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::reverse(const torch::Tensor& phi) {
+  if (net_kind_ == "conv" && !z2_)
+    return affine_conv_coupling(net_, mask(phi), active_mask(phi), phi, /*reverse=*/true);
   const auto m = mask(phi), active = active_mask(phi);
   const auto frozen = m * phi;
   const auto [s, t] = shift_scale(frozen);

@@ -53,6 +53,15 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
 /// A conv conditioner made by make_conditioner applied to x (1, V, B) as one autograd node
 /// (its layers fused, hand-written backward); the same numbers as net->forward(x).
 torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::Tensor& x);
+/// An affine coupling with a conv conditioner made by make_conditioner (out channels s, t),
+/// as one autograd node: x (B, L, ..., L), mask (1 = frozen) and active = 1 - mask in x's
+/// dtype (V elements); forward y = m x + a (x e^s + t), log det = sum a s; reverse
+/// y = m x + a (x - t) e^{-s}, log det = -sum a s; (s, t) = net(m x).
+std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling(torch::nn::Sequential& net,
+                                                             const torch::Tensor& mask,
+                                                             const torch::Tensor& active,
+                                                             const torch::Tensor& x,
+                                                             bool reverse);
 
 /// One invertible layer of a flow on fields (B, L, ..., L).
 class Bijector : public torch::nn::Module {
