@@ -27,6 +27,10 @@ PendulumModel::PendulumModel(const PendulumModelOptions& options, const DataShap
     throw input_error("model.dt must be > 0 and model.substeps >= 1");
   net_ = make_mlp(n_scalars, o_.layers, o_.width, o_.activation, o_.hamiltonian ? 1 : 4 * n_vectors);
   register_module("net", net_);
+  std::vector<std::int64_t> upper;  // row-major upper triangle, as torch::triu_indices
+  for (int i = 0; i < n_vectors; ++i)
+    for (int j = i; j < n_vectors; ++j) upper.push_back(i * n_vectors + j);
+  upper_ = torch::tensor(upper, torch::kInt64);
 }
 
 nlohmann::json PendulumModel::options() const {
@@ -34,23 +38,22 @@ nlohmann::json PendulumModel::options() const {
           {"dt", o_.dt},         {"substeps", o_.substeps}};
 }
 
-namespace {
-/// (B, 5, 3): x1, x2, p1, p2, g.
-torch::Tensor vectors(const torch::Tensor& z) {
+torch::Tensor PendulumModel::vectors(const torch::Tensor& z) const {
   const auto b = z.size(0);
-  auto g = torch::zeros({b, 1, 3}, z.options());
-  g.select(2, 2).fill_(1.0);
-  return torch::cat({z.view({b, 4, 3}), g}, 1);
+  if (!g_.defined() || g_.scalar_type() != z.scalar_type() || g_.device() != z.device())
+    g_ = torch::tensor({0.0, 0.0, 1.0}, torch::kFloat64).to(z.options()).view({1, 1, 3});
+  return torch::cat({z.view({b, 4, 3}), g_.expand({b, 1, 3})}, 1);
 }
-}  // namespace
 
 torch::Tensor PendulumModel::scalars(const torch::Tensor& z) const {
+  const auto b = z.size(0);
+  // the Gram matrix's upper triangle by one index_select (an advanced index with two index
+  // tensors costs more, backward included)
   const auto v = vectors(z);
-  const auto gram = torch::matmul(v, v.transpose(1, 2));
-  const auto idx = torch::triu_indices(n_vectors, n_vectors, 0, torch::TensorOptions().dtype(torch::kLong));
+  const auto gram = torch::matmul(v, v.transpose(1, 2)).reshape({b, n_vectors * n_vectors});
   const auto x1 = z.narrow(1, 0, 3), x2 = z.narrow(1, 3, 3);
-  return torch::cat({gram.index({torch::indexing::Slice(), idx[0], idx[1]}),
-                     x1.norm(2, 1, true), (x1 - x2).norm(2, 1, true)},
+  return torch::cat({gram.index_select(1, upper_.to(z.device())), x1.norm(2, 1, true),
+                     (x1 - x2).norm(2, 1, true)},
                     1);
 }
 

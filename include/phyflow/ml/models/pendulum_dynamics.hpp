@@ -50,6 +50,13 @@ class PendulumModel : public Model {
   PendulumModelOptions o_;
   DataShape shape_;
   torch::nn::Sequential net_{nullptr};
+  /// (B, 5, 3): x1, x2, p1, p2 and the unit vector g along z.
+  torch::Tensor vectors(const torch::Tensor& z) const;
+  // Constants of scalars(), made once (it runs 4 x substeps x steps times per batch): the
+  // flattened indices of the Gram matrix's upper triangle, and the unit vector g as (1, 1, 3)
+  // in the dtype and device of the last call.
+  torch::Tensor upper_;
+  mutable torch::Tensor g_;
 };
 
 }  // namespace phyflow::ml
