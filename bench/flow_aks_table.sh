@@ -8,7 +8,10 @@
 #   bench/flow_aks_table.sh OUTDIR [TRAIN_STEPS] [PROPOSALS] [MC_SAMPLES] [OBJECTIVE] [ENSEMBLES]
 # OBJECTIVE: reverse_kl (default) or forward_kl (trained on the HMC run's fields); ENSEMBLES:
 # e.g. "E1 E2" (default all five). An ensemble whose three summaries exist in OUTDIR is not
-# run again (delete them to redo it); the table covers all of ENSEMBLES.
+# run again (delete them to redo it); the table covers all of ENSEMBLES. FLOW_SET: further
+# settings of the flow runs, e.g. the recipe that met the tutorial aims (docs/results/flows.md):
+#   FLOW_SET='model.hidden=[16,16] train.batch=128 train.schedule=cosine' \
+#     bench/flow_aks_table.sh aks2 10000 100000 200000 forward_kl
 set -euo pipefail
 out="${1:?usage: bench/flow_aks_table.sh OUTDIR [TRAIN_STEPS] [PROPOSALS] [MC_SAMPLES] [OBJECTIVE] [ENSEMBLES]}"
 steps="${2:-2500}"; proposals="${3:-100000}"; samples="${4:-100000}"
@@ -50,7 +53,10 @@ for e in $ensembles; do
     --overwrite --set progress.interval=1000 >"$out/$e.metropolis.log" 2>&1
   data=""
   [ "$objective" = forward_kl ] && data="--set train.objective=forward_kl --set train.data=$out/$e.hmc.h5"
-  "$exe" run "$root/inputs/flow_tutorial.yaml" $action --set train.steps=$steps $data \
+  read -r -a sets <<<"${FLOW_SET:-}"  # split on blanks, no globbing ([16,16] is a pattern)
+  extra=()
+  for setting in "${sets[@]}"; do extra+=(--set "$setting"); done
+  "$exe" run "$root/inputs/flow_tutorial.yaml" $action --set train.steps=$steps $data "${extra[@]}" \
     --set sample.proposals=$proposals --set output.path="$out/$e.flow.h5" --overwrite \
     --set progress.interval=1000 >"$out/$e.flow.log" 2>&1
 done
