@@ -299,7 +299,7 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
 // (s, t) = net(m x), a = 1 - m. The composition of ~12 autograd nodes (mask, layout copies,
 // channel selects, exp, addcmul, site sum) and their backward nodes becomes one: on the
 // tutorial's 8 x 8 lattices the autograd bookkeeping of those nodes was a fixed cost per
-// training step, i.e. what limited the scaling over ranks. Same arithmetic as the unfused
+// training step that did not shrink with the batch per rank. Same arithmetic as the unfused
 // composition but for the order of the site sum (test_flows_layers checks values and every
 // gradient against it).
 class AffineConvCouplingFunction

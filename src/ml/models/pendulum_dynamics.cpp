@@ -52,7 +52,8 @@ torch::Tensor PendulumModel::scalars(const torch::Tensor& z) const {
   const auto v = vectors(z);
   const auto gram = torch::matmul(v, v.transpose(1, 2)).reshape({b, n_vectors * n_vectors});
   const auto x1 = z.narrow(1, 0, 3), x2 = z.narrow(1, 3, 3);
-  return torch::cat({gram.index_select(1, upper_.to(z.device())), x1.norm(2, 1, true),
+  if (upper_.device() != z.device()) upper_ = upper_.to(z.device());  // moved once
+  return torch::cat({gram.index_select(1, upper_), x1.norm(2, 1, true),
                      (x1 - x2).norm(2, 1, true)},
                     1);
 }

@@ -54,8 +54,8 @@ class PendulumModel : public Model {
   torch::Tensor vectors(const torch::Tensor& z) const;
   // Constants of scalars(), made once (it runs 4 x substeps x steps times per batch): the
   // flattened indices of the Gram matrix's upper triangle, and the unit vector g as (1, 1, 3)
-  // in the dtype and device of the last call.
-  torch::Tensor upper_;
+  // in the dtype and device of the last call (both moved to the input's device once).
+  mutable torch::Tensor upper_;
   mutable torch::Tensor g_;
 };
 
