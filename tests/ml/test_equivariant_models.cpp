@@ -209,10 +209,11 @@ TEST(ScalarMlp, BadInputIsAnInputError) {
 // ---- pendulum: Hamiltonian network and Neural ODE ------------------------------------------------
 
 namespace {
-std::shared_ptr<PendulumModel> pendulum_model(bool hnn, int substeps = 4) {
+std::shared_ptr<PendulumModel> pendulum_model(bool hnn, int substeps = 4,
+                                              const std::string& activation = "tanh", int layers = 2) {
   torch::manual_seed(5);
   auto m = make_model(hnn ? "hnn" : "neural_ode",
-                      {{"layers", 2}, {"width", 16}, {"substeps", substeps}},
+                      {{"layers", layers}, {"width", 16}, {"substeps", substeps}, {"activation", activation}},
                       DataShape{DataLayout::regression, {12}, {48}, "pendulum"});
   m->to(torch::kFloat64);
   return std::dynamic_pointer_cast<PendulumModel>(m);
@@ -246,9 +247,24 @@ TEST(PendulumModels, HnnFieldIsTheSymplecticGradientOfH) {
   }
 }
 
+// The HNN's field is dH/dz written out as tensor operations (not autograd's double backward):
+// against autograd's gradient of H, for every activation and depth.
+TEST(PendulumModels, HnnFieldEqualsAutogradsGradientOfH) {
+  const auto z = pendulum_states(6) * 1.7;  // pre-activations of both signs, beyond +-1
+  for (const std::string act : {"tanh", "softplus", "silu", "relu"})
+    for (int layers : {1, 2, 3}) {
+      auto m = pendulum_model(true, 4, act, layers);
+      auto zz = z.clone().requires_grad_(true);
+      const auto g = torch::autograd::grad({m->hamiltonian(zz).sum()}, {zz})[0];
+      const auto expect = torch::cat({g.narrow(1, 6, 6), -g.narrow(1, 0, 6)}, 1);
+      torch::NoGradGuard off;
+      EXPECT_LT(rel(m->field(z), expect), 1e-13) << act << " " << layers;
+    }
+}
+
 TEST(PendulumModels, LossGradientsMatchFiniteDifferences) {
-  for (bool hnn : {true, false}) {
-    auto m = pendulum_model(hnn, 1);
+  for (const auto& [hnn, act] : {std::pair{true, "tanh"}, {true, "softplus"}, {true, "silu"}, {false, "tanh"}}) {
+    auto m = pendulum_model(hnn, 1, act);
     Batch b;
     b.x = pendulum_states(3);
     b.y = torch::randn({3, 48}, torch::kFloat64) * 0.1 + b.x.repeat({1, 4});
@@ -269,7 +285,7 @@ TEST(PendulumModels, LossGradientsMatchFiniteDifferences) {
         // The HNN's output bias does not enter dH/dz: no gradient (the reducer treats it as 0).
         const double fd = (lp - lm) / (2 * e),
                      g = p.grad().defined() ? p.grad().view({-1})[k].item<double>() : 0.0;
-        EXPECT_NEAR(g, fd, 1e-6 * (1 + std::abs(fd))) << (hnn ? "hnn " : "ode ") << named.key() << "[" << k << "]";
+        EXPECT_NEAR(g, fd, 1e-6 * (1 + std::abs(fd))) << (hnn ? "hnn " : "ode ") << act << " " << named.key() << "[" << k << "]";
       }
     }
   }

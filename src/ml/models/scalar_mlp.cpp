@@ -75,21 +75,27 @@ nlohmann::json ScalarMlp::options() const {
           {"permutation_invariant", o_.permutation_invariant}};
 }
 
-namespace {
-/// (B, n, d) vectors -> (B, n, n) Gram matrix under the metric.
-torch::Tensor gram(const torch::Tensor& v, bool minkowski) {
+torch::Tensor ScalarMlp::gram(const torch::Tensor& v, bool minkowski) const {
   if (!minkowski) return torch::matmul(v, v.transpose(1, 2));
-  auto eta = torch::ones({v.size(2)}, v.options());
-  eta.narrow(0, 1, v.size(2) - 1).fill_(-1.0);
-  return torch::matmul(v * eta, v.transpose(1, 2));
+  if (!eta_.defined() || eta_.size(0) != v.size(2) || eta_.scalar_type() != v.scalar_type() ||
+      eta_.device() != v.device()) {
+    auto eta = torch::full({v.size(2)}, -1.0, torch::kFloat64);
+    eta[0] = 1.0;  // time component first
+    eta_ = eta.to(v.options());
+  }
+  return torch::matmul(v * eta_, v.transpose(1, 2));
 }
-/// The upper triangle (a <= b) of (B, n, n) as (B, n(n+1)/2).
-torch::Tensor upper(const torch::Tensor& g) {
+
+torch::Tensor ScalarMlp::upper(const torch::Tensor& g) const {
   const auto n = g.size(1);
-  const auto idx = torch::triu_indices(n, n, 0, torch::TensorOptions().dtype(torch::kLong));
-  return g.index({torch::indexing::Slice(), idx[0], idx[1]});
+  if (!upper_.defined() || upper_.size(0) != n * (n + 1) / 2 || upper_.device() != g.device()) {
+    std::vector<std::int64_t> idx;  // row-major upper triangle, as torch::triu_indices
+    for (std::int64_t a = 0; a < n; ++a)
+      for (std::int64_t b = a; b < n; ++b) idx.push_back(a * n + b);
+    upper_ = torch::tensor(idx, torch::kInt64).to(g.device());
+  }
+  return g.reshape({g.size(0), n * n}).index_select(1, upper_);
 }
-}  // namespace
 
 torch::Tensor ScalarMlp::scalars(const torch::Tensor& x) const {
   const auto b = x.size(0);

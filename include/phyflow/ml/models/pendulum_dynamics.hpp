@@ -1,6 +1,8 @@
 // Learned dynamics of the double spring pendulum from scalars (Yao, Villar et al., "A simple
 // equivariant machine learning method for dynamics based on scalars", NeurIPS 2021 ML4PS):
-//   hnn         H = MLP(s(z)); dz/dt = (dH/dp, -dH/dx) by autograd (a Hamiltonian network)
+//   hnn         H = MLP(s(z)); dz/dt = (dH/dp, -dH/dx) (a Hamiltonian network; dH/dz by the
+//               chain rule written out as tensor operations, so the weights' gradients need one
+//               backward pass, not autograd's double backward)
 //   neural_ode  dz/dt = sum_j c_kj(s(z)) v_j for each output vector k (an equivariant Neural ODE)
 // where v = (x1, x2, p1, p2, g), g = e_z the gravity direction, and s(z) the inner products
 // <v_i, v_j> plus |x1| and |x1 - x2|: invariant under rotations and reflections of space that
@@ -9,6 +11,8 @@
 #pragma once
 
 #include "phyflow/ml/models/mlp.hpp"
+
+#include <torch/nn/modules/linear.h>
 
 namespace phyflow::ml {
 
@@ -50,13 +54,21 @@ class PendulumModel : public Model {
   PendulumModelOptions o_;
   DataShape shape_;
   torch::nn::Sequential net_{nullptr};
+  std::vector<std::shared_ptr<torch::nn::LinearImpl>> linears_;  ///< net_'s linear layers, in order
   /// (B, 5, 3): x1, x2, p1, p2 and the unit vector g along z.
   torch::Tensor vectors(const torch::Tensor& z) const;
+  /// s(z) from v = vectors(z): the 15 Gram entries and the 2 norms (B, 17).
+  torch::Tensor scalars_of(const torch::Tensor& v, const torch::Tensor& z) const;
+  /// hnn: J dH/dz (B, 12) by the chain rule through net_ and s(z) (see the .cpp).
+  torch::Tensor hamiltonian_field(const torch::Tensor& z);
   // Constants of scalars(), made once (it runs 4 x substeps x steps times per batch): the
   // flattened indices of the Gram matrix's upper triangle, and the unit vector g as (1, 1, 3)
   // in the dtype and device of the last call (both moved to the input's device once).
   mutable torch::Tensor upper_;
   mutable torch::Tensor g_;
+  /// (17, 20): dH/ds -> the coefficients (4 x 5) of J dH/dz on the vectors v (see the .cpp);
+  /// kept in the dtype and device of the last call.
+  torch::Tensor to_field_;
 };
 
 }  // namespace phyflow::ml

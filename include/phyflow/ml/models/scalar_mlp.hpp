@@ -47,6 +47,14 @@ class ScalarMlp : public Model {
   bool minkowski_ = false;
   int vectors_ = 0, dim_ = 0;
   torch::nn::Sequential net_{nullptr};
+  // Constants of every forward pass, made once: the flattened indices of the Gram matrix's
+  // upper triangle (one index_select; an advanced index with two index tensors costs more,
+  // backward included) and the metric's diagonal, in the dtype and device of the last call.
+  mutable torch::Tensor upper_, eta_;
+  /// (B, n, d) vectors -> (B, n, n) Gram matrix under the model's metric.
+  torch::Tensor gram(const torch::Tensor& v, bool minkowski) const;
+  /// The upper triangle (a <= b) of (B, n, n) as (B, n(n+1)/2), row-major.
+  torch::Tensor upper(const torch::Tensor& g) const;
 };
 
 }  // namespace phyflow::ml
