@@ -3,8 +3,9 @@
 # same step in PyTorch-Python (bench/torch_equivariant.py): scalar_mlp on O(5) (3 x 128 SiLU,
 # batch 512 per rank, blocks of 100 steps) and the pendulum HNN (2 x 128 softplus, RK4 4 x 2
 # steps, batch 50 per rank, blocks of 5 steps); the fastest of 3 blocks per run (both programs).
-# The runs alternate (phyflow 1 rank, PyTorch, phyflow 2 ranks) ROUNDS times, so a
-# change in the machine's load hits both sides; the table lists every run and the medians.
+# The runs alternate (phyflow 1 rank, PyTorch 1 process, phyflow 2 ranks, PyTorch 2 processes
+# averaging gradients over torch.distributed) ROUNDS times, so a change in the machine's load
+# hits both sides; the table lists every run and the medians.
 # Needs Debian's python3-torch (apt-get install python3-torch). Not a test. Usage, from the
 # repository root after scripts/build:
 #   bench/equivariant_throughput.sh [ROUNDS] [MODELS]      (default 5 "scalar_mlp hnn")
@@ -27,17 +28,19 @@ for model in $models; do
     one=$("$bench" "$model" "${args[@]}" | rate)
     py=$(/usr/bin/python3 "$root/bench/torch_equivariant.py" "$model" "${args[@]}" | rate)
     two=$(mpiexec -n 2 --bind-to none "$bench" "$model" "${args[@]}" | rate)
-    echo "$one $py $two" >>"$work/$model.txt"
+    py2=$(mpiexec -n 2 --bind-to none /usr/bin/python3 "$root/bench/torch_equivariant.py" "$model" "${args[@]}" | rate)
+    echo "$one $py $two $py2" >>"$work/$model.txt"
   done
   /usr/bin/python3 - "$model" "$work/$model.txt" <<'PY'
 import statistics as st, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[2]) if l.strip()]
-print(f"\n{sys.argv[1]}: samples/s, runs in order (phyflow 1 rank, PyTorch-Python, phyflow 2 ranks)")
-print("| run | phyflow 1 rank | PyTorch-Python | ratio | phyflow 2 ranks | 2-rank scaling |")
-print("|---|---|---|---|---|---|")
-for i, (a, p, b) in enumerate(rows, 1):
-    print(f"| {i} | {a:.0f} | {p:.0f} | {a / p:.2f} | {b:.0f} | {b / (2 * a):.0%} |")
-a, p, b = (st.median(c) for c in zip(*rows))
-print(f"| median | {a:.0f} | {p:.0f} | **{a / p:.2f}** | {b:.0f} | {b / (2 * a):.0%} |")
+print(f"\n{sys.argv[1]}: samples/s (all ranks), runs in order")
+print("| run | phyflow 1 rank | PyTorch-Python 1 | ratio | phyflow 2 ranks | PyTorch-Python 2 | ratio | phyflow 2-rank scaling |")
+print("|---|---|---|---|---|---|---|---|")
+def line(i, a, p, b, q, bold=""):
+    print(f"| {i} | {a:.0f} | {p:.0f} | {bold}{a / p:.2f}{bold} | {b:.0f} | {q:.0f} | {bold}{b / q:.2f}{bold} | {b / (2 * a):.0%} |")
+for i, r in enumerate(rows, 1):
+    line(i, *r)
+line("median", *(st.median(c) for c in zip(*rows)), bold="**")
 PY
 done

@@ -4,8 +4,13 @@ pendulum (H = MLP(scalars), dz/dt = J grad H by autograd, RK4 through 4 steps of
 `substeps`), Adam lr 1e-3, float32, one fixed batch; samples/s of the fastest of 3 blocks.
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_equivariant.py scalar_mlp DATA.h5 512 50
+
+Under mpiexec (-n 2: OpenMPI's OMPI_COMM_WORLD_RANK/SIZE) the processes train data-parallel as
+bench_equivariant does: each reads its own BATCH rows, and after every backward the gradients
+are averaged by one all-reduce of a flat buffer over torch.distributed (gloo, 127.0.0.1);
+samples/s counts all ranks.
 """
-import sys, time
+import os, sys, time
 import h5py, torch
 from torch import nn
 
@@ -15,9 +20,17 @@ width = int(sys.argv[6]) if len(sys.argv) > 6 else 128
 act = {"silu": nn.SiLU, "tanh": nn.Tanh, "softplus": nn.Softplus, "relu": nn.ReLU}[sys.argv[7] if len(sys.argv) > 7 else "silu"]
 torch.set_num_threads(1)
 torch.manual_seed(1)
+world = int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1"))
+rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
+if world > 1:
+    import torch.distributed as dist
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29533")
+    dist.init_process_group("gloo", rank=rank, world_size=world)
 f = h5py.File(path, "r")
-x = torch.tensor(f["x"][:batch], dtype=torch.float32)
-y = torch.tensor(f["y"][:batch], dtype=torch.float32)
+rows = torch.tensor([(rank * batch + i) % f["x"].shape[0] for i in range(batch)])
+x = torch.tensor(f["x"][:], dtype=torch.float32)[rows]
+y = torch.tensor(f["y"][:], dtype=torch.float32)[rows]
 
 def mlp(i, o):
     mods = []
@@ -56,17 +69,32 @@ else:
             out.append(z)
         return nn.functional.mse_loss(torch.cat(out, 1), y)
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+params = list(net.parameters())
 def step():
     opt.zero_grad()
     l = loss_fn()
     l.backward()
+    if world > 1:  # one bucket: every gradient (0 where a parameter has none) in one all-reduce
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+        dist.all_reduce(flat)
+        flat /= world
+        at = 0
+        for p in params:
+            p.grad = flat[at:at + p.numel()].view_as(p)
+            at += p.numel()
     opt.step()
     return l.item()
 step()
 best = 1e300
 for _ in range(3):
+    if world > 1:
+        dist.barrier()
     t0 = time.perf_counter()
     for _ in range(steps):
         l = step()
-    best = min(best, time.perf_counter() - t0)
-print(f"{kind} python batch={batch} samples_per_s={steps * batch / best:.1f} loss={l:.4g}")
+    dt = torch.tensor([time.perf_counter() - t0], dtype=torch.float64)
+    if world > 1:
+        dist.all_reduce(dt, op=dist.ReduceOp.MAX)
+    best = min(best, dt.item())
+if rank == 0:
+    print(f"{kind} python ranks={world} batch={batch} samples_per_s={steps * batch * world / best:.1f} loss={l:.4g}")
