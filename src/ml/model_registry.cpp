@@ -26,7 +26,7 @@ const std::vector<ModelKind>& model_kinds() {
        "inertia, lorentz; Villar et al. 2021)",
        DataLayout::regression, {"layers", "width", "activation", "metric", "permutation_invariant"}},
       {"hnn",
-       "Hamiltonian network of the double spring pendulum: H = MLP(scalars), dynamics by autograd, "
+       "Hamiltonian network of the double spring pendulum: H = MLP(scalars), dz/dt = J dH/dz, "
        "trained through RK4 on workflow: dataset kind pendulum",
        DataLayout::regression, {"layers", "width", "activation", "dt", "substeps"}},
       {"neural_ode",
