@@ -65,8 +65,10 @@ check "invalid YAML: exit 2 with line number" bash -c "[ $RC -eq 2 ] && grep -qF
 # A good run, then the existing output is protected.
 pf 2 run "$D"
 check "good run: exit 0" expect_rc 0
+# No ^ anchors on lines of rank 0 here: another rank's stderr (Kokkos 4's oversubscription
+# warning, written piece by piece) can land in front of them on the same line of the capture.
 check "good run on 2 ranks: prints where each rank runs (host: rank, CPUs)" \
-  bash -c "grep -q '^placement .*: rank 0 cpus [0-9].*; rank 1 cpus [0-9]' '$WORK/out.txt'"
+  bash -c "grep -q 'placement .*: rank 0 cpus [0-9].*; rank 1 cpus [0-9]' '$WORK/out.txt'"
 check "good run: final file and summary" bash -c "[ -f '$WORK/out.h5' ] && [ -f '$WORK/out.json' ] && [ ! -e '$WORK/out.h5.partial' ]"
 pf 2 run "$D"
 check "existing output: exit 2" expect_rc 2
@@ -77,8 +79,8 @@ check "--overwrite: exit 0" expect_rc 0
 # phyflow info shows the rank -> host/CPU map; each rank's CPUs are its affinity mask.
 pf 2 info
 check "info on 2 ranks: a ranks line and both ranks' host and CPUs" \
-  bash -c "[ $RC -eq 0 ] && grep -q '^  ranks    2 ' '$WORK/out.txt' && \
-    grep -q \"^    $(hostname): rank 0 cpus [0-9][-,0-9]*; rank 1 cpus [0-9]\" '$WORK/out.txt'"
+  bash -c "[ $RC -eq 0 ] && grep -q '  ranks    2 ' '$WORK/out.txt' && \
+    grep -q \"    $(hostname): rank 0 cpus [0-9][-,0-9]*; rank 1 cpus [0-9]\" '$WORK/out.txt'"
 cpus=$(taskset -cp $$ 2>/dev/null | sed 's/.*: //')
 "$PHYFLOW_EXE" info >"$WORK/out.txt" 2>&1 # no launcher: the affinity is this shell's
 check "info without a launcher: rank 0's CPUs are this shell's affinity ($cpus)" \
