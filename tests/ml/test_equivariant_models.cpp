@@ -252,7 +252,7 @@ TEST(PendulumModels, HnnFieldIsTheSymplecticGradientOfH) {
 TEST(PendulumModels, HnnFieldEqualsAutogradsGradientOfH) {
   const auto z = pendulum_states(6) * 1.7;  // pre-activations of both signs, beyond +-1
   for (const std::string act : {"tanh", "softplus", "silu", "relu"})
-    for (int layers : {1, 2, 3}) {
+    for (int layers : {0, 1, 2, 3}) {
       auto m = pendulum_model(true, 4, act, layers);
       auto zz = z.clone().requires_grad_(true);
       const auto g = torch::autograd::grad({m->hamiltonian(zz).sum()}, {zz})[0];

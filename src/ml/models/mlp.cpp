@@ -23,6 +23,13 @@ torch::nn::Sequential make_mlp(std::int64_t in, int layers, int width, const std
   return net;
 }
 
+std::vector<std::int64_t> upper_triangle_index(std::int64_t n) {
+  std::vector<std::int64_t> idx;
+  for (std::int64_t a = 0; a < n; ++a)
+    for (std::int64_t b = a; b < n; ++b) idx.push_back(a * n + b);
+  return idx;
+}
+
 Mlp::Mlp(const MlpOptions& options, const DataShape& shape) : Model("Mlp"), o_(options), shape_(shape) {
   if (shape.layout != DataLayout::regression)
     throw input_error("model 'mlp' reads " + layout_description(DataLayout::regression) +

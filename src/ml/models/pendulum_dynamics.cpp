@@ -30,13 +30,24 @@ PendulumModel::PendulumModel(const PendulumModelOptions& options, const DataShap
   for (const auto& child : net_->children())
     if (auto linear = std::dynamic_pointer_cast<torch::nn::LinearImpl>(child))
       linears_.emplace_back(linear);
-  std::vector<std::int64_t> upper;  // row-major upper triangle, as torch::triu_indices
-  int at[n_vectors][n_vectors];     // (i, j) -> its position among the 15 Gram scalars
-  for (int i = 0; i < n_vectors; ++i)
-    for (int j = i; j < n_vectors; ++j) {
-      at[i][j] = at[j][i] = int(upper.size());
-      upper.push_back(i * n_vectors + j);
-    }
+  // The written-out dH/dz (hamiltonian_field) needs act' of the activation.
+  if (o_.hamiltonian) {
+    const std::pair<const char*, Activation> known[] = {
+        {"tanh", Activation::tanh}, {"softplus", Activation::softplus},
+        {"silu", Activation::silu}, {"relu", Activation::relu}};
+    bool found = false;
+    for (const auto& [name, a] : known)
+      if (o_.activation == name) activation_ = a, found = true;
+    if (!found)
+      throw input_error("model 'hnn': model.activation '" + o_.activation +
+                        "' has no derivative in the Hamiltonian field; use tanh, softplus, silu or relu");
+  }
+  const auto upper = upper_triangle_index(n_vectors);
+  int at[n_vectors][n_vectors];  // (i, j) -> its position among the 15 Gram scalars
+  for (std::size_t k = 0; k < upper.size(); ++k) {
+    const auto i = upper[k] / n_vectors, j = upper[k] % n_vectors;
+    at[i][j] = at[j][i] = int(k);
+  }
   upper_ = torch::tensor(upper, torch::kInt64);
   // J dH/dz as a linear map of q = (dH/ds_0..14, dH/d|x1| / |x1|, dH/d|x1-x2| / |x1-x2|):
   // dH/dv_k = sum_j C_kj v_j with C_kj = dH/ds_(kj) for k != j, 2 dH/ds_(kk) on the diagonal,
@@ -117,20 +128,25 @@ torch::Tensor PendulumModel::hamiltonian_field(const torch::Tensor& z) {
   auto h = s;
   for (std::size_t l = 0; l < hidden; ++l) {
     const auto a = torch::linear(h, linears_[l]->weight, linears_[l]->bias);
-    const auto& act = o_.activation;
-    if (act == "tanh") {
-      h = torch::tanh(a);
-      slope[l] = 1 - h * h;
-    } else if (act == "softplus") {  // log(1 + e^a); the module's linear branch above a = 20,
-      h = torch::softplus(a);        // where sigmoid(a) = 1 to 2e-9
-      slope[l] = torch::sigmoid(a);
-    } else if (act == "silu") {
-      const auto sg = torch::sigmoid(a);
-      h = torch::silu(a);
-      slope[l] = sg * (1 + a * (1 - sg));
-    } else {  // relu (make_mlp admits no other)
-      h = torch::relu(a);
-      slope[l] = (a > 0).to(a.scalar_type());
+    switch (activation_) {
+      case Activation::tanh:
+        h = torch::tanh(a);
+        slope[l] = 1 - h * h;
+        break;
+      case Activation::softplus:  // log(1 + e^a); the module's linear branch above a = 20,
+        h = torch::softplus(a);   // where sigmoid(a) = 1 to 2e-9
+        slope[l] = torch::sigmoid(a);
+        break;
+      case Activation::silu: {
+        const auto sg = torch::sigmoid(a);
+        h = torch::silu(a);
+        slope[l] = sg * (1 + a * (1 - sg));
+        break;
+      }
+      case Activation::relu:
+        h = torch::relu(a);
+        slope[l] = (a > 0).to(a.scalar_type());
+        break;
     }
   }
   const auto& w_out = linears_.back()->weight;  // (1, width)

@@ -88,12 +88,8 @@ torch::Tensor ScalarMlp::gram(const torch::Tensor& v, bool minkowski) const {
 
 torch::Tensor ScalarMlp::upper(const torch::Tensor& g) const {
   const auto n = g.size(1);
-  if (!upper_.defined() || upper_.size(0) != n * (n + 1) / 2 || upper_.device() != g.device()) {
-    std::vector<std::int64_t> idx;  // row-major upper triangle, as torch::triu_indices
-    for (std::int64_t a = 0; a < n; ++a)
-      for (std::int64_t b = a; b < n; ++b) idx.push_back(a * n + b);
-    upper_ = torch::tensor(idx, torch::kInt64).to(g.device());
-  }
+  if (!upper_.defined() || upper_.size(0) != n * (n + 1) / 2 || upper_.device() != g.device())
+    upper_ = torch::tensor(upper_triangle_index(n), torch::kInt64).to(g.device());
   return g.reshape({g.size(0), n * n}).index_select(1, upper_);
 }
 

@@ -6,6 +6,9 @@
 
 #include <torch/nn/modules/container/sequential.h>
 
+#include <cstdint>
+#include <vector>
+
 namespace phyflow::ml {
 
 struct MlpOptions {
@@ -18,6 +21,10 @@ struct MlpOptions {
 /// (the baseline's network, reused by the scalar models); input_error for an unknown activation.
 torch::nn::Sequential make_mlp(std::int64_t in, int layers, int width, const std::string& activation,
                                std::int64_t out);
+
+/// Flattened (row-major, a * n + b) indices of the upper triangle a <= b of an n x n matrix,
+/// in torch::triu_indices' order: the scalar models' Gram entries by one index_select.
+std::vector<std::int64_t> upper_triangle_index(std::int64_t n);
 
 class Mlp : public Model {
  public:

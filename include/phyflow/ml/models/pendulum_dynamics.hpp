@@ -54,6 +54,8 @@ class PendulumModel : public Model {
   PendulumModelOptions o_;
   DataShape shape_;
   torch::nn::Sequential net_{nullptr};
+  enum class Activation { tanh, softplus, silu, relu };
+  Activation activation_ = Activation::tanh;  ///< hnn: o_.activation, resolved once
   std::vector<std::shared_ptr<torch::nn::LinearImpl>> linears_;  ///< net_'s linear layers, in order
   /// (B, 5, 3): x1, x2, p1, p2 and the unit vector g along z.
   torch::Tensor vectors(const torch::Tensor& z) const;
