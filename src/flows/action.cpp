@@ -119,7 +119,11 @@ std::string IsingHsTarget::describe() const {
 
 torch::Tensor IsingHsTarget::action(const torch::Tensor& x) const {
   const auto xf = x.reshape({x.size(0), -1});
-  const auto k_inv = k_inverse_.to(xf.options());
+  // K^-1 in x's dtype and on its device: converted once, not on every call (V^2 numbers).
+  if (!k_inverse_cast_.defined() || k_inverse_cast_.device() != xf.device() ||
+      k_inverse_cast_.scalar_type() != xf.scalar_type())
+    k_inverse_cast_ = k_inverse_.to(xf.options());
+  const auto& k_inv = k_inverse_cast_;
   const auto quad = 0.5 * (xf.matmul(k_inv) * xf).sum(1);
   const auto ax = xf.abs();
   // log cosh x = |x| + log(1 + e^{-2|x|}) - log 2, stable for large |x|.

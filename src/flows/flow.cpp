@@ -100,6 +100,7 @@ Flow::Flow(FlowConfig config) : torch::nn::Module("Flow"), config_(std::move(con
   }
   register_module("layers", list);
   to(c.scalar_type());
+  probe_ = parameters().front();
 }
 
 std::pair<torch::Tensor, torch::Tensor> Flow::forward(torch::Tensor z) {
@@ -125,7 +126,7 @@ std::pair<torch::Tensor, torch::Tensor> Flow::reverse(torch::Tensor phi) {
 std::pair<torch::Tensor, torch::Tensor> Flow::sample(std::int64_t first, std::int64_t n,
                                                      std::uint64_t seed, std::uint32_t purpose,
                                                      std::uint64_t step) {
-  const auto z = prior_->sample(first, n, seed, purpose, step, config_.scalar_type());
+  const auto z = prior_->sample(first, n, seed, purpose, step, config_.scalar_type(), device());
   const auto log_p = prior_->log_prob(z);
   auto [phi, logdet] = forward(z);
   auto lq = log_p - logdet;
@@ -145,7 +146,7 @@ std::pair<torch::Tensor, torch::Tensor> Flow::sample(std::int64_t first, std::in
 }
 
 torch::Tensor Flow::log_q_flow(const torch::Tensor& phi) {
-  auto [z, logdet] = reverse(phi.to(config_.scalar_type()));
+  auto [z, logdet] = reverse(phi.to(device(), config_.scalar_type()));
   return prior_->log_prob(z) + logdet;
 }
 

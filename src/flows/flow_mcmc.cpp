@@ -42,13 +42,16 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
   flow.eval();
   for (std::int64_t c = c0; c < c1; ++c) {
     const std::int64_t a = c * C, m = std::min(N, a + C) - a;
+    // On the flow's device: the chunk's proposals, log q, and log p in float64; then to the
+    // host (no copies on the CPU).
     auto [x, lq] = flow.sample(a, m, o.seed, proposal_purpose(), 0);
     const auto x64 = x.to(torch::kFloat64).contiguous();
     const auto lp = -target.action(x64);
     const auto lq64 = lq.to(torch::kFloat64).contiguous();
-    std::copy_n(x64.data_ptr<double>(), m * V, phi.data() + (a - first) * V);
-    std::copy_n(lq64.data_ptr<double>(), m, log_q.data() + (a - first));
-    std::copy_n(lp.contiguous().data_ptr<double>(), m, log_p.data() + (a - first));
+    const auto host = [](const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); };
+    std::copy_n(host(x64).data_ptr<double>(), m * V, phi.data() + (a - first) * V);
+    std::copy_n(host(lq64).data_ptr<double>(), m, log_q.data() + (a - first));
+    std::copy_n(host(lp).data_ptr<double>(), m, log_p.data() + (a - first));
     progress.update(std::uint64_t((a + m - first) * ranks));
   }
   progress.finish();

@@ -41,9 +41,9 @@ class NormalPrior final : public Prior {
   explicit NormalPrior(LatticeShape s) : s_(s) {}
   std::string kind() const override { return "normal"; }
   torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed,
-                       std::uint32_t purpose, std::uint64_t step,
-                       torch::ScalarType dtype) const override {
-    return normal_noise(s_, first, n, seed, purpose, step).to(dtype);
+                       std::uint32_t purpose, std::uint64_t step, torch::ScalarType dtype,
+                       const torch::Device& device) const override {
+    return normal_noise(s_, first, n, seed, purpose, step).to(device, dtype);
   }
   torch::Tensor log_prob(const torch::Tensor& z) const override {
     return -0.5 * (z * z).reshape({z.size(0), -1}).sum(1) - 0.5 * double(s_.volume()) * log_2pi;
@@ -71,13 +71,14 @@ class FreeFieldPrior final : public Prior {
   }
   std::string kind() const override { return "free_field"; }
   torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed,
-                       std::uint32_t purpose, std::uint64_t step,
-                       torch::ScalarType dtype) const override {
-    const auto xi = normal_noise(s_, first, n, seed, purpose, step);
+                       std::uint32_t purpose, std::uint64_t step, torch::ScalarType dtype,
+                       const torch::Device& device) const override {
+    // The host's noise, transformed on the device.
+    const auto xi = normal_noise(s_, first, n, seed, purpose, step).to(device);
     std::vector<std::int64_t> axes;
     for (int mu = 1; mu <= s_.dims; ++mu) axes.push_back(mu);
-    const auto phi =
-        torch::fft::ifftn(sigma_ * torch::fft::fftn(xi, c10::nullopt, axes), c10::nullopt, axes);
+    const auto phi = torch::fft::ifftn(sigma_on(device) * torch::fft::fftn(xi, c10::nullopt, axes),
+                                       c10::nullopt, axes);
     return torch::real(phi).contiguous().to(dtype);
   }
   torch::Tensor log_prob(const torch::Tensor& z) const override {
@@ -85,9 +86,19 @@ class FreeFieldPrior final : public Prior {
   }
 
  private:
+  /// sigma on `device`: the host's copy, or one moved there on first use (the prior is not a
+  /// module, so Module::to does not move it).
+  const torch::Tensor& sigma_on(const torch::Device& device) const {
+    if (device == sigma_.device()) return sigma_;
+    if (!sigma_device_.defined() || sigma_device_.device() != device)
+      sigma_device_ = sigma_.to(device);
+    return sigma_device_;
+  }
+
   LatticeShape s_;
   double m2_;
-  torch::Tensor sigma_;
+  torch::Tensor sigma_;  ///< (L, ..., L) float64, on the host
+  mutable torch::Tensor sigma_device_;
   double log_norm_ = 0.0;
 };
 

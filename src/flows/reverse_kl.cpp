@@ -75,7 +75,7 @@ ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
       throw input_error("the forward-KL samples have shape " + c10::str(o_.data.sizes()) +
                         "; the flow's lattice needs (N, " + std::to_string(fs.L) + " x " +
                         std::to_string(fs.dims) + ")");
-    o_.data = o_.data.to(torch::kFloat64).contiguous();
+    o_.data = o_.data.to(torch::kCPU, torch::kFloat64).contiguous();  // batches are moved
   }
   for (auto& p : flow_->parameters())
     if (p.requires_grad()) params_.push_back(p);
@@ -115,8 +115,9 @@ double ReverseKlTrainer::step(bool& stop) {
       idx[std::size_t(i)] =
           std::int64_t(((std::uint64_t(w.w[1]) << 32 | std::uint64_t(w.w[0])) % N));
     }
+    // The batch is gathered on the host and moved to the flow's device.
     const auto x = o_.data.index_select(0, torch::tensor(idx, torch::kInt64))
-                       .to(flow_->config().scalar_type());
+                       .to(flow_->device(), flow_->config().scalar_type());
     terms = -flow_->log_q(x);
     (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
     // The flow as a sampler: ESS of a batch drawn from it (no gradient).
@@ -140,7 +141,7 @@ double ReverseKlTrainer::step(bool& stop) {
   // one collective: each rank contributes its log-weights and three numbers (its loss sum, its
   // stop request, its clock's verdict). One synchronisation per step fewer than a gather and a
   // reduction: on 2 ranks each synchronisation waits for the slower rank.
-  const auto lw = (-S - log_q).detach().to(torch::kFloat64).contiguous();
+  const auto lw = (-S - log_q).detach().to(torch::kFloat64).to(torch::kCPU).contiguous();
   constexpr int extra = 3;
   const bool over_time = rank_ == 0 && o_.time_limit_s > 0 && now_s() - started_ >= o_.time_limit_s;
   std::vector<double> local(lw.data_ptr<double>(), lw.data_ptr<double>() + n);

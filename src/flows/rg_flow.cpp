@@ -14,6 +14,13 @@ int position_parity(std::int64_t p) {
   for (; p; p >>= 1) n += int(p & 1);
   return n % 2;
 }
+
+/// An index tensor on `device`, moved there in place the first time it is needed elsewhere
+/// (index tensors are not parameters: Module::to leaves them on the host).
+const torch::Tensor& on_device(torch::Tensor& t, const torch::Device& device) {
+  if (t.device() != device) t = t.to(device);
+  return t;
+}
 }  // namespace
 
 BlockRealNvp::BlockRealNvp(int dims, std::int64_t couplings,
@@ -41,7 +48,7 @@ BlockRealNvp::BlockRealNvp(int dims, std::int64_t couplings,
 
 std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::shift_scale(std::size_t i,
                                                                   const torch::Tensor& x) {
-  const auto out = nets_[i]->forward(x.index_select(1, frozen_[i].to(x.device())));
+  const auto out = nets_[i]->forward(x.index_select(1, on_device(frozen_[i], x.device())));
   const auto half = out.size(1) / 2;
   return {torch::tanh(out.narrow(1, 0, half)), out.narrow(1, half, half)};
 }
@@ -51,7 +58,7 @@ std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::forward(const torch::Tenso
   auto logdet = torch::zeros({z.size(0)}, z.options());
   for (std::size_t i = 0; i < nets_.size(); ++i) {
     const auto [s, t] = shift_scale(i, x);
-    const auto a = active_[i].to(x.device());
+    const auto& a = on_device(active_[i], x.device());
     x = x.index_copy(1, a, x.index_select(1, a) * torch::exp(s) + t);
     logdet = logdet + s.sum(1);
   }
@@ -63,7 +70,7 @@ std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::reverse(const torch::Tenso
   auto logdet = torch::zeros({x.size(0)}, x.options());
   for (std::size_t i = nets_.size(); i-- > 0;) {
     const auto [s, t] = shift_scale(i, x);
-    const auto a = active_[i].to(x.device());
+    const auto& a = on_device(active_[i], x.device());
     x = x.index_copy(1, a, (x.index_select(1, a) - t) * torch::exp(-s));
     logdet = logdet - s.sum(1);
   }
@@ -101,7 +108,8 @@ RgBlockLayer::RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int o
 std::pair<torch::Tensor, torch::Tensor> RgBlockLayer::apply(const torch::Tensor& x, bool inverse) {
   const std::int64_t B = x.size(0), blocks = sites_.size(0), P = sites_.size(1);
   const auto flat = x.reshape({B, -1});
-  const auto idx = sites_.reshape({-1}).to(x.device());
+  if (!flat_sites_.defined()) flat_sites_ = sites_.reshape({-1});
+  const auto& idx = on_device(flat_sites_, x.device());
   const auto rows = flat.index_select(1, idx).reshape({B * blocks, P});
   const auto [y, logdet] = inverse ? block_->reverse(rows) : block_->forward(rows);
   const auto out = flat.index_copy(1, idx, y.reshape({B, blocks * P}));

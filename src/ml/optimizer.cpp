@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 namespace phyflow::ml {
 
@@ -89,9 +91,11 @@ class FlatAdam final : public torch::optim::Optimizer {
   }
 
   void save(torch::serialize::OutputArchive& archive) const override {
+    // Host tensors whatever the device: a checkpoint reads back anywhere (load copies them
+    // into this optimiser's buffers, on its parameters' device).
     archive.write("flat_adam/steps", torch::tensor(steps_, torch::kInt64));
-    archive.write("flat_adam/exp_avg", exp_avg_);
-    archive.write("flat_adam/exp_avg_sq", exp_avg_sq_);
+    archive.write("flat_adam/exp_avg", exp_avg_.to(torch::kCPU));
+    archive.write("flat_adam/exp_avg_sq", exp_avg_sq_.to(torch::kCPU));
   }
   void load(torch::serialize::InputArchive& archive) override {
     torch::Tensor steps, avg, sq;
@@ -159,7 +163,78 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
   throw input_error("optim.name '" + o.name + "' is not one of adam, adamw, sgd");
 }
 
+namespace {
+
+// The per-parameter state of LibTorch's own optimisers (make_optimizer: Adam where FlatAdam
+// does not apply, AdamW, SGD): its tensors (none for another kind), and a copy of it with them
+// on another device (runtime_error for another kind).
+std::vector<torch::Tensor> state_tensors(const torch::optim::OptimizerParamState& s) {
+  using namespace torch::optim;
+  if (const auto* a = dynamic_cast<const AdamParamState*>(&s))
+    return {a->exp_avg(), a->exp_avg_sq(), a->max_exp_avg_sq()};
+  if (const auto* w = dynamic_cast<const AdamWParamState*>(&s))
+    return {w->exp_avg(), w->exp_avg_sq(), w->max_exp_avg_sq()};
+  if (const auto* g = dynamic_cast<const SGDParamState*>(&s)) return {g->momentum_buffer()};
+  return {};  // another kind: written as it is
+}
+
+std::unique_ptr<torch::optim::OptimizerParamState> state_on(
+    const torch::optim::OptimizerParamState& s, const torch::Device& device) {
+  using namespace torch::optim;
+  const auto to = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  auto copy = s.clone();
+  if (auto* a = dynamic_cast<AdamParamState*>(copy.get())) {
+    a->exp_avg(to(a->exp_avg())).exp_avg_sq(to(a->exp_avg_sq()));
+    a->max_exp_avg_sq(to(a->max_exp_avg_sq()));
+  } else if (auto* w = dynamic_cast<AdamWParamState*>(copy.get())) {
+    w->exp_avg(to(w->exp_avg())).exp_avg_sq(to(w->exp_avg_sq()));
+    w->max_exp_avg_sq(to(w->max_exp_avg_sq()));
+  } else if (auto* g = dynamic_cast<SGDParamState*>(copy.get())) {
+    g->momentum_buffer(to(g->momentum_buffer()));
+  } else {
+    throw runtime_error("optimiser state of an unknown kind: it cannot change device");
+  }
+  return copy;
+}
+
+bool on_host(const torch::optim::OptimizerParamState& s) {
+  for (const auto& t : state_tensors(s))
+    if (t.defined() && !t.is_cpu()) return false;
+  return true;
+}
+
+// The state map's key of a parameter: its TensorImpl's address, as a string (LibTorch 1.x) or
+// as a pointer (2.x).
+template <typename Key>
+Key state_key(const torch::Tensor& p) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream s;
+    s << p.unsafeGetTensorImpl();
+    return s.str();
+  } else {
+    return p.unsafeGetTensorImpl();
+  }
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> optimizer_state(torch::optim::Optimizer& optimizer) {
+  // Device state is written as host tensors, so that a checkpoint reads back on any device:
+  // LibTorch's optimisers' per-parameter states are swapped for host copies while the archive
+  // is written, then put back (FlatAdam writes host tensors itself).
+  using State = std::unique_ptr<torch::optim::OptimizerParamState>;
+  std::vector<std::pair<State*, State>> swapped;  // slot in the state map, its device state
+  struct PutBack {
+    std::vector<std::pair<State*, State>>& swapped;
+    ~PutBack() {
+      for (auto& [slot, state] : swapped) *slot = std::move(state);
+    }
+  } put_back{swapped};
+  for (auto& entry : optimizer.state()) {
+    if (on_host(*entry.second)) continue;
+    auto host = state_on(*entry.second, torch::kCPU);
+    swapped.emplace_back(&entry.second, std::exchange(entry.second, std::move(host)));
+  }
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   std::ostringstream bytes;
@@ -170,10 +245,20 @@ std::vector<std::uint8_t> optimizer_state(torch::optim::Optimizer& optimizer) {
 
 void restore_optimizer_state(torch::optim::Optimizer& optimizer,
                              const std::vector<std::uint8_t>& bytes) {
+  // Loaded onto the host (whatever device the archive names), then each parameter's state is
+  // moved to that parameter's device.
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   torch::serialize::InputArchive archive;
-  archive.load_from(in);
+  archive.load_from(in, torch::Device(torch::kCPU));
   optimizer.load(archive);
+  auto& states = optimizer.state();
+  using Key = typename std::decay_t<decltype(states)>::key_type;
+  for (auto& group : optimizer.param_groups())
+    for (const auto& p : group.params()) {
+      if (p.is_cpu()) continue;
+      const auto it = states.find(state_key<Key>(p));
+      if (it != states.end()) it->second = state_on(*it->second, p.device());
+    }
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

@@ -5,12 +5,15 @@
 //   mpiexec -n 2 phyflow run inputs/flow_tutorial.yaml (the tutorial point, arXiv:2101.08176)
 //
 // Steps:
-//   1. read the deck (the action section in one place: flow_action), set the thread budget;
+//   1. read the deck (the action section in one place: flow_action), set the thread budget,
+//      resolve the device (cpu, cuda, cuda:N);
 //   2. decide create / resume / skip (--restart); build the flow (seeded, broadcast from
-//      rank 0) or load it from model.init (checked against the deck's lattice);
+//      rank 0) or load it from model.init (checked against the deck's lattice); move it to
+//      the device;
 //   3. train (reverse KL, data-parallel; checkpoints, signals, train.time_limit_s);
-//   4. draw sample.proposals proposals on all ranks, gather them in global order on rank 0,
-//      run the chain and its diagnostics (acceptance, ESS, chi2, tau_int, log Z);
+//   4. draw sample.proposals proposals on all ranks (log q and log p on the device, brought
+//      back in float64), gather them in global order on rank 0, run the chain and its
+//      diagnostics (acceptance, ESS, chi2, tau_int, log Z) on the host;
 //   5. write OUTPUT.partial (/model, /train, /chain, /proposals), rename it, write the summary.
 #include "phyflow/flows/flow.hpp"
 
@@ -34,6 +37,7 @@
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/lattice/autocorrelation.hpp"
 #include "phyflow/ml/dataset.hpp"
+#include "phyflow/ml/device.hpp"
 #include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/phi4_deck.hpp"
 #include "phyflow/workflows/run_keys.hpp"
@@ -112,6 +116,10 @@ config::Schema flow_schema() {
   s.integer("threads.torch", 0, 0, 4096,
             "LibTorch intra-op threads per rank (0: OMP_NUM_THREADS if set, else one)");
   s.integer("threads.blas", 0, 0, 4096, "OpenBLAS threads per rank (0: the runtime's choice)");
+  s.string("device", std::string("cpu"),
+           "where the flow trains and samples: cpu, cuda (each rank takes the GPU of its "
+           "node-local rank, modulo the GPUs it sees) or cuda:N; needs a CUDA LibTorch "
+           "(docs/install.md). The random numbers are drawn on the host as on the CPU");
   s.string("output.path", std::string("flow.h5"),
            "output HDF5 file: the flow (/model), training history, the chain and the proposals "
            "(written as PATH.partial, renamed when complete); the summary is PATH's .json");
@@ -341,9 +349,12 @@ class FlowRun {
     const auto seed = std::uint64_t(deck_.integer("seed"));
     const FlowAction action = flow_action(deck_);
 
-    // 1. Threads (as workflow: train).
+    // 1. Threads and device (as workflow: train).
     ml::set_intra_op_threads(int(deck_.integer("threads.torch")));
     if (deck_.integer("threads.blas") > 0) blas::set_threads(int(deck_.integer("threads.blas")));
+    const torch::Device device = collective_try(
+        rt_.comm(), [&] { return ml::resolve_device(deck_.string("device"), rt_.comm()); });
+    if (!device.is_cpu()) log::info("flow: device " + device.str() + " on rank 0");
 
     // 2. Restart decision, flow, output file.
     const detail::SplitStart start = collective_try(rt_.comm(), [&] {
@@ -388,6 +399,9 @@ class FlowRun {
                           "lattice, or set action.dims/action.L to the flow's");
       return f;
     });
+    // On the device before the trainer's optimiser and reducer see the parameters (the
+    // reducer picks NCCL for CUDA parameters where built with it).
+    if (!device.is_cpu()) flow->to(device);
     const bool resuming = start == detail::SplitStart::resume;
     // forward_kl: the samples, read before any output exists.
     torch::Tensor data;
@@ -593,6 +607,7 @@ class FlowRun {
           {"final_batch_ess", train_state.ess.empty() ? 0.0 : train_state.ess.back()},
           {"seconds", train_seconds},
           {"steps_per_s", train_seconds > 0 ? double(train_state.step) / train_seconds : 0.0}};
+      j["device"] = device.str();
       j["proposals"] = po.proposals;
       j["acceptance"] = diag.acceptance;
       j["ess"] = diag.ess;

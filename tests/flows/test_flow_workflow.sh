@@ -3,7 +3,10 @@
 # /proposals/log_q, /proposals/log_p, flow.json), the chain consistent with its proposals and
 # the action, the same chain on 1, 2 and 4 ranks for a given flow (model.init), the same
 # trained flow on 1 and 2 ranks (float64, up to reduction-order rounding), checkpoint +
-# --restart bitwise equal to an uninterrupted run, and bad input with exit code 2.
+# --restart bitwise equal to an uninterrupted run, and bad input with exit code 2 (among it
+# device: cuda without CUDA or a GPU). Where LibTorch has CUDA and a GPU is visible, the same
+# runs with device: cuda (affine, spline, NeuralRG, forward KL, sampling from model.init,
+# restart) agree with the host's to rounding, and a restart on the GPU is bitwise.
 source "$(dirname "$0")/../workflows/lib.sh"
 PY=/usr/bin/python3  # Debian's, with h5py
 
@@ -56,6 +59,7 @@ assert abs(acc[1:].mean() - s["acceptance"]) < 1e-12
 for k in ("value", "error", "tau_int"): assert k in s["chi2"]
 assert "value" in s["log_z"] and "error" in s["log_z"] and "chi2" in s["tau_int"]
 assert s["train"]["steps"] == 20 and len(f["/train/loss"]) == 20
+assert s["device"] == "cpu", s["device"]
 print("layout ok")
 PY
 check "layout, chain consistent with proposals and action, summary" $PY "$WORK/layout.py" "$WORK/a.h5" "$WORK/a.json"
@@ -245,4 +249,53 @@ assert abs(a['field_scale'] - math.sqrt(0.25)) < 1e-12, a"
 deck b9 "action: {kind: phi4, dims: 2, L: 4, convention: normflow, m2: -1.0, lambda: 1.0}"
 pf 1 run "$WORK/b9.yaml"
 check "normflow convention with an AKS m2: exit 2 naming action.m2" bash -c "[ $RC -eq 2 ] && grep -q 'action.m2' $WORK/out.txt"
+deck b18
+pf 1 run "$WORK/b18.yaml" --set device=bogus
+check "unknown device: exit 2 naming the choices" bash -c "[ $RC -eq 2 ] && grep -q 'device: bogus is not a device; use cpu, cuda' $WORK/out.txt && [ ! -e $WORK/b18.h5 ] && [ ! -e $WORK/b18.h5.partial ]"
+# No GPU visible (hidden where there is one): a clear message whether or not LibTorch has CUDA.
+CUDA_VISIBLE_DEVICES= pf 2 run "$WORK/b18.yaml" --set device=cuda
+check "device cuda without a GPU: exit 2 naming the key, with the fix" bash -c "[ $RC -eq 2 ] && grep -Eq 'device: cuda: (this LibTorch is built without CUDA|no GPU is visible)' $WORK/out.txt && grep -q 'or set device: cpu' $WORK/out.txt && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ] && [ ! -e $WORK/b18.h5 ] && [ ! -e $WORK/b18.h5.partial ]"
+
+# --- device: cuda, where LibTorch has CUDA and a GPU is visible (one rank: ranks sharing a GPU
+# cannot all-reduce over NCCL) -------------------------------------------------------------------
+cat >"$WORK/close.py" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+tol = float(sys.argv[3])
+for k in ["/proposals/log_q", "/proposals/log_p"] + ["/model/" + n for n in a["/model"]]:
+    x, y = a[k][()], b[k][()]
+    assert x.shape == y.shape, k
+    d = np.abs(x - y).max() / (1 + np.abs(x).max())
+    assert d <= tol, (k, d)
+# The chains: the same accept/reject decisions unless a ratio sat within rounding of a uniform.
+acc_a, acc_b = a["/chain/accepted"][()], b["/chain/accepted"][()]
+assert (acc_a != acc_b).mean() <= 0.01, (acc_a != acc_b).mean()
+PY
+deck g "device: cuda"
+pf 1 run "$WORK/g.yaml"
+if [ $RC -eq 2 ] && grep -Eq 'device: cuda: (this LibTorch is built without CUDA|no GPU is visible)' "$WORK/out.txt"; then
+  echo "skipped: device cuda (this LibTorch has no CUDA or no GPU is visible)"
+else
+  check "device cuda: exit 0, logged once, named in the summary" bash -c "[ $RC -eq 0 ] && [ \$(grep -c 'flow: device cuda:0 on rank 0' $WORK/out.txt) -eq 1 ] && $PY -c \"import json; assert json.load(open('$WORK/g.json'))['device'] == 'cuda:0'\""
+  check "device cuda: host tensors in the model file, the host's flow and proposals to rounding" $PY "$WORK/close.py" "$WORK/a.h5" "$WORK/g.h5" 1e-8
+  deck gr "device: cuda" "checkpoint: {stop_after: 8}"
+  pf 1 run "$WORK/gr.yaml"
+  check "device cuda, stop_after: exit 3 with a checkpoint" bash -c "[ $RC -eq 3 ] && [ -e $WORK/gr.ckpt.h5 ]"
+  pf 1 run "$WORK/gr.yaml" --restart --set checkpoint.stop_after=0
+  check "device cuda, --restart: bit for bit the uninterrupted GPU run" bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/g.h5 $WORK/gr.h5"
+  deck gs "device: cuda" "model: {init: $WORK/a.h5}" "train: {steps: 0}"
+  pf 1 run "$WORK/gs.yaml"
+  check "device cuda, sampling from model.init: the host's proposals to rounding" bash -c "[ $RC -eq 0 ] && $PY $WORK/close.py $WORK/s1.h5 $WORK/gs.h5 1e-9"
+  deck sp "model: {coupling: spline, layers: 2, hidden: [4], kernel: 3, dtype: float64}"
+  pf 1 run "$WORK/sp.yaml"
+  deck gsp "model: {coupling: spline, layers: 2, hidden: [4], kernel: 3, dtype: float64}" "device: cuda"
+  pf 1 run "$WORK/gsp.yaml"
+  check "device cuda, spline couplings: the host's flow to rounding" bash -c "[ $RC -eq 0 ] && $PY $WORK/close.py $WORK/sp.h5 $WORK/gsp.h5 1e-8"
+  deck gfk "train: {steps: 20, batch: 16, lr: 3.0e-3, objective: forward_kl, data: $WORK/p4.h5}" "device: cuda"
+  pf 1 run "$WORK/gfk.yaml"
+  check "device cuda, forward KL: the host's flow to rounding" bash -c "[ $RC -eq 0 ] && $PY $WORK/close.py $WORK/fk1.h5 $WORK/gfk.h5 1e-8"
+  sed -e "s|rg.h5|rgg.h5|" "$WORK/rg.yaml" >"$WORK/rgg.yaml" && echo "device: cuda" >>"$WORK/rgg.yaml"
+  pf 1 run "$WORK/rgg.yaml"
+  check "device cuda, NeuralRG on ising_hs: the host's (2-rank) flow to rounding" bash -c "[ $RC -eq 0 ] && $PY $WORK/close.py $WORK/rg.h5 $WORK/rgg.h5 1e-7"
+fi
 finish

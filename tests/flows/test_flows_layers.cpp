@@ -473,14 +473,14 @@ TEST(FlowPrior, FreeFieldIsTheGaussianOfTheFreeAction) {
     lattice::phi4_action_gradient(e.data(), 2, 4, {m2, 0.0}, g.data());
     for (std::int64_t j = 0; j < V; ++j) P[j][i] = g[std::size_t(j)];
   }
-  const auto z = prior->sample(0, 5, 3, 4, 0, torch::kFloat64);
+  const auto z = prior->sample(0, 5, 3, 4, 0, torch::kFloat64, torch::kCPU);
   const auto zf = z.reshape({5, V});
   const auto expect = -0.5 * (zf.matmul(P) * zf).sum(1) +
                       0.5 * std::get<1>(torch::linalg_slogdet(P)) -
                       0.5 * double(V) * std::log(2 * M_PI);
   EXPECT_LT((prior->log_prob(z) - expect).abs().max().item<double>(), 1e-10);
   // <phi^2> of 4000 samples against the exact free-field value (independent samples).
-  const auto many = prior->sample(0, 4000, 5, 6, 0, torch::kFloat64);
+  const auto many = prior->sample(0, 4000, 5, 6, 0, torch::kFloat64, torch::kCPU);
   const auto per = (many * many).reshape({4000, -1}).mean(1);
   const double mean = per.mean().item<double>(), err = per.std().item<double>() / std::sqrt(4000.0);
   EXPECT_NEAR(mean, lattice::free_field_phi2(2, 4, m2), 4 * err);

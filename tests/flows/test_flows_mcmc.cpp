@@ -216,7 +216,7 @@ TEST(FlowTraining, ForwardKlApproachesTheDataEntropyAndIsRankIndependent) {
   const double m2 = 0.5;
   const auto target = std::make_shared<Phi4Target>(c.shape, lattice::Phi4Couplings{m2, 0.0});
   const auto exact = make_prior("free_field", c.shape, m2);
-  const auto data = exact->sample(0, 2000, 21, 5, 0, torch::kFloat64);
+  const auto data = exact->sample(0, 2000, 21, 5, 0, torch::kFloat64, torch::kCPU);
   const double entropy = -exact->log_prob(data).mean().item<double>();
   auto o = train_options(150);
   o.objective = "forward_kl";

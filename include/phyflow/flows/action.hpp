@@ -93,6 +93,8 @@ class IsingHsTarget final : public Target {
   double T_;
   double log_z_offset_ = 0.0;
   torch::Tensor k_inverse_;   ///< (V, V) float64
+  /// k_inverse_ in the dtype and on the device of the last action() input.
+  mutable torch::Tensor k_inverse_cast_;
   torch::Tensor k_;           ///< (V, V) float64
   torch::Tensor k_cholesky_;  ///< lower triangular, K = C C^T
 };

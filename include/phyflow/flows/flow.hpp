@@ -4,6 +4,9 @@
 // hierarchy "mera": `layers` affine couplings inside each block bijector, `net.hidden` their
 // MLPs, `disentanglers` per level). sample() returns phi and log q(phi) = log p(z) - sum_i log|det
 // J_i|; the sampler only sees (phi, log q), the action only phi.
+// Devices: flow->to(device) moves the weights; the prior's noise is drawn on the host (the same
+// numbers on any device) and moved to the weights' device, and the layers' index tensors and
+// masks follow their input's device. Model files hold host tensors (write_flow moves them).
 //
 // A flow is stored like the training runtime's models (ml/model_file.hpp): group /model with
 // one dataset per parameter named as in the module ("layers.0.net.0.weight"), model_kind
@@ -58,6 +61,8 @@ class Flow : public torch::nn::Module {
 
   const FlowConfig& config() const { return config_; }
   const Prior& prior() const { return *prior_; }
+  /// Where the weights are (moved by to(device)).
+  torch::Device device() const { return probe_.device(); }
   /// z -> (phi, sum log|det J|).
   std::pair<torch::Tensor, torch::Tensor> forward(torch::Tensor z);
   /// phi -> (z, sum log|det J^-1|).
@@ -67,7 +72,8 @@ class Flow : public torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> sample(std::int64_t first, std::int64_t n,
                                                  std::uint64_t seed, std::uint32_t purpose,
                                                  std::uint64_t step);
-  /// log q(phi) of given configurations, through the reverse flow.
+  /// log q(phi) of given configurations, through the reverse flow (phi is moved to the
+  /// flow's device and dtype; so is the result).
   torch::Tensor log_q(const torch::Tensor& phi);
 
  private:
@@ -76,6 +82,9 @@ class Flow : public torch::nn::Module {
   FlowConfig config_;
   std::shared_ptr<Prior> prior_;
   std::vector<std::shared_ptr<Bijector>> layers_;
+  /// A handle to the first parameter: Module::to replaces the data of each parameter in place
+  /// (set_data), so its device is the flow's whichever way the flow was moved.
+  torch::Tensor probe_;
 };
 
 /// Writes the flow into `group` (collective; rank 0 writes, the weights are equal everywhere).

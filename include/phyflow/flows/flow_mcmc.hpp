@@ -4,7 +4,9 @@
 // prior's Philox streams keyed by global proposal index; rank 0 gathers them in global order
 // and runs the one chain, accepting proposal i with probability min(1, w_i / w_current),
 // w = p/q = exp(log p - log q), against a uniform keyed by i. The chain is exact whatever the
-// flow's quality and identical on any rank count.
+// flow's quality and identical on any rank count. On a GPU (the flow moved there) each chunk's
+// proposals, log q and log p are computed on the device and brought back in float64; the chain
+// runs on the host.
 #pragma once
 
 #include <mpi.h>

@@ -1,7 +1,8 @@
 // Priors (base distributions) of the flows, sampled from Philox streams keyed by global sample
 // index: draw `step` of the configurations first..first+n-1 under (seed, purpose) is the same
 // whichever rank draws it and with whatever neighbours in its batch (DESIGN.md §4), so a batch
-// split over ranks is a pure function of (seed, step).
+// split over ranks is a pure function of (seed, step). The noise is always drawn on the host
+// and moved to the flow's device, so a GPU run consumes the same random numbers as a CPU run.
 //   normal:     z_x ~ N(0, 1) independently;
 //   free_field: the Gaussian exp(-S_free) of the AKS action with lambda = 0 and mass m2 > 0,
 //               sampled exactly in momentum space: covariance (2 A)^-1 with
@@ -28,11 +29,11 @@ class Prior {
  public:
   virtual ~Prior() = default;
   virtual std::string kind() const = 0;
-  /// Configurations first..first+n-1 of draw `step` (n, L, ..., L) in `dtype`.
+  /// Configurations first..first+n-1 of draw `step` (n, L, ..., L) in `dtype` on `device`.
   virtual torch::Tensor sample(std::int64_t first, std::int64_t n, std::uint64_t seed,
-                               std::uint32_t purpose, std::uint64_t step,
-                               torch::ScalarType dtype) const = 0;
-  /// Normalised log density of each configuration (B).
+                               std::uint32_t purpose, std::uint64_t step, torch::ScalarType dtype,
+                               const torch::Device& device) const = 0;
+  /// Normalised log density of each configuration (B), on z's device.
   virtual torch::Tensor log_prob(const torch::Tensor& z) const = 0;
 };
 

@@ -12,6 +12,10 @@
 // given samples of the target (Monte Carlo data, e.g. the phi4 workflow's fields); sample i of
 // step t is data[Philox(seed, "flow_data", i, t) mod N], so the batch is again a pure function
 // of (seed, t). The batch ESS is still that of a batch drawn from the flow (no gradient).
+// Devices: the trainer works where the flow is (move it before constructing the trainer). The
+// noise and the data batches are drawn on the host, as on the CPU, and moved there; the
+// reducer (ml::make_gradient_reducer) takes NCCL for CUDA parameters where built with it;
+// checkpoints hold host tensors (weights and optimiser state) and restore onto the device.
 #pragma once
 
 #include <mpi.h>

@@ -40,7 +40,8 @@ class BlockRealNvp : public torch::nn::Module {
  private:
   std::pair<torch::Tensor, torch::Tensor> shift_scale(std::size_t i, const torch::Tensor& x);
   std::vector<torch::nn::Sequential> nets_;
-  std::vector<torch::Tensor> frozen_, active_;  ///< block positions, per coupling (int64)
+  /// Block positions, per coupling (int64), on the device of the last input.
+  std::vector<torch::Tensor> frozen_, active_;
 };
 
 /// One layer of the hierarchy: a BlockRealNvp applied to every block of 2^d sites of the level
@@ -56,7 +57,8 @@ class RgBlockLayer final : public Bijector {
 
  private:
   std::pair<torch::Tensor, torch::Tensor> apply(const torch::Tensor& x, bool inverse);
-  torch::Tensor sites_;  ///< (blocks, 2^d) int64
+  torch::Tensor sites_;       ///< (blocks, 2^d) int64, on the host
+  torch::Tensor flat_sites_;  ///< sites_ flattened, on the device of the last input
   std::shared_ptr<BlockRealNvp> block_;
 };
 

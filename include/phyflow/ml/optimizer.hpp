@@ -28,7 +28,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch:
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
 /// The optimiser's state (moments, step counts) as bytes of a LibTorch archive, for
-/// checkpoints, and back (the optimiser must have been built for the same parameters).
+/// checkpoints, and back (the optimiser must have been built for the same parameters). The
+/// archive holds host tensors whatever the parameters' device; restoring loads it onto the
+/// host and moves each parameter's state to that parameter's device.
 std::vector<std::uint8_t> optimizer_state(torch::optim::Optimizer& optimizer);
 void restore_optimizer_state(torch::optim::Optimizer& optimizer,
                              const std::vector<std::uint8_t>& bytes);
