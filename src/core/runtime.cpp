@@ -12,8 +12,10 @@
 #include <petscsys.h>
 #endif
 
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -114,8 +116,36 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
     int kokkos_argc = static_cast<int>(kokkos_args.size());
     kokkos_args.push_back(nullptr);
     char** kokkos_argv = kokkos_args.data();
-    Kokkos::initialize(kokkos_argc, kokkos_argv);
-    owns_kokkos_ = true;
+    // A GPU build of Kokkos throws when the node shows no GPU (seen: the CUDA build under
+    // CUDA_VISIBLE_DEVICES= ended in std::terminate). Every rank learns whether any failed, so
+    // all stop together with one message instead of some hanging in their first collective.
+    std::string failure;
+    try {
+      Kokkos::initialize(kokkos_argc, kokkos_argv);
+      owns_kokkos_ = true;
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    int first_failed = failure.empty() ? size_ : rank_;
+    MPI_Allreduce(MPI_IN_PLACE, &first_failed, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first_failed < size_) {
+      if (rank_ == first_failed)
+        std::fprintf(stderr,
+                     "phyflow: error (rank %d): the Kokkos %s back end did not start: %s\n"
+                     "  this phyflow runs its kernels on %s: run it where one is visible to "
+                     "each rank (CUDA_VISIBLE_DEVICES, the job's --gpus-per-task), or use a CPU "
+                     "build (docs/install.md)\n",
+                     rank_, Kokkos::DefaultExecutionSpace::name(), failure.c_str(),
+                     std::string(Kokkos::DefaultExecutionSpace::name()) == "Cuda"
+                         ? "an NVIDIA GPU"
+                         : "the back end's devices");
+      if (owns_kokkos_) Kokkos::finalize();
+#if PHYFLOW_HAVE_PETSC
+      if (owns_petsc_) PetscFinalize();
+#endif
+      if (owns_mpi_) MPI_Finalize();
+      std::exit(static_cast<int>(ExitCode::bad_input));
+    }
   }
 
   // Threads per rank: explicit option, else OMP_NUM_THREADS, else share the node's cores

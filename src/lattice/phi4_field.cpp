@@ -47,6 +47,10 @@ Phi4Field::Phi4Field(CartDecomposition decomposition) : decomposition_(std::move
     f.send_hi = Kokkos::View<double*>("phi4_send_hi", n);
     f.recv_lo = Kokkos::View<double*>("phi4_recv_lo", n);
     f.recv_hi = Kokkos::View<double*>("phi4_recv_hi", n);
+    f.host_send_lo = Kokkos::create_mirror_view(f.send_lo);
+    f.host_send_hi = Kokkos::create_mirror_view(f.send_hi);
+    f.host_recv_lo = Kokkos::create_mirror_view(f.recv_lo);
+    f.host_recv_hi = Kokkos::create_mirror_view(f.recv_hi);
     faces_.push_back(f);
   }
 }
@@ -100,6 +104,10 @@ void Phi4Field::exchange_halo() {
         });
   }
   Kokkos::fence();
+  for (Face& f : faces_) {  // no-ops where the views are host memory (the mirrors alias them)
+    Kokkos::deep_copy(f.host_send_lo, f.send_lo);
+    Kokkos::deep_copy(f.host_send_hi, f.send_hi);
+  }
   std::vector<MPI_Request> req;
   req.reserve(4 * faces_.size());
   const MPI_Comm comm = decomposition_.comm();
@@ -109,14 +117,18 @@ void Phi4Field::exchange_halo() {
     const int lo = decomposition_.neighbour_lo(k), hi = decomposition_.neighbour_hi(k);
     MPI_Request r[4];
     // Tag 2k: travelling down (my lo face -> the lower neighbour's hi ghost); 2k+1: up.
-    check_mpi(MPI_Irecv(f.recv_lo.data(), n, MPI_DOUBLE, lo, 2 * k + 1, comm, &r[0]), "MPI_Irecv");
-    check_mpi(MPI_Irecv(f.recv_hi.data(), n, MPI_DOUBLE, hi, 2 * k, comm, &r[1]), "MPI_Irecv");
-    check_mpi(MPI_Isend(f.send_lo.data(), n, MPI_DOUBLE, lo, 2 * k, comm, &r[2]), "MPI_Isend");
-    check_mpi(MPI_Isend(f.send_hi.data(), n, MPI_DOUBLE, hi, 2 * k + 1, comm, &r[3]), "MPI_Isend");
+    check_mpi(MPI_Irecv(f.host_recv_lo.data(), n, MPI_DOUBLE, lo, 2 * k + 1, comm, &r[0]), "MPI_Irecv");
+    check_mpi(MPI_Irecv(f.host_recv_hi.data(), n, MPI_DOUBLE, hi, 2 * k, comm, &r[1]), "MPI_Irecv");
+    check_mpi(MPI_Isend(f.host_send_lo.data(), n, MPI_DOUBLE, lo, 2 * k, comm, &r[2]), "MPI_Isend");
+    check_mpi(MPI_Isend(f.host_send_hi.data(), n, MPI_DOUBLE, hi, 2 * k + 1, comm, &r[3]), "MPI_Isend");
     req.insert(req.end(), r, r + 4);
   }
   check_mpi(MPI_Waitall(static_cast<int>(req.size()), req.data(), MPI_STATUSES_IGNORE),
             "MPI_Waitall");
+  for (Face& f : faces_) {
+    Kokkos::deep_copy(f.recv_lo, f.host_recv_lo);
+    Kokkos::deep_copy(f.recv_hi, f.host_recv_hi);
+  }
   for (Face& f : faces_) {
     const int k = f.dim;
     auto rlo = f.recv_lo, rhi = f.recv_hi;

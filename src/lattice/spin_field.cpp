@@ -122,6 +122,10 @@ SpinField::SpinField(CartDecomposition decomposition)
     f.send_hi = Kokkos::View<std::int8_t*>(tag + "_send_hi", f.count);
     f.recv_lo = Kokkos::View<std::int8_t*>(tag + "_recv_lo", f.count);
     f.recv_hi = Kokkos::View<std::int8_t*>(tag + "_recv_hi", f.count);
+    f.host_send_lo = Kokkos::create_mirror_view(f.send_lo);
+    f.host_send_hi = Kokkos::create_mirror_view(f.send_hi);
+    f.host_recv_lo = Kokkos::create_mirror_view(f.recv_lo);
+    f.host_recv_hi = Kokkos::create_mirror_view(f.recv_hi);
     faces_.push_back(f);
   }
   fill_cold(+1);
@@ -202,18 +206,21 @@ void SpinField::begin_halo_exchange(int c) {
   MPI_Comm comm = decomposition_.comm();
   for (const Face& f : faces_) {
     if (f.count == 0) continue;
+    // No-ops where the views are host memory (the mirrors alias them).
+    Kokkos::deep_copy(f.host_send_lo, f.send_lo);
+    Kokkos::deep_copy(f.host_send_hi, f.send_hi);
     // Tags keep the two messages apart when both neighbours are the same rank (grid of 2).
     const int tag_up = 4 * f.dim + 2 * c, tag_down = tag_up + 1;
     const int n = static_cast<int>(f.count);
     requests_.resize(requests_.size() + 4);
     MPI_Request* r = requests_.data() + requests_.size() - 4;
-    check_mpi(MPI_Irecv(f.recv_lo.data(), n, MPI_INT8_T, f.neighbour_lo, tag_up, comm, &r[0]),
+    check_mpi(MPI_Irecv(f.host_recv_lo.data(), n, MPI_INT8_T, f.neighbour_lo, tag_up, comm, &r[0]),
               "MPI_Irecv");
-    check_mpi(MPI_Irecv(f.recv_hi.data(), n, MPI_INT8_T, f.neighbour_hi, tag_down, comm, &r[1]),
+    check_mpi(MPI_Irecv(f.host_recv_hi.data(), n, MPI_INT8_T, f.neighbour_hi, tag_down, comm, &r[1]),
               "MPI_Irecv");
-    check_mpi(MPI_Isend(f.send_hi.data(), n, MPI_INT8_T, f.neighbour_hi, tag_up, comm, &r[2]),
+    check_mpi(MPI_Isend(f.host_send_hi.data(), n, MPI_INT8_T, f.neighbour_hi, tag_up, comm, &r[2]),
               "MPI_Isend");
-    check_mpi(MPI_Isend(f.send_lo.data(), n, MPI_INT8_T, f.neighbour_lo, tag_down, comm, &r[3]),
+    check_mpi(MPI_Isend(f.host_send_lo.data(), n, MPI_INT8_T, f.neighbour_lo, tag_down, comm, &r[3]),
               "MPI_Isend");
   }
 }
@@ -235,6 +242,11 @@ void SpinField::end_halo_exchange(int c) {
                           MPI_STATUSES_IGNORE),
               "MPI_Waitall");
   requests_.clear();
+  for (const Face& f : faces_) {
+    if (f.count == 0) continue;
+    Kokkos::deep_copy(f.recv_lo, f.host_recv_lo);
+    Kokkos::deep_copy(f.recv_hi, f.host_recv_hi);
+  }
   const Layout L = layout_;
   const int d = L.dims;
   const SpinView a = colour_[c];

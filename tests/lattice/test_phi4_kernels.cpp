@@ -55,14 +55,27 @@ TEST(ExactSum, OrderIndependentAndAccurate) {
   EXPECT_EQ(neg.value(), -2.25);
 }
 
+// Device lambdas live in free functions: nvcc refuses extended lambdas inside a TEST body
+// (GoogleTest's TestBody is a private member function).
+double sum_of_constant(const Phi4Field& field, double c) {
+  return field.sum(KOKKOS_LAMBDA(std::int64_t) { return c; }).value();
+}
+double sum_of_shifted(const Phi4Field& field, double shift) {
+  const auto phi = field.data();
+  return field.sum(KOKKOS_LAMBDA(std::int64_t p) { return shift + phi(p); }).value();
+}
+template <class View>
+void negate(const View& p) {
+  Kokkos::parallel_for(p.extent(0), KOKKOS_LAMBDA(std::size_t i) { p(i) = -p(i); });
+}
+
 TEST(ExactSum, FieldSumsWithCarries) {
   // Fractions near 1 on every site: the fraction sums carry many times per row.
   Phi4Field field(CartDecomposition(MPI_COMM_WORLD, std::vector<int>{64, 512}));
   field.fill(-0.3);
-  const double s = field.sum(KOKKOS_LAMBDA(std::int64_t) { return -0.3; }).value();
+  const double s = sum_of_constant(field, -0.3);
   EXPECT_NEAR(s, -0.3 * 64 * 512, 1e-7);
-  const auto phi = field.data();
-  const double q = field.sum(KOKKOS_LAMBDA(std::int64_t p) { return 1e6 + phi(p); }).value();
+  const double q = sum_of_shifted(field, 1e6);
   EXPECT_NEAR(q, (1e6 - 0.3) * 64 * 512, 1e-3);
 }
 
@@ -204,7 +217,7 @@ TEST(Phi4Hmc, Reversible) {
         return m;
       }();
       EXPECT_GT(moved, 1e-2);  // the trajectory went somewhere
-      Kokkos::parallel_for(p.extent(0), KOKKOS_LAMBDA(std::size_t i) { p(i) = -p(i); });
+      negate(p);
       hmc.integrate(field, p);
       const std::vector<double> back = field.gather();
       Kokkos::deep_copy(pf.data(), p);

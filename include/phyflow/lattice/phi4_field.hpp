@@ -156,6 +156,9 @@ class Phi4Field {
     int dim;
     std::int64_t count;
     Kokkos::View<double*> send_lo, send_hi, recv_lo, recv_hi;
+    /// What MPI reads and writes: the same memory where the views are host memory; host
+    /// copies where they live on a GPU (MPI is not assumed CUDA-aware).
+    Kokkos::View<double*>::HostMirror host_send_lo, host_send_hi, host_recv_lo, host_recv_hi;
   };
   CartDecomposition decomposition_;
   Phi4Geometry geometry_;

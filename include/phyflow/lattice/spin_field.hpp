@@ -70,6 +70,9 @@ class SpinField {
     int neighbour_lo, neighbour_hi;
     std::int64_t count;  ///< elements per message
     Kokkos::View<std::int8_t*> send_lo, send_hi, recv_lo, recv_hi;
+    /// What MPI reads and writes: the same memory where the views are host memory; host
+    /// copies where they live on a GPU (MPI is not assumed CUDA-aware).
+    Kokkos::View<std::int8_t*>::HostMirror host_send_lo, host_send_hi, host_recv_lo, host_recv_hi;
   };
 
   CartDecomposition decomposition_;
