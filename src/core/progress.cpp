@@ -41,11 +41,13 @@ void Progress::update(std::uint64_t done) {
   }
 }
 
-void Progress::finish() {
+void Progress::finish() { finish(total_); }
+
+void Progress::finish(std::uint64_t done) {
   if (finished_) return;
   finished_ = true;
   if (!started_) return;
-  print(total_, true);
+  print(done, true);
 }
 
 void Progress::print(std::uint64_t done, bool final_line) {

@@ -203,7 +203,7 @@ TrainEnd ReverseKlTrainer::run() {
     if (time_over_) {
       log::info("flow train: train.time_limit_s reached after " + std::to_string(state_.step) +
                 " steps");
-      progress.finish();
+      progress.finish(static_cast<std::uint64_t>(state_.step));
       return TrainEnd::time_limit;
     }
     if (o_.checkpoint_every > 0 && state_.step % o_.checkpoint_every == 0) write_checkpoint();

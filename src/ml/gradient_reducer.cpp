@@ -198,13 +198,42 @@ std::unique_ptr<GradientReducer> make_mpi_reducer(MPI_Comm comm,
   return std::make_unique<MpiBucketReducer>(comm, parameters, options);
 }
 
+void check_reducer_backend(const std::string& backend, const std::string& device) {
+  if (backend != "nccl") return;
+#if PHYFLOW_HAVE_NCCL
+  if (device == "cpu")
+    throw input_error("parallel.reducer: nccl reduces GPU tensors, and device is cpu; set device: "
+                      "cuda, or parallel.reducer: auto or mpi");
+#else
+  (void)device;
+  throw input_error("parallel.reducer: nccl: this build has no NCCL (a CUDA LibTorch and NCCL "
+                    "are needed: docs/install.md); use parallel.reducer: auto or mpi");
+#endif
+}
+
 std::unique_ptr<GradientReducer> make_gradient_reducer(MPI_Comm comm,
                                                        const std::vector<torch::Tensor>& parameters,
                                                        const ReducerOptions& options) {
+  const bool on_gpu = !parameters.empty() && parameters.front().is_cuda();
+  if (options.backend == "mpi") return make_mpi_reducer(comm, parameters, options);
+  if (options.backend == "nccl") {
 #if PHYFLOW_HAVE_NCCL
-  if (!parameters.empty() && parameters.front().is_cuda())
+    if (!on_gpu)
+      throw input_error("parallel.reducer: nccl reduces GPU tensors; the model is on the CPU "
+                        "(set device: cuda, or parallel.reducer: auto or mpi)");
     return make_nccl_reducer(comm, parameters, options);
+#else
+    throw input_error("parallel.reducer: nccl: this build has no NCCL (a CUDA LibTorch and NCCL "
+                      "are needed: docs/install.md); use parallel.reducer: auto or mpi");
 #endif
+  }
+  if (options.backend != "auto")
+    throw input_error("parallel.reducer: '" + options.backend + "' is not a reducer; use auto, "
+                      "mpi or nccl");
+#if PHYFLOW_HAVE_NCCL
+  if (on_gpu) return make_nccl_reducer(comm, parameters, options);
+#endif
+  (void)on_gpu;
   return make_mpi_reducer(comm, parameters, options);
 }
 

@@ -13,12 +13,37 @@
 #include <nccl.h>
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace phyflow::ml {
 namespace {
 
 void check_nccl(ncclResult_t rc, const char* call) {
   if (rc != ncclSuccess)
     throw runtime_error(std::string(call) + " failed: " + ncclGetErrorString(rc));
+}
+
+// NCCL refuses two ranks on one GPU (ncclCommInitRank: "invalid usage"). Checked first, on
+// every rank together, so the user gets the reason and the fix instead of NCCL's code (seen
+// with 2 ranks on one H200).
+void require_one_gpu_per_rank(MPI_Comm comm, int device) {
+  MPI_Comm node = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
+            "MPI_Comm_split_type");
+  int size = 0;
+  MPI_Comm_size(node, &size);
+  std::vector<int> devices(static_cast<std::size_t>(size));
+  check_mpi(MPI_Allgather(&device, 1, MPI_INT, devices.data(), 1, MPI_INT, node), "MPI_Allgather");
+  MPI_Comm_free(&node);
+  int shared = 0;
+  for (int a = 0; a < size && !shared; ++a)
+    for (int b = a + 1; b < size; ++b)
+      if (devices[a] == devices[b]) shared = 1;
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &shared, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+  if (shared)
+    throw input_error("parallel.reducer: NCCL needs one GPU per rank, and ranks of one node share "
+                      "a GPU; give each rank its own GPU (Slurm: --gpus-per-task=1) or set "
+                      "parallel.reducer: mpi");
 }
 
 ncclDataType_t nccl_type(torch::ScalarType t) {
@@ -43,6 +68,7 @@ class NcclBucketReducer final : public GradientReducer {
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &ranks_);
+    require_one_gpu_per_rank(comm, params.empty() ? 0 : params.front().device().index());
     ncclUniqueId id;
     if (rank == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
     check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, comm), "MPI_Bcast (NCCL id)");

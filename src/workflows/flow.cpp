@@ -113,6 +113,9 @@ config::Schema flow_schema() {
 
   s.real("parallel.bucket_mb", 25.0, 0.001, 1e6, "gradient all-reduce bucket size (MiB)");
   s.boolean("parallel.overlap", true, "start all-reduces from gradient hooks");
+  s.choice("parallel.reducer", "auto", {"auto", "mpi", "nccl"},
+           "gradient all-reduce: auto (NCCL for a flow on a GPU where built with it, else MPI), "
+           "mpi (device gradients staged through host buckets; for ranks sharing a GPU) or nccl");
   s.integer("threads.torch", 0, 0, 4096,
             "LibTorch intra-op threads per rank (0: OMP_NUM_THREADS if set, else one)");
   s.integer("threads.blas", 0, 0, 4096, "OpenBLAS threads per rank (0: the runtime's choice)");
@@ -226,6 +229,7 @@ flows::FlowConfig flow_config(const config::Deck& deck, const FlowAction& a) {
 }
 
 void flow_check(const config::Deck& deck, int ranks) {
+  ml::check_reducer_backend(deck.string("parallel.reducer"), deck.string("device"));
   const std::string where = "deck '" + deck.origin() + "'";
   const auto a = flow_action(deck);
   const auto c = flow_config(deck, a);
@@ -438,6 +442,7 @@ class FlowRun {
     to.progress_interval = keys.progress_interval;
     to.reducer.bucket_bytes = std::int64_t(deck_.real("parallel.bucket_mb") * 1048576.0);
     to.reducer.overlap = deck_.boolean("parallel.overlap");
+    to.reducer.backend = deck_.string("parallel.reducer");
     const auto t0 = std::chrono::steady_clock::now();
     flows::ReverseKlState train_state;
     flows::TrainEnd train_end = flows::TrainEnd::finished;

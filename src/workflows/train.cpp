@@ -126,6 +126,10 @@ config::Schema train_schema() {
          "gradient all-reduce bucket size (MiB; PyTorch DDP's default is 25)");
   s.boolean("parallel.overlap", true,
             "start each bucket's all-reduce from gradient hooks during the backward pass");
+  s.choice("parallel.reducer", "auto", {"auto", "mpi", "nccl"},
+           "gradient all-reduce: auto (NCCL for a model on a GPU where built with it, else MPI), "
+           "mpi (device gradients staged through host buckets; for ranks sharing a GPU, which "
+           "NCCL refuses) or nccl");
   s.integer("threads.torch", 0, 0, 4096,
             "LibTorch intra-op threads per rank (0: OMP_NUM_THREADS if set, else one: the BLAS "
             "threads do the matrix products)");
@@ -145,6 +149,7 @@ config::Schema train_schema() {
 void train_check(const config::Deck& deck, int /*ranks*/) {
   const std::string where = "deck '" + deck.origin() + "'";
   ml::check_model_options(deck.string("model.kind"), deck.at("model"), where);
+  ml::check_reducer_backend(deck.string("parallel.reducer"), deck.string("device"));
   if (deck.string("optim.schedule") == "one_cycle" && deck.real("optim.pct_start") <= 0)
     throw input_error(where + ": optim.pct_start must be > 0 for schedule one_cycle");
   if (!deck.has("data.val") && deck.string("optim.monitor") != "loss")
@@ -285,6 +290,7 @@ class TrainRun {
     to.schedule.pct_start = deck_.real("optim.pct_start");
     to.reducer.bucket_bytes = std::int64_t(deck_.real("parallel.bucket_mb") * 1048576.0);
     to.reducer.overlap = deck_.boolean("parallel.overlap");
+    to.reducer.backend = deck_.string("parallel.reducer");
     to.eval_chunk = deck_.integer("optim.eval_batch");
     to.val_max = deck_.integer("data.val_max");
     to.checkpoint_every = std::int64_t(keys.checkpoint_every);

@@ -242,8 +242,10 @@ TEST(FlowDevice, TrainingSamplingAndRestartOnTheDevice) {
       worst_q = std::max(worst_q, std::abs(qh.log_q[i] - qd.log_q[i]));
       worst_p = std::max(worst_p, std::abs(qh.log_p[i] - qd.log_p[i]));
     }
-    std::printf("  %s: proposals host vs device: phi %.3g, log q %.3g, log p %.3g\n",
-                tc.objective.c_str(), worst_phi, worst_q, worst_p);
+    // stderr, unbuffered: a crash later in the case must not swallow these lines (an H200 run
+    // of this test ended in a segmentation fault after the checkpoint; see the markers below).
+    std::fprintf(stderr, "  %s: proposals host vs device: phi %.3g, log q %.3g, log p %.3g\n",
+                 tc.objective.c_str(), worst_phi, worst_q, worst_p);
     EXPECT_LT(worst_phi, 1e-8);
     EXPECT_LT(worst_q, 1e-7);
     EXPECT_LT(worst_p, 1e-7);
@@ -256,6 +258,7 @@ TEST(FlowDevice, TrainingSamplingAndRestartOnTheDevice) {
     auto first = make(c, 2, device);
     ReverseKlTrainer b(MPI_COMM_SELF, first, tc.target, oc);
     EXPECT_EQ(b.run(), TrainEnd::interrupted);
+    std::fprintf(stderr, "  %s: stopped after 5 steps; reading the checkpoint\n", tc.objective.c_str());
     {
       const auto saved = read_flow(oc.checkpoint_path);  // on the host, no GPU needed
       const auto ps = saved->parameters(), pf = first->parameters();
@@ -265,7 +268,9 @@ TEST(FlowDevice, TrainingSamplingAndRestartOnTheDevice) {
     oc.stop_after = 0;
     auto second = make(c, 77, device);
     ReverseKlTrainer r(MPI_COMM_SELF, second, tc.target, oc);
+    std::fprintf(stderr, "  %s: restoring on the device\n", tc.objective.c_str());
     r.restore(oc.checkpoint_path);
+    std::fprintf(stderr, "  %s: restored; finishing the run\n", tc.objective.c_str());
     EXPECT_EQ(r.state().step, 5);
     for (const auto& p : second->parameters()) EXPECT_EQ(p.device(), device);
     EXPECT_EQ(r.run(), TrainEnd::finished);

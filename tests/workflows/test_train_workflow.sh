@@ -200,8 +200,13 @@ pf 1 run "$WORK/bad.yaml" --set optim.name=adamm
 check "unknown optimiser: exit 2 with suggestion" bash -c "[ $RC -eq 2 ] && grep -q \"did you mean 'adam'\" $WORK/out.txt"
 pf 1 run "$WORK/bad.yaml" --set device=gpu
 check "unknown device: exit 2 naming the choices" bash -c "[ $RC -eq 2 ] && grep -q 'device: gpu is not a device; use cpu, cuda' $WORK/out.txt"
-# No GPU visible (hidden where there is one): a clear message whether or not LibTorch has CUDA.
+# No GPU visible (hidden where there is one): a clear message whether or not LibTorch has CUDA
+# (a Kokkos CUDA build stops earlier, at Kokkos' start, with its own message and the same code).
 CUDA_VISIBLE_DEVICES= pf 2 run "$WORK/bad.yaml" --set device=cuda
-check "device cuda without a GPU: exit 2 with the fix" bash -c "[ $RC -eq 2 ] && grep -Eq 'device: cuda: (this LibTorch is built without CUDA|no GPU is visible)' $WORK/out.txt && grep -q 'or set device: cpu' $WORK/out.txt && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ]"
+check "device cuda without a GPU: exit 2 with the fix" bash -c "[ $RC -eq 2 ] && { { grep -Eq 'device: cuda: (this LibTorch is built without CUDA|no GPU is visible)' $WORK/out.txt && grep -q 'or set device: cpu' $WORK/out.txt; } || grep -q 'the Kokkos Cuda back end did not start' $WORK/out.txt; } && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ]"
+pf 2 run "$WORK/bad.yaml" --set parallel.reducer=nccl
+check "reducer nccl for a CPU model: exit 2 with the fix, before any output" bash -c "[ $RC -eq 2 ] && grep -Eq 'parallel.reducer: nccl(: this build has no NCCL| reduces GPU tensors)' $WORK/out.txt && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ]"
+pf 1 run "$WORK/bad.yaml" --set parallel.reducer=gloo
+check "unknown reducer: exit 2 naming the choices" bash -c "[ $RC -eq 2 ] && grep -q 'parallel.reducer' $WORK/out.txt && grep -q 'nccl' $WORK/out.txt"
 check "bad runs left no output" bash -c "[ ! -e $WORK/bad.h5 ] && [ ! -e $WORK/bad.h5.partial ]"
 finish

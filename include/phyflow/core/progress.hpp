@@ -16,6 +16,8 @@ class Progress {
   void update(std::uint64_t done);
   /// Prints the final line with the mean rate.
   void finish();
+  /// The final line of a loop stopped early (a time limit), after `done` of `total` units.
+  void finish(std::uint64_t done);
   double elapsed_s() const;
 
  private:

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace phyflow::ml {
@@ -40,7 +41,13 @@ class GradientReducer {
 struct ReducerOptions {
   std::int64_t bucket_bytes = 25ll << 20;  ///< as DDP's bucket_cap_mb = 25
   bool overlap = true;                     ///< launch buckets from gradient hooks
+  /// Deck key `parallel.reducer`: "auto" (NCCL for CUDA parameters where built with it, else
+  /// MPI), "mpi" (always MPI; device gradients staged through host buckets: for ranks that
+  /// share a GPU, which NCCL refuses, or a broken NCCL) or "nccl" (an input error where NCCL
+  /// is not built in or the parameters are not on a GPU).
+  std::string backend = "auto";
 };
+
 
 /// Averages over `comm` with MPI. Takes part in collectives on every call: all ranks must
 /// call it the same number of times.
@@ -55,7 +62,12 @@ std::unique_ptr<GradientReducer> make_nccl_reducer(MPI_Comm comm,
                                                    const ReducerOptions& options = {});
 #endif
 
-/// The reducer for these parameters: NCCL for CUDA parameters when built with it, else MPI.
+/// Deck check of `parallel.reducer` against the `device` key, before anything runs: "nccl"
+/// needs a build with NCCL and a GPU device (input_error naming the key otherwise).
+void check_reducer_backend(const std::string& backend, const std::string& device);
+
+/// The reducer for these parameters and options.backend: by default NCCL for CUDA parameters
+/// when built with it, else MPI.
 std::unique_ptr<GradientReducer> make_gradient_reducer(MPI_Comm comm,
                                                        const std::vector<torch::Tensor>& parameters,
                                                        const ReducerOptions& options = {});
