@@ -57,10 +57,6 @@ if [ -z "${LOCAL_BUILD:-}" ]; then
   step mpiexec_np2 60 $MPI -n 2 "$P" info >/dev/null || MPI_OK=0
 fi
 
-mp() { # mp N cmd...: under mpiexec, or directly for one rank when mpiexec does not work here
-  local n="$1"; shift
-  if [ "$MPI_OK" = 1 ]; then $MPI -n "$n" "$@"; elif [ "$n" = 1 ]; then "$@"; else echo "no mpiexec"; return 99; fi
-}
 ALL="kernels sim train models ranks flows bench aks nrg"
 STEPS="${*:-$ALL}"
 has() { [[ " $STEPS " == *" $1 "* ]]; }
@@ -164,8 +160,11 @@ if has ranks; then # two ranks on the one GPU
 fi
 
 if has flows; then
+  # The CLI test of flows with the machine's python3 (h5py) instead of Debian's; it runs its GPU
+  # section where a GPU is visible.
   sed -e 's|^PY=/usr/bin/python3.*|PY=python3|' "$R/tests/flows/test_flow_workflow.sh" >"$R/tests/flows/gpu_flow_workflow.sh"
   step flow_workflow_test 150 env PHYFLOW_EXE="$P" MPIEXEC=mpiexec bash "$R/tests/flows/gpu_flow_workflow.sh"
+  rm -f "$R/tests/flows/gpu_flow_workflow.sh"
   step flow_tutorial_cuda 240 "$P" run "$R/inputs/flow_tutorial.yaml" --overwrite --set device=cuda --set output.path="$W/flow_tut_cuda.h5" --set train.steps=1000 --set sample.proposals=20000
   for f in flow_tut_cuda; do
     python3 - "$W/$f.json" "$f" >>"$RES" <<'PY'
