@@ -231,7 +231,11 @@ std::unique_ptr<GradientReducer> make_gradient_reducer(MPI_Comm comm,
     throw input_error("parallel.reducer: '" + options.backend + "' is not a reducer; use auto, "
                       "mpi or nccl");
 #if PHYFLOW_HAVE_NCCL
-  if (on_gpu) return make_nccl_reducer(comm, parameters, options);
+  // One rank has nothing to average: the MPI reducer then does nothing at all (no copies, no
+  // hooks), while NCCL would still build and tear down a communicator.
+  int ranks = 1;
+  MPI_Comm_size(comm, &ranks);
+  if (on_gpu && ranks > 1) return make_nccl_reducer(comm, parameters, options);
 #endif
   (void)on_gpu;
   return make_mpi_reducer(comm, parameters, options);

@@ -41,8 +41,8 @@ class GradientReducer {
 struct ReducerOptions {
   std::int64_t bucket_bytes = 25ll << 20;  ///< as DDP's bucket_cap_mb = 25
   bool overlap = true;                     ///< launch buckets from gradient hooks
-  /// Deck key `parallel.reducer`: "auto" (NCCL for CUDA parameters where built with it, else
-  /// MPI), "mpi" (always MPI; device gradients staged through host buckets: for ranks that
+  /// Deck key `parallel.reducer`: "auto" (NCCL for CUDA parameters on several ranks where
+  /// built with it, else MPI, which does nothing on one rank), "mpi" (always MPI; device gradients staged through host buckets: for ranks that
   /// share a GPU, which NCCL refuses, or a broken NCCL) or "nccl" (an input error where NCCL
   /// is not built in or the parameters are not on a GPU).
   std::string backend = "auto";
@@ -67,7 +67,7 @@ std::unique_ptr<GradientReducer> make_nccl_reducer(MPI_Comm comm,
 void check_reducer_backend(const std::string& backend, const std::string& device);
 
 /// The reducer for these parameters and options.backend: by default NCCL for CUDA parameters
-/// when built with it, else MPI.
+/// on several ranks when built with it, else MPI.
 std::unique_ptr<GradientReducer> make_gradient_reducer(MPI_Comm comm,
                                                        const std::vector<torch::Tensor>& parameters,
                                                        const ReducerOptions& options = {});
