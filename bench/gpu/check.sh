@@ -80,12 +80,11 @@ sim() { # sim NAME DECK overrides...: GPU output against the CPU build's (Debian
   done
 }
 if has sim; then
-  sim ising_quick ising_quick
-  sim ising3d_hb ising_quick --set algorithm=heatbath --set lattice.dims=3 --set lattice.L=16 --set sweeps.samples=200
-  sim phi4_quick phi4_quick
-  sim phi4_metro phi4_quick --set algorithm=metropolis
-  sim nbody_quick nbody_quick
-  sim nbody_r1 nbody_quick --set system.law=r1 --set system.n=8 --set system.dims=3 --set ensemble.ns=50
+  while read -r name deck overrides; do
+    case "$name" in ''|'#'*) continue ;; esac
+    # shellcheck disable=SC2086 # the overrides are words
+    sim "$name" "$deck" $overrides </dev/null
+  done <"$R/bench/gpu/sim_cases.txt"
 fi
 
 MODEL='{kind: energy_gru, hidden: 512}'

@@ -11,10 +11,8 @@ mkdir -p "$G/data" "$G/ref"
 "$P" run inputs/equivariant/data.yaml --overwrite --set output.path="$G/data/o5.h5"
 "$P" run inputs/equivariant/pendulum_data.yaml --overwrite --set output.path="$G/data/pend.h5" \
   --set 'splits=[{name: train, seed: 1, n: 200}]'
-ref() { local name="$1" deck="$2"; shift 2; "$P" run "inputs/$deck.yaml" --overwrite --set output.path="$G/ref/$name.h5" "$@"; }
-ref ising_quick ising_quick
-ref ising3d_hb ising_quick --set algorithm=heatbath --set lattice.dims=3 --set lattice.L=16 --set sweeps.samples=200
-ref phi4_quick phi4_quick
-ref phi4_metro phi4_quick --set algorithm=metropolis
-ref nbody_quick nbody_quick
-ref nbody_r1 nbody_quick --set system.law=r1 --set system.n=8 --set system.dims=3 --set ensemble.ns=50
+while read -r name deck overrides; do
+  case "$name" in ''|'#'*) continue ;; esac
+  # shellcheck disable=SC2086 # the overrides are words
+  "$P" run "inputs/$deck.yaml" --overwrite --set output.path="$G/ref/$name.h5" $overrides </dev/null
+done <bench/gpu/sim_cases.txt

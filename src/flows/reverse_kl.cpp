@@ -169,8 +169,10 @@ double ReverseKlTrainer::step(bool& stop) {
   }
   const double loss = sums[0] / double(o_.batch);
   if (!std::isfinite(loss))
+    // The loss is gathered from every rank: all ranks stop here together, one message.
     throw runtime_error("flow training diverged: the loss is " + number(loss) + " at step " +
-                        std::to_string(state_.step + 1) + "; lower train.lr or set train.clip");
+                        std::to_string(state_.step + 1) + "; lower train.lr or set train.clip")
+        .agreed_from(0);
   state_.loss.push_back(loss);
   state_.ess.push_back(ess_per_sample(all));
   ++state_.step;

@@ -81,15 +81,18 @@ void Trainer::step(const Batch& batch, double& loss_sum, bool& stop) {
   loss_sum = sums[0];
   stop = sums[1] > 0;
   if (!std::isfinite(loss_sum)) {
+    // loss_sum is the all-reduced loss: every rank stops here together, with one message.
     if (state_.global_step == 0)  // no update has been made: the initial model overflows
       throw runtime_error("the loss is " + number(loss_sum) + " at the first step, before any "
                           "update: the model's output overflows at its initial weights (an "
                           "unbounded activation such as softplus or relu in a model that is "
                           "integrated in time, or data far outside the unit scale); choose "
-                          "model.activation tanh or rescale the data");
+                          "model.activation tanh or rescale the data")
+          .agreed_from(0);
     throw runtime_error("training diverged: the loss is " + number(loss_sum) + " at step " +
                         std::to_string(state_.global_step + 1) +
-                        "; lower optim.lr or set optim.clip (gradient norm clipping)");
+                        "; lower optim.lr or set optim.clip (gradient norm clipping)")
+        .agreed_from(0);
   }
 }
 

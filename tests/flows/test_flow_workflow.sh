@@ -104,6 +104,7 @@ check "restarted run equals the uninterrupted one bit for bit" $PY "$WORK/same.p
 deck tl "train: {steps: 100000000, time_limit_s: 2}"
 pf 1 run "$WORK/tl.yaml"
 check "time limit: exit 0, training stopped early" bash -c "[ $RC -eq 0 ] && $PY -c \"import json; t = json.load(open('$WORK/tl.json'))['train']; assert t['stopped_by_time_limit'] and 0 < t['steps'] < 100000000\""
+check "time limit: the final progress line counts the steps done, not the steps planned" bash -c "n=\$($PY -c \"import json; print(json.load(open('$WORK/tl.json'))['train']['steps'])\") && grep -q \"flow train: \$n steps in\" $WORK/out.txt"
 
 # --- NeuralRG: the Ising model through its Hubbard-Stratonovich field, MERA-like flow ---------
 cat >"$WORK/rg.yaml" <<EOF
@@ -256,6 +257,8 @@ check "unknown device: exit 2 naming the choices" bash -c "[ $RC -eq 2 ] && grep
 # (a Kokkos CUDA build stops earlier, at Kokkos' start, with its own message and the same code).
 CUDA_VISIBLE_DEVICES= pf 2 run "$WORK/b18.yaml" --set device=cuda
 check "device cuda without a GPU: exit 2 naming the key, with the fix" bash -c "[ $RC -eq 2 ] && { { grep -Eq 'device: cuda: (this LibTorch is built without CUDA|no GPU is visible)' $WORK/out.txt && grep -q 'or set device: cpu' $WORK/out.txt; } || grep -q 'the Kokkos Cuda back end did not start' $WORK/out.txt; } && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ] && [ ! -e $WORK/b18.h5 ] && [ ! -e $WORK/b18.h5.partial ]"
+pf 2 run "$WORK/b18.yaml" --set parallel.reducer=nccl
+check "reducer nccl for a flow on the CPU: exit 2 before any output, one message" bash -c "[ $RC -eq 2 ] && grep -Eq 'parallel.reducer: nccl(: this build has no NCCL| reduces GPU tensors)' $WORK/out.txt && [ \$(grep -c 'phyflow: error' $WORK/out.txt) -eq 1 ] && [ ! -e $WORK/b18.h5 ] && [ ! -e $WORK/b18.h5.partial ]"
 
 # --- device: cuda, where LibTorch has CUDA and a GPU is visible (one rank: ranks sharing a GPU
 # cannot all-reduce over NCCL) -------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "../io/io_test_support.hpp"
+#include "flow_test_configs.hpp"
 #include "phyflow/flows/action.hpp"
 #include "phyflow/flows/flow.hpp"
 #include "phyflow/flows/flow_mcmc.hpp"
@@ -43,29 +44,17 @@ double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
 
 double max_abs(const torch::Tensor& a) { return a.detach().abs().max().item<double>(); }
 
-FlowConfig config(int dims, int L, const std::string& coupling, const std::string& net) {
-  FlowConfig c;
-  c.shape = {dims, L};
-  c.coupling = coupling;
-  c.layers = 4;
-  c.net.net = net;
-  c.net.hidden = {6, 5};
-  c.net.final_tanh = coupling == "affine";
-  c.bins = 5;
-  c.bound = 3.0;
-  c.dtype = "float64";
-  return c;
-}
+using testing::tiny_flow;
 
 std::vector<FlowConfig> every_kind() {
-  std::vector<FlowConfig> out{config(2, 4, "affine", "conv"),  // the fused conv coupling
-                              config(1, 6, "affine", "conv"),  config(3, 2, "affine", "conv"),
-                              config(2, 4, "affine", "dense"), config(2, 4, "spline", "conv"),
-                              config(2, 4, "spline", "dense")};
-  auto z2 = config(2, 4, "affine", "conv");
+  std::vector<FlowConfig> out{tiny_flow(2, 4, "affine", "conv"),  // the fused conv coupling
+                              tiny_flow(1, 6, "affine", "conv"),  tiny_flow(3, 2, "affine", "conv"),
+                              tiny_flow(2, 4, "affine", "dense"), tiny_flow(2, 4, "spline", "conv"),
+                              tiny_flow(2, 4, "spline", "dense")};
+  auto z2 = tiny_flow(2, 4, "affine", "conv");
   z2.z2 = true;
   out.push_back(z2);
-  auto mera = config(2, 4, "affine", "dense");
+  auto mera = tiny_flow(2, 4, "affine", "dense");
   mera.hierarchy = "mera";
   mera.layers = 2;
   mera.net.hidden = {8};
@@ -73,11 +62,11 @@ std::vector<FlowConfig> every_kind() {
   auto mixture = mera;
   mixture.symmetrize = true;
   out.push_back(mixture);
-  auto free_prior = config(2, 4, "affine", "conv");
+  auto free_prior = tiny_flow(2, 4, "affine", "conv");
   free_prior.prior = "free_field";
   free_prior.prior_m2 = 0.7;
   out.push_back(free_prior);
-  auto single = config(2, 4, "spline", "conv");
+  auto single = tiny_flow(2, 4, "spline", "conv");
   single.dtype = "float32";
   out.push_back(single);
   return out;
@@ -179,9 +168,9 @@ struct TrainingCase {
 
 TEST(FlowDevice, TrainingSamplingAndRestartOnTheDevice) {
   const auto device = device_under_test();
-  auto spline = config(2, 4, "spline", "conv");
+  auto spline = tiny_flow(2, 4, "spline", "conv");
   spline.bins = 4;
-  auto mera = config(2, 4, "affine", "dense");
+  auto mera = tiny_flow(2, 4, "affine", "dense");
   mera.hierarchy = "mera";
   mera.layers = 2;
   mera.net.hidden = {8};
@@ -190,7 +179,7 @@ TEST(FlowDevice, TrainingSamplingAndRestartOnTheDevice) {
     return std::make_shared<Phi4Target>(c.shape, lattice::Phi4Couplings{-1.0, 1.0});
   };
   const std::vector<TrainingCase> cases{
-      {config(2, 4, "affine", "conv"), "reverse_kl", phi4(config(2, 4, "affine", "conv"))},
+      {tiny_flow(2, 4, "affine", "conv"), "reverse_kl", phi4(tiny_flow(2, 4, "affine", "conv"))},
       {spline, "forward_kl", phi4(spline)},
       {mera, "reverse_kl", std::make_shared<IsingHsTarget>(mera.shape, 2.269185314213022)}};
   for (const auto& tc : cases) {

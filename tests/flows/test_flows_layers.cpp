@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "../io/io_test_support.hpp"
+#include "flow_test_configs.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/flows/action.hpp"
 #include "phyflow/flows/coupling.hpp"
@@ -36,21 +37,7 @@ torch::Tensor jacobian(const std::function<torch::Tensor(const torch::Tensor&)>&
   return J;
 }
 
-FlowConfig tiny(int dims, int L, const std::string& coupling, const std::string& net,
-                bool z2 = false) {
-  FlowConfig c;
-  c.shape = {dims, L};
-  c.coupling = coupling;
-  c.layers = 4;
-  c.net.net = net;
-  c.net.hidden = {6, 5};
-  c.net.final_tanh = coupling == "affine";
-  c.z2 = z2;
-  c.bins = 5;
-  c.bound = 2.5;
-  c.dtype = "float64";
-  return c;
-}
+using testing::tiny_flow;
 
 void check_bijection(const FlowConfig& c, double weight_scale = 3.0) {
   SCOPED_TRACE(c.to_json().dump());
@@ -81,9 +68,9 @@ void check_bijection(const FlowConfig& c, double weight_scale = 3.0) {
 }
 
 TEST(FlowLayers, AffineConvInvertsWithExactLogDet) {
-  check_bijection(tiny(1, 6, "affine", "conv"));
-  check_bijection(tiny(2, 4, "affine", "conv"));
-  check_bijection(tiny(3, 2, "affine", "conv"));
+  check_bijection(tiny_flow(1, 6, "affine", "conv"));
+  check_bijection(tiny_flow(2, 4, "affine", "conv"));
+  check_bijection(tiny_flow(3, 2, "affine", "conv"));
 }
 
 // The conv conditioner's periodic convolution (own layout and backward) against LibTorch's circular
@@ -215,17 +202,17 @@ TEST(FlowLayers, FusedAffineConvCouplingMatchesTheComposition) {
 }
 
 TEST(FlowLayers, AffineDenseAnyDimension) {
-  for (int d = 1; d <= 4; ++d) check_bijection(tiny(d, d == 1 ? 5 : 2, "affine", "dense"));
+  for (int d = 1; d <= 4; ++d) check_bijection(tiny_flow(d, d == 1 ? 5 : 2, "affine", "dense"));
 }
 
 TEST(FlowLayers, SplineInvertsWithExactLogDet) {
-  check_bijection(tiny(1, 6, "spline", "conv"));
-  check_bijection(tiny(2, 4, "spline", "conv"));
-  check_bijection(tiny(2, 2, "spline", "dense"));
+  check_bijection(tiny_flow(1, 6, "spline", "conv"));
+  check_bijection(tiny_flow(2, 4, "spline", "conv"));
+  check_bijection(tiny_flow(2, 2, "spline", "dense"));
 }
 
 TEST(FlowLayers, Z2EquivariantAffineIsOdd) {
-  const auto c = tiny(2, 4, "affine", "conv", true);
+  const auto c = tiny_flow(2, 4, "affine", "conv", true);
   check_bijection(c);
   torch::manual_seed(5);
   Flow flow(c);
@@ -242,7 +229,7 @@ TEST(FlowLayers, Z2EquivariantAffineIsOdd) {
 }
 
 FlowConfig mera(int dims, int L, std::int64_t disentanglers = 1) {
-  auto c = tiny(dims, L, "affine", "dense");
+  auto c = tiny_flow(dims, L, "affine", "dense");
   c.hierarchy = "mera";
   c.disentanglers = disentanglers;
   c.layers = 2;
@@ -489,7 +476,7 @@ TEST(FlowPrior, FreeFieldIsTheGaussianOfTheFreeAction) {
 TEST(FlowFile, RoundTripsThroughTheModelFile) {
   io::testing::TempDir dir;
   const std::string path = dir.path() + "/flow.h5";
-  auto c = tiny(2, 4, "spline", "conv");
+  auto c = tiny_flow(2, 4, "spline", "conv");
   torch::manual_seed(8);
   Flow flow(c);
   {

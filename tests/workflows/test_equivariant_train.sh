@@ -80,6 +80,12 @@ p, y = h5py.File(f"{w}/hp.h5", "r")["y"][()], h5py.File(f"{w}/pend.h5", "r")["y"
 assert p.shape == y.shape == (40, 48)
 assert np.abs(p - y).mean() < 0.5 * np.abs(y).mean(), (np.abs(p - y).mean(), np.abs(y).mean())
 PY
+# A Neural ODE with an unbounded activation and a long step overflows at its initial weights
+# (dt 2.0 in one substep: every seed tried blew up): named as that, not as divergence.
+pf 2 run "$WORK/train.yaml" --set data.train="$WORK/pend.h5" --set data.val=null --set data.test=null \
+  --set model.kind=neural_ode --set model.activation=softplus --set model.dt=2.0 --set model.substeps=1 \
+  --set optim.batch=20 --set output.path="$WORK/ode.h5"
+check "neural_ode overflowing at its initial weights: exit 1, said once, nothing that looks complete" bash -c "[ $RC -eq 1 ] && [ \$(grep -c 'at the first step, before any update' $WORK/out.txt) -eq 1 ] && [ ! -e $WORK/ode.h5 ] && [ ! -e $WORK/ode.json ]"
 pf 1 run "$WORK/train.yaml" --set model.kind=neural_ode --set output.path="$WORK/bad.h5"
 check "neural_ode on o5 data: exit 2" expect_rc 2
 check "neural_ode on o5 data: says pendulum" output_has "pendulum"
