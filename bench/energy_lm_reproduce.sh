@@ -6,6 +6,9 @@
 # plus the predicted-vs-true plot of the best and the worst row (PNG, needs matplotlib).
 #
 #   bench/energy_lm_reproduce.sh [--hidden H] [--epochs E] [--ranks N] [--rows "gru bi ..."]
+#                                [--device cpu|cuda]
+# (PHYFLOW_EXE, PHYFLOW_RUNS and PHYFLOW_PYTHON override the program, the run directory and the
+# Python with h5py that computes the table; a device other than cpu is added to the tag.)
 #
 # Defaults are the seed's (hidden 512, 20 epochs); on a 2-core machine one hidden-512 row takes
 # 40 min to 3 h, so `--hidden 128` gives the whole table in about an hour and a half.
@@ -13,7 +16,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 exe="${PHYFLOW_EXE:-$root/build/src/app/phyflow}"
 work="${PHYFLOW_RUNS:-$root/runs/energy_lm}"
-hidden=512 epochs=20 ranks=1
+hidden=512 epochs=20 ranks=1 device=cpu
 rows="probability_gru gru 2d bi 2d_bi attention attention_bi attention_2d_bi"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,6 +24,7 @@ while [ $# -gt 0 ]; do
     --epochs) epochs="$2"; shift 2 ;;
     --ranks) ranks="$2"; shift 2 ;;
     --rows) rows="$2"; shift 2 ;;
+    --device) device="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -31,12 +35,13 @@ if [ ! -e watch_and_learn_test.h5 ]; then
   "$exe" run "$root/inputs/watch_and_learn.yaml" >data.log 2>&1
 fi
 tag="h${hidden}_e${epochs}_n${ranks}"
+[ "$device" = cpu ] || tag="${tag}_${device}"
 for row in $rows; do
   out="energy_lm_${row}_${tag}.h5"
   [ -e "$out" ] && continue
   echo "== $row (hidden $hidden, $epochs epochs, $ranks rank(s))"
   mpiexec -n "$ranks" --oversubscribe "$exe" run "$root/inputs/watch_and_learn/$row.yaml" \
     --set model.hidden="$hidden" --set optim.epochs="$epochs" --set output.path="$out" \
-    --set progress.interval=60 --overwrite 2>&1 | tee "${row}_${tag}.log" | grep -E "^epoch|test set"
+    --set device="$device" --set progress.interval=60 --overwrite 2>&1 | tee "${row}_${tag}.log" | grep -E "^epoch|test set"
 done
-/usr/bin/python3 "$root/bench/energy_lm_table.py" "$work" "$tag" "$root/docs/results"
+"${PHYFLOW_PYTHON:-/usr/bin/python3}" "$root/bench/energy_lm_table.py" "$work" "$tag" "$root/docs/results"

@@ -15,7 +15,7 @@ K="$root/build-kokkos4-cuda/install"
 stage=/tmp/gpu-stage
 rm -rf "$stage"; mkdir -p "$stage/opt/phyflow/bin" "$stage/opt/phyflow/lib"
 exes=("$B/src/app/phyflow")
-for t in tests/lattice/test_ising_kernels tests/lattice/test_phi4_kernels tests/nbody/test_large_system \
+for t in tests/core/test_portable_math tests/lattice/test_ising_kernels tests/lattice/test_phi4_kernels tests/nbody/test_large_system \
          bench/bench_ising_sweep bench/bench_nbody_ensemble bench/bench_phi4 tests/flows/test_flows_device; do
   [ -x "$B/$t" ] && exes+=("$B/$t")
 done

@@ -3,7 +3,8 @@
 # else of phyflow's (no MPI, HDF5, ...): the programs and Debian's libraries come packed by
 # bench/gpu/bundle.sh, the data and the CPU build's reference outputs by bench/gpu/prepare.sh,
 # all in the stage directory .gpu/ (PHYFLOW_GPU_STAGE). From the repository root:
-#   bash bench/gpu/check.sh [STEPS...]   (kernels sim train models ranks flows bench aks nrg)
+#   bash bench/gpu/check.sh [STEPS...]   (kernels sim train models ranks flows bench aks nrg;
+#                                          energy_lm only when named)
 # Every step's output goes to $OUT/log.txt (OUT defaults to /tmp/gpu-out), a line per step
 # to $OUT/results.tsv; the summaries to $OUT/runs.tgz. Used for docs/install.md ("GPU check")
 # and docs/PERFORMANCE.md ("GPU: one H200"). Not a test: nothing here runs in CI.
@@ -63,6 +64,8 @@ has() { [[ " $STEPS " == *" $1 "* ]]; }
 cd "$W"
 
 if has kernels; then
+  # portable exp/log/pow/sincos: a kernel on the GPU must return the host's bits
+  [ -x "$B/test_portable_math" ] && step test_portable_math_np1 120 "$B/test_portable_math"
   step test_ising_kernels_np1 180 "$B/test_ising_kernels"
   step test_ising_kernels_np2 180 "$MP" 2 "$B/test_ising_kernels"
   step test_phi4_kernels_np1 180 "$B/test_phi4_kernels"
@@ -184,6 +187,13 @@ if has bench; then
   if [ -x "$B/bench_phi4" ]; then
     step bench_phi4 240 "$B/bench_phi4" --benchmark_min_time=0.5 --benchmark_out="$OUTD/bench_phi4.json" --benchmark_out_format=json
   fi
+fi
+if has energy_lm; then # seed 000's ablation rows at the seed's size (hidden 512, 20 epochs), issue 8
+  # Not in the default steps: ~3 min per attention+2D+bidirectional row on an H200 (estimated
+  # from the hidden-128 rate). ELM_ROWS picks the rows; the data are made here (1 s).
+  step energy_lm 560 env PHYFLOW_EXE="$P" PHYFLOW_RUNS="$W/energy_lm" PHYFLOW_PYTHON=python3 \
+    bash "$R/bench/energy_lm_reproduce.sh" --device cuda --rows "${ELM_ROWS:-attention_2d_bi}"
+  cp "$W"/energy_lm/*.log "$W"/energy_lm/energy_lm_*.json "$R"/docs/results/energy_lm_*cuda* "$OUTD/" 2>/dev/null
 fi
 if has aks; then # AKS E5 (L = 14): reverse KL on the GPU within a time budget, then 100 000 proposals
   step aks_E5_cuda 330 "$P" run "$R/inputs/flow_tutorial.yaml" --overwrite --set device=cuda \

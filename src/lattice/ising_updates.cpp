@@ -4,6 +4,7 @@
 #include "phyflow/lattice/ising_updates.hpp"
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/portable_math.hpp"
 #include "phyflow/core/rng.hpp"
 #include "phyflow/core/host_simd.hpp"
 #include "phyflow/lattice/philox_block.hpp"
@@ -341,7 +342,7 @@ IsingThresholds metropolis_thresholds(const IsingCouplings& c, int d) {
     const int s = up ? 1 : -1;
     for (int nsum = -2 * d; nsum <= 2 * d; nsum += 2) {
       const double dE = 2.0 * s * (c.J * nsum + c.h);
-      set_entry(t, up * (2 * d + 1) + (nsum + 2 * d) / 2, std::exp(-c.beta * dE));
+      set_entry(t, up * (2 * d + 1) + (nsum + 2 * d) / 2, pmath::exp(-c.beta * dE));
     }
   }
   return t;
@@ -353,7 +354,7 @@ IsingThresholds heat_bath_thresholds(const IsingCouplings& c, int d) {
   IsingThresholds t;
   for (int up = 0; up < 2; ++up)
     for (int nsum = -2 * d; nsum <= 2 * d; nsum += 2) {
-      const double p_up = 1.0 / (1.0 + std::exp(-2.0 * c.beta * (c.J * nsum + c.h)));
+      const double p_up = 1.0 / (1.0 + pmath::exp(-2.0 * c.beta * (c.J * nsum + c.h)));
       set_entry(t, up * (2 * d + 1) + (nsum + 2 * d) / 2, p_up);
     }
   return t;

@@ -2,7 +2,7 @@
 #include "phyflow/lattice/phi4_updates.hpp"
 
 #include "phyflow/core/error.hpp"
-#include "phyflow/core/kokkos_math.hpp"
+#include "phyflow/core/portable_math.hpp"
 #include "phyflow/core/rng.hpp"
 #include "phyflow/lattice/philox_block.hpp"
 
@@ -112,7 +112,7 @@ std::int64_t Phi4Metropolis::sweep(Phi4Field& field, std::uint64_t seed,
                 const double y = x + step * (2.0 * rng::uniform53(w[0], w[1]) - 1.0);
                 const double x2 = x * x, y2 = y * y;
                 const double ds = mass_term * (y2 - x2) + lambda * (y2 * y2 - x2 * x2) - 2.0 * (y - x) * nb;
-                if (ds <= 0.0 || rng::uniform53(w[2], w[3]) < kmath::exp(-ds)) {
+                if (ds <= 0.0 || rng::uniform53(w[2], w[3]) < pmath::exp(-ds)) {
                   phi(p) = y;
                   ++count;
                 }
@@ -162,10 +162,10 @@ void Phi4Hmc::draw_momenta(const Phi4Field& field, Phi4Field::FieldView& p, std:
         g.row(r, p0, g0, parity0);
         for (int c = 0; c < len; ++c) {
           const rng::Words w = stream(static_cast<std::uint64_t>(g0 + c), index);
-          const double u1 = rng::uniform53_open0(w.w[0], w.w[1]);
-          const double u2 = rng::uniform53(w.w[2], w.w[3]);
-          mom(p0 + c) = kmath::sqrt(-2.0 * kmath::log(u1)) *
-                        kmath::cos(6.283185307179586 * u2);
+          double z0 = 0.0, z1 = 0.0;  // portable log and cos: the same momenta on every backend
+          rng::box_muller(rng::uniform53_open0(w.w[0], w.w[1]), rng::uniform53(w.w[2], w.w[3]),
+                          z0, z1);
+          mom(p0 + c) = z0;
         }
       });
 }
@@ -253,7 +253,7 @@ HmcResult Phi4Hmc::trajectory(Phi4Field& field, std::uint64_t seed, std::uint64_
   HmcResult r;
   r.delta_h = (h1 - h0).value();
   const rng::Words w = rng::Stream(seed, rng::purpose("hmc-accept"))(0, index);
-  r.accepted = r.delta_h <= 0.0 || rng::uniform53(w.w[0], w.w[1]) < std::exp(-r.delta_h);
+  r.accepted = r.delta_h <= 0.0 || rng::uniform53(w.w[0], w.w[1]) < pmath::exp(-r.delta_h);
   if (!r.accepted) Kokkos::deep_copy(field.data(), saved);  // ghosts saved too: halo valid
   return r;
 }

@@ -43,9 +43,10 @@ Evaluation evaluate(MPI_Comm comm, Model& model, const Dataset& data, const Eval
     std::vector<std::int64_t> index;
     for (std::int64_t j = a; j < b; ++j) index.push_back(sample(j));
     const Batch batch = to_device(data.gather(index, o.dtype), o.device);
-    const auto pred = model.predict(batch).to(torch::kCPU, torch::kFloat64).contiguous();
+    const auto [raw_pred, raw_loss] = model.predict_and_loss(batch);
+    const auto pred = raw_pred.to(torch::kCPU, torch::kFloat64).contiguous();
     const auto target = model.target(batch).to(torch::kCPU, torch::kFloat64).contiguous();
-    const double loss = model.loss(batch).item<double>();
+    const double loss = raw_loss.item<double>();
     const auto d = pred - target;
     sums.insert(sums.end(), {loss * double(b - a), double(b - a), d.abs().sum().item<double>(),
                              d.sum().item<double>(), (d * d).sum().item<double>(),

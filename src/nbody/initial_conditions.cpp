@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "phyflow/core/portable_math.hpp"
 #include "phyflow/core/rng.hpp"
 
 namespace phyflow::nbody {
@@ -25,7 +26,7 @@ void initial_bodies(ForceLaw law, std::uint64_t seed, int d, std::uint64_t sim,
     normal_pair(seed, sim, 2 * body + 1, z + 4);
     double* row = out + b * static_cast<std::uint64_t>(w);
     for (int k = 0; k < w; ++k) row[k] = z[k];
-    row[w - 1] = std::exp(z[w - 1]);  // m = exp(N(0,1)) > 0
+    row[w - 1] = pmath::exp(z[w - 1]);  // m = exp(N(0,1)) > 0, the same bits on any libm
     if (law == ForceLaw::charge) {
       const double q = z[w - 2];
       row[w - 2] = q > 0.0 ? 1.0 : (q < 0.0 ? -1.0 : 0.0);  // q = sign(N(0,1))

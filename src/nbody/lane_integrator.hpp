@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "lanes.hpp"
+#include "phyflow/core/portable_math.hpp"
 #include "phyflow/nbody/force_laws.hpp"
 #include "phyflow/nbody/integrators.hpp"
 
@@ -495,7 +496,7 @@ class LaneIntegrator {
       const double x0 = lanes::lane(h0, l);
       const double dmax = d1[l] > d2[l] ? d1[l] : d2[l];
       const double h1 = dmax <= 1e-15 ? (x0 * 1e-3 > 1e-6 ? x0 * 1e-3 : 1e-6)
-                                      : std::pow(0.01 / dmax, 1.0 / 5.0);
+                                      : pmath::pow(0.01 / dmax, 1.0 / 5.0);
       h[l] = 100.0 * x0 < h1 ? 100.0 * x0 : h1;
     }
   }
@@ -640,7 +641,7 @@ class LaneIntegrator {
         double safety = StepControl::safety;
         if (!accept && last_rejected[l]) safety *= StepControl::reject_safety;
         double factor =
-            enorm > 0.0 ? safety * std::pow(enorm, StepControl::exponent) : StepControl::clip_max;
+            enorm > 0.0 ? safety * pmath::pow(enorm, StepControl::exponent) : StepControl::clip_max;
         factor = factor < StepControl::clip_min
                      ? StepControl::clip_min
                      : (factor > StepControl::clip_max ? StepControl::clip_max : factor);

@@ -15,6 +15,7 @@
 //      configuration and its observables; checkpoint every N updates and on SIGTERM/SIGUSR1;
 //   3. analysis: Gamma-method errors and tau_int, jackknife chi2, G_c(t) and effective mass;
 //   4. commit (rename .partial -> final), delete the checkpoint, write the JSON summary.
+#include "phyflow/core/portable_math.hpp"
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -255,7 +256,7 @@ class Phi4Run {
       if (pos.update > therm) {
         pos.accepted += accepted;
         pos.tried += proposals_per_update;
-        pos.sum_exp_minus_dh += std::exp(-dh);
+        pos.sum_exp_minus_dh += pmath::exp(-dh);
         pos.sum_dh += dh;
         ++pos.interval_updates;
         if ((pos.update - therm) % between == 0) {

@@ -129,6 +129,27 @@ TEST(EnergyModels, EnergiesFollowTheirDefinitions) {
   EXPECT_TRUE(torch::allclose(p->predict(batch), -lpp[0] / batch.beta, 1e-12, 1e-12));
 }
 
+TEST(EnergyModels, PredictAndLossInOnePassEqualTheTwoCalls) {
+  // Evaluation takes both from predict_and_loss (one pass of each GRU): bit for bit the
+  // values of predict() and loss(), for every energy model option and the probability model.
+  const DataShape shape{DataLayout::ising, {4, 4}, {}};
+  const Batch batch = ising_batch(5, 4, 7);
+  std::vector<std::pair<std::string, nlohmann::json>> kinds = {{"probability_gru", {{"hidden", 4}}}};
+  for (bool bi : {false, true})
+    for (bool att : {false, true})
+      for (bool two_d : {false, true})
+        kinds.push_back({"energy_gru", {{"hidden", 4}, {"bidirectional", bi}, {"attention", att}, {"two_d", two_d}}});
+  for (const auto& [kind, options] : kinds) {
+    auto m = make_model(kind, options, shape);
+    m->to(torch::kFloat64);
+    m->eval();
+    torch::NoGradGuard no_grad;
+    const auto [pred, loss] = m->predict_and_loss(batch);
+    EXPECT_TRUE(torch::equal(pred, m->predict(batch))) << kind << " " << options.dump();
+    EXPECT_EQ(loss.item<double>(), m->loss(batch).item<double>()) << kind << " " << options.dump();
+  }
+}
+
 TEST(EnergyModels, ProbabilitiesOfAllConfigurationsSumToOne) {
   // The unidirectional next-spin model is a normalised distribution over s_1..s_{N-1} given s_0:
   // summing p over all 2^(N-1) continuations of a fixed first spin gives 1 (target mask).

@@ -9,14 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
-// Host and device functions (what KOKKOS_INLINE_FUNCTION means) without Kokkos: the kernels
-// call them, and so do translation units that never include Kokkos (ml, flows, sr), which a
-// CUDA build compiles with the host compiler alone (src/CMakeLists.txt).
-#if defined(__CUDACC__) || defined(__HIPCC__)
-#define PHYFLOW_HOST_DEVICE __host__ __device__ inline
-#else
-#define PHYFLOW_HOST_DEVICE inline
-#endif
+#include "phyflow/core/host_device.hpp"
+#include "phyflow/core/portable_math.hpp"
 
 namespace phyflow::rng {
 
@@ -68,17 +62,23 @@ PHYFLOW_HOST_DEVICE double uniform53_open0(std::uint32_t hi, std::uint32_t lo) {
   return 1.0 - uniform53(hi, lo);
 }
 
+/// Two standard normals from two uniforms (Box-Muller): u1 in (0, 1], u2 in [0, 1). Portable
+/// log, sin and cos (portable_math.hpp), so every machine and device draws the same bits.
+PHYFLOW_HOST_DEVICE void box_muller(double u1, double u2, double& z0, double& z1) {
+  const double r = std::sqrt(-2.0 * pmath::log(u1));  // sqrt is correctly rounded everywhere
+  double s = 0.0, c = 0.0;
+  pmath::sincos_2pi(u2, s, c);
+  z0 = r * c;
+  z1 = r * s;
+}
+
 /// Four standard normals from the blocks of `stream` at counter (index, 2 * step) and
 /// (index, 2 * step + 1): Box-Muller on two 53-bit uniforms per block. Host code.
 inline void normals4(const Stream& stream, std::uint64_t index, std::uint64_t step, double* z4) {
-  constexpr double two_pi = 6.283185307179586476925286766559;
   for (int half = 0; half < 2; ++half) {
     const Words w = stream(index, 2 * step + static_cast<std::uint64_t>(half));
-    const double u1 = uniform53_open0(w.w[0], w.w[1]);  // (0, 1]: log is finite
-    const double u2 = uniform53(w.w[2], w.w[3]);
-    const double r = std::sqrt(-2.0 * std::log(u1));
-    z4[2 * half] = r * std::cos(two_pi * u2);
-    z4[2 * half + 1] = r * std::sin(two_pi * u2);
+    box_muller(uniform53_open0(w.w[0], w.w[1]), uniform53(w.w[2], w.w[3]), z4[2 * half],
+               z4[2 * half + 1]);
   }
 }
 

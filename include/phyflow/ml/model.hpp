@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace phyflow::ml {
 
@@ -27,6 +28,12 @@ class Model : public torch::nn::Module {
   virtual torch::Tensor loss(const Batch& batch) = 0;
   /// One prediction per sample, shape (B, prediction...), comparable with target().
   virtual torch::Tensor predict(const Batch& batch) = 0;
+  /// predict() and loss() of one batch, as evaluation needs them (under NoGradGuard). A model
+  /// that can take both from one forward pass overrides it; the values must equal the two
+  /// calls' (default: the two calls).
+  virtual std::pair<torch::Tensor, torch::Tensor> predict_and_loss(const Batch& batch) {
+    return {predict(batch), loss(batch)};
+  }
   /// What predict() is compared with for metrics (default: the batch's y).
   virtual torch::Tensor target(const Batch& batch) const { return batch.y; }
   /// Name, meaning and units of the prediction in output files (e.g. "energy").

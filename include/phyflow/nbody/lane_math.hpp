@@ -2,16 +2,19 @@
 // double (PETSc's right-hand side, the host helpers, the large system, GPU threads) and a
 // pack of simulations side by side in SIMD lanes (the host ensemble kernel, see
 // src/nbody/lanes.hpp). A pack type is a compiler vector (GCC/Clang vector_size) of doubles:
-// + - * / and comparisons act lane by lane, and the functions below apply the scalar libm
-// function to each lane, so every lane computes bit for bit what the scalar code computes for
-// the same simulation (IEEE +, -, *, / and sqrt are correctly rounded either way; the build
-// turns floating-point contraction off so no lane fuses a multiply-add that the scalar path
-// does not).
+// + - * / and comparisons act lane by lane, and the functions below apply the scalar function
+// to each lane, so every lane computes bit for bit what the scalar code computes for the same
+// simulation (IEEE +, -, *, / and sqrt are correctly rounded either way; the build turns
+// floating-point contraction off so no lane fuses a multiply-add that the scalar path does
+// not). log and pow are phyflow's portable ones (core/portable_math.hpp), not libm's, so a GPU
+// computes the same bits as the host.
 #pragma once
 
 #include <Kokkos_Core.hpp>
 #include <cmath>
 #include <type_traits>
+
+#include "phyflow/core/portable_math.hpp"
 
 namespace phyflow::nbody::lanes {
 
@@ -71,10 +74,10 @@ KOKKOS_INLINE_FUNCTION T sqrt(const T& x) {
 template <class T>
 KOKKOS_INLINE_FUNCTION T log(const T& x) {
   if constexpr (std::is_same_v<T, double>) {
-    return std::log(x);
+    return pmath::log(x);
   } else {
     T r;
-    for (int l = 0; l < width<T>; ++l) lane(r, l) = std::log(lane(x, l));
+    for (int l = 0; l < width<T>; ++l) lane(r, l) = pmath::log(lane(x, l));
     return r;
   }
 }
@@ -82,10 +85,10 @@ KOKKOS_INLINE_FUNCTION T log(const T& x) {
 template <class T>
 KOKKOS_INLINE_FUNCTION T pow(const T& x, double p) {
   if constexpr (std::is_same_v<T, double>) {
-    return std::pow(x, p);
+    return pmath::pow(x, p);
   } else {
     T r;
-    for (int l = 0; l < width<T>; ++l) lane(r, l) = std::pow(lane(x, l), p);
+    for (int l = 0; l < width<T>; ++l) lane(r, l) = pmath::pow(lane(x, l), p);
     return r;
   }
 }

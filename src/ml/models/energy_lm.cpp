@@ -92,12 +92,36 @@ std::vector<torch::Tensor> EnergyLM::log_probabilities(const Batch& batch) {
   return out;
 }
 
-torch::Tensor EnergyLM::predict(const Batch& batch) {
-  const auto lp = log_probabilities(batch);
+torch::Tensor EnergyLM::energy(const std::vector<torch::Tensor>& lp, const Batch& batch) const {
   auto sum = lp[0];
   for (std::size_t k = 1; k < lp.size(); ++k) sum = sum + lp[k];
   const double sign = o_.probability ? -1.0 : 1.0;
   return sign * sum / (double(lp.size()) * batch.beta.to(sum.scalar_type()));
+}
+
+torch::Tensor EnergyLM::predict(const Batch& batch) { return energy(log_probabilities(batch), batch); }
+
+std::pair<torch::Tensor, torch::Tensor> EnergyLM::predict_and_loss(const Batch& batch) {
+  // The same operations in the same order as predict() and loss(), each reader run once.
+  std::vector<torch::Tensor> lp;
+  torch::Tensor bce;
+  const std::vector<std::pair<SnakeReader*, torch::Tensor*>> readers = {
+      {&rows_, &row_order_}, {&cols_, &col_order_}};
+  for (const auto& [reader, order] : readers) {
+    if (!*reader) continue;
+    const auto seq = sequence(batch.x, *order);
+    const auto logits = (*reader)->forward(seq);
+    lp.push_back(sum_log_p(logits, seq));
+    if (o_.probability) {
+      const auto up = seq.narrow(1, 1, seq.size(1) - 1).gt(0).to(logits.scalar_type());
+      const auto l = torch::binary_cross_entropy_with_logits(logits, up);
+      bce = lp.size() == 1 ? l : bce + l;
+    }
+  }
+  auto pred = energy(lp, batch);
+  if (o_.probability) return {pred, bce / double(lp.size())};
+  auto l1 = torch::l1_loss(pred, batch.y.to(batch.x.scalar_type()));
+  return {std::move(pred), std::move(l1)};
 }
 
 torch::Tensor EnergyLM::loss(const Batch& batch) {

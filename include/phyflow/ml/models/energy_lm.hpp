@@ -48,12 +48,16 @@ class EnergyLM : public Model {
   DataShape data_shape() const override { return shape_; }
   torch::Tensor loss(const Batch& batch) override;
   torch::Tensor predict(const Batch& batch) override;
+  /// Both from one pass of each reader (evaluation ran the GRUs twice: predict, then loss).
+  std::pair<torch::Tensor, torch::Tensor> predict_and_loss(const Batch& batch) override;
   std::string prediction_name() const override { return "energy"; }
   std::string prediction_meaning() const override;
   std::string prediction_units() const override { return "J"; }
 
   /// sum_i log p(s_{i+1}) for each configuration, per reading direction (rows[, cols]).
   std::vector<torch::Tensor> log_probabilities(const Batch& batch);
+  /// The prediction from the readers' sum log p.
+  torch::Tensor energy(const std::vector<torch::Tensor>& lp, const Batch& batch) const;
 
  private:
   torch::Tensor sequence(const torch::Tensor& x, torch::Tensor& order) const;
