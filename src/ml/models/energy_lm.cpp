@@ -81,6 +81,11 @@ torch::Tensor EnergyLM::sum_log_p(const torch::Tensor& logits, const torch::Tens
   return torch::log_sigmoid(spin * logits).sum(1);
 }
 
+torch::Tensor EnergyLM::next_spin_bce(const torch::Tensor& logits, const torch::Tensor& seq) const {
+  const auto up = seq.narrow(1, 1, seq.size(1) - 1).gt(0).to(logits.scalar_type());
+  return torch::binary_cross_entropy_with_logits(logits, up);
+}
+
 std::vector<torch::Tensor> EnergyLM::log_probabilities(const Batch& batch) {
   std::vector<torch::Tensor> out;
   const auto rs = sequence(batch.x, row_order_);
@@ -113,8 +118,7 @@ std::pair<torch::Tensor, torch::Tensor> EnergyLM::predict_and_loss(const Batch& 
     const auto logits = (*reader)->forward(seq);
     lp.push_back(sum_log_p(logits, seq));
     if (o_.probability) {
-      const auto up = seq.narrow(1, 1, seq.size(1) - 1).gt(0).to(logits.scalar_type());
-      const auto l = torch::binary_cross_entropy_with_logits(logits, up);
+      const auto l = next_spin_bce(logits, seq);
       bce = lp.size() == 1 ? l : bce + l;
     }
   }
@@ -135,9 +139,7 @@ torch::Tensor EnergyLM::loss(const Batch& batch) {
   for (const auto& [reader, order] : readers) {
     if (!*reader) continue;
     const auto seq = sequence(batch.x, *order);
-    const auto logits = (*reader)->forward(seq);
-    const auto up = seq.narrow(1, 1, seq.size(1) - 1).gt(0).to(logits.scalar_type());
-    const auto l = torch::binary_cross_entropy_with_logits(logits, up);
+    const auto l = next_spin_bce((*reader)->forward(seq), seq);
     total = used == 0 ? l : total + l;
     ++used;
   }

@@ -62,6 +62,8 @@ class EnergyLM : public Model {
  private:
   torch::Tensor sequence(const torch::Tensor& x, torch::Tensor& order) const;
   torch::Tensor sum_log_p(const torch::Tensor& logits, const torch::Tensor& seq) const;
+  /// The probability model's loss of one reading: cross entropy of each next spin.
+  torch::Tensor next_spin_bce(const torch::Tensor& logits, const torch::Tensor& seq) const;
 
   EnergyLMOptions o_;
   DataShape shape_;
