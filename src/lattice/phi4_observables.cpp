@@ -20,7 +20,9 @@ Phi4Sample phi4_measure(const Phi4Field& field, const Phi4Couplings& c) {
 
   // Exact slice sums, [k][tau] as (hi, lo) pairs, plus M and sum phi^2, one all-reduce.
   const std::size_t n_slices = static_cast<std::size_t>(g.d) * static_cast<std::size_t>(L);
-  std::vector<std::int64_t> parts(2 * (n_slices + 2), 0);
+  // The last entry counts sites whose phi or phi^2 is out of the exact range: the sample's
+  // observables are then NaN rather than wrapped-around integers.
+  std::vector<std::int64_t> parts(2 * (n_slices + 2) + 1, 0);
   const int len = g.n[g.d - 1], last = g.d - 1;
   std::int64_t* slice_parts = parts.data();
   std::int64_t* tail = parts.data() + 2 * n_slices;  // M (hi, lo), sum phi^2 (hi, lo)
@@ -48,6 +50,10 @@ Phi4Sample phi4_measure(const Phi4Field& field, const Phi4Couplings& c) {
     std::int64_t row_hi = 0, row_lo = 0, sq_hi = 0, sq_lo = 0;
     for (int c = 0; c < len; ++c) {
       const double x = phi(p0 + c);
+      if (!ExactSum::in_range(x * x)) {  // |x| >= 2^26, or not finite
+        ++parts.back();
+        continue;
+      }
       const std::int64_t h = ExactSum::high(x), l = ExactSum::low(x);
       row_hi += h;
       row_lo += l;
@@ -65,7 +71,9 @@ Phi4Sample phi4_measure(const Phi4Field& field, const Phi4Couplings& c) {
   check_mpi(MPI_Allreduce(parts.data(), total.data(), static_cast<int>(parts.size()), MPI_INT64_T,
                           MPI_SUM, field.decomposition().comm()),
             "MPI_Allreduce");
-  auto value = [&](std::size_t s) { return ExactSum::from_parts(total[2 * s], total[2 * s + 1]).value(); };
+  auto value = [&](std::size_t s) {
+    return ExactSum::from_parts(total[2 * s], total[2 * s + 1], total.back()).value();
+  };
 
   Phi4Sample out;
   out.magnetization = value(n_slices) / V;

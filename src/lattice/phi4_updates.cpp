@@ -7,6 +7,8 @@
 #include "phyflow/lattice/philox_block.hpp"
 
 #include <cmath>
+#include <limits>
+#include <string>
 
 // Host SIMD Philox blocks on x86-64 host backends, as the Ising kernels (ising_updates.cpp);
 // the portable loop elsewhere (same words, bit for bit).
@@ -248,12 +250,17 @@ HmcResult Phi4Hmc::trajectory(Phi4Field& field, std::uint64_t seed, std::uint64_
   auto& saved = saved_;
   Kokkos::deep_copy(saved, field.data());
   const ExactSum h0 = hamiltonian(field, p);
+  if (!h0.exact())
+    throw runtime_error("phi4 HMC: trajectory " + std::to_string(index) + " starts from a field whose "
+                        "energy is out of range at " + std::to_string(h0.out_of_range) +
+                        " site(s) (|term| >= 2^52 or not finite); the configuration is corrupt");
   integrate(field, p);
   const ExactSum h1 = hamiltonian(field, p);
   HmcResult r;
-  r.delta_h = (h1 - h0).value();
+  r.diverged = !h1.exact();
+  r.delta_h = r.diverged ? std::numeric_limits<double>::infinity() : (h1 - h0).value();
   const rng::Words w = rng::Stream(seed, rng::purpose("hmc-accept"))(0, index);
-  r.accepted = r.delta_h <= 0.0 || rng::uniform53(w.w[0], w.w[1]) < pmath::exp(-r.delta_h);
+  r.accepted = !r.diverged && (r.delta_h <= 0.0 || rng::uniform53(w.w[0], w.w[1]) < pmath::exp(-r.delta_h));
   if (!r.accepted) Kokkos::deep_copy(field.data(), saved);  // ghosts saved too: halo valid
   return r;
 }

@@ -61,6 +61,7 @@ struct Phi4Position {
   // Sums over the updates since the last sample (acceptance, HMC energy violation).
   double accepted = 0.0, tried = 0.0, sum_exp_minus_dh = 0.0, sum_dh = 0.0;
   std::uint64_t interval_updates = 0;
+  std::uint64_t diverged = 0;  ///< HMC trajectories whose energy left the exact range (all so far)
 };
 
 const std::vector<std::string> restart_may_change = {"checkpoint", "progress"};
@@ -248,6 +249,7 @@ class Phi4Run {
         const lattice::HmcResult r = hmc_update.trajectory(field, s_.seed, u);
         accepted = r.accepted ? 1.0 : 0.0;
         dh = r.delta_h;
+        if (r.diverged) ++pos.diverged;
       } else {
         accepted = double(metropolis.sweep(field, s_.seed, u));
       }
@@ -330,6 +332,11 @@ class Phi4Run {
     if (hmc) {
       const auto e = lattice::gamma_method(series.exp_minus_dh);
       results["exp_minus_delta_h"] = {{"mean", e.mean}, {"error", e.error}};
+      results["diverged_trajectories"] = pos.diverged;
+      if (pos.diverged > 0)
+        log::warn(label + ": " + std::to_string(pos.diverged) + " of " + std::to_string(pos.update) +
+                  " trajectories diverged (a site's energy reached 2^52 or overflowed) and were "
+                  "rejected; the step is too large: lower hmc.trajectory_length or raise hmc.steps");
     }
     if (c.lambda == 0.0 && c.m2 > 0.0)
       results["free_field_exact"] = {{"phi2", lattice::free_field_phi2(s_.action.dims, s_.action.L, c.m2)},
@@ -399,6 +406,7 @@ class Phi4Run {
     f.set_attribute("/", "checkpoint_tried", pos.tried);
     f.set_attribute("/", "checkpoint_sum_exp_minus_dh", pos.sum_exp_minus_dh);
     f.set_attribute("/", "checkpoint_sum_dh", pos.sum_dh);
+    f.set_attribute("/", "checkpoint_diverged", pos.diverged);
     std::vector<double> block(std::size_t(field.geometry().local_sites));
     field.copy_interior_to_host(block.data());
     io::AppendableDataset<double> phi(f, "/phi", shape_, io::SampleBlock{offset, count, true},
@@ -435,6 +443,8 @@ class Phi4Run {
     pos.tried = f.attribute_double("/", "checkpoint_tried");
     pos.sum_exp_minus_dh = f.attribute_double("/", "checkpoint_sum_exp_minus_dh");
     pos.sum_dh = f.attribute_double("/", "checkpoint_sum_dh");
+    if (f.has_attribute("/", "checkpoint_diverged"))  // absent in checkpoints before 2026-12-05
+      pos.diverged = std::uint64_t(f.attribute_int("/", "checkpoint_diverged"));
     series.m = f.read<double>("/series/m");
     series.abs_m = f.read<double>("/series/abs_m");
     series.action = f.read<double>("/series/action");

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,56 @@ TEST(ExactSum, FieldSumsWithCarries) {
   EXPECT_NEAR(s, -0.3 * 64 * 512, 1e-7);
   const double q = sum_of_shifted(field, 1e6);
   EXPECT_NEAR(q, (1e6 - 0.3) * 64 * 512, 1e-3);
+}
+
+// A site's term replaced by `spike` where phi > 0.9 (a free function: see above).
+ExactSum sum_with_spikes(const Phi4Field& field, double spike) {
+  const auto phi = field.data();
+  return field.sum(KOKKOS_LAMBDA(std::int64_t p) { return phi(p) > 0.9 ? spike : phi(p); });
+}
+
+TEST(ExactSum, OutOfRangeTermsAreCountedNotWrapped) {
+  // Converting a double of 2^63 or more (or NaN) to int64 is undefined; such terms used to
+  // wrap around and a diverged HMC trajectory could come out with dH <= 0 and be accepted.
+  ExactSum s;
+  s.add(1.5);
+  s.add(std::ldexp(1.0, 60));
+  s.add(std::numeric_limits<double>::infinity());
+  s.add(std::numeric_limits<double>::quiet_NaN());
+  s.add(-std::ldexp(1.0, 52));
+  EXPECT_EQ(s.out_of_range, 4);
+  EXPECT_FALSE(s.exact());
+  EXPECT_TRUE(std::isnan(s.value()));
+  ExactSum edge;
+  edge.add(std::ldexp(1.0, 52) - 0.5);
+  edge.add(-std::ldexp(1.0, 52) + 1.0);
+  edge.normalise();
+  EXPECT_TRUE(edge.exact());
+  EXPECT_EQ(edge.value(), 0.5);
+  ExactSum diff = edge - s;  // an inexact operand makes the difference inexact
+  EXPECT_TRUE(std::isnan(diff.value()));
+
+  // The field sum counts the same sites on any rank count (ctest: 1, 2, 4).
+  Phi4Field field(CartDecomposition(MPI_COMM_WORLD, std::vector<int>{8, 8}));
+  field.fill_random(3);
+  std::int64_t spikes = 0;
+  double rest = 0.0;
+  for (double x : field.gather()) {
+    if (x > 0.9)
+      ++spikes;
+    else
+      rest += x;
+  }
+  ASSERT_GT(spikes, 0);
+  for (double spike : {1e20, -std::ldexp(1.0, 52), std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()}) {
+    const ExactSum t = sum_with_spikes(field, spike);
+    EXPECT_EQ(t.out_of_range, spikes) << spike;
+    EXPECT_TRUE(std::isnan(t.value())) << spike;
+  }
+  const ExactSum fine = sum_with_spikes(field, 0.0);
+  EXPECT_TRUE(fine.exact());
+  EXPECT_NEAR(fine.value(), rest, 1e-9);
 }
 
 TEST(Phi4Field, ActionAndForceMatchSerialReference) {
@@ -228,6 +279,32 @@ TEST(Phi4Hmc, Reversible) {
       }
     }
   }
+}
+
+TEST(Phi4Hmc, DivergedTrajectoryIsRejectedAndTheFieldRestored) {
+  const Phi4Couplings c{-4.0, 8.0};
+  Phi4Field field(CartDecomposition(MPI_COMM_WORLD, std::vector<int>{8, 8}));
+  field.fill_random(5);
+  const std::vector<double> start = field.gather();
+  // eps = 3 against a quartic force: the leapfrog overflows within a few steps.
+  const Phi4Hmc wild(c, Phi4Integrator::leapfrog, 10, 30.0);
+  const HmcResult r = wild.trajectory(field, 7, 0);
+  EXPECT_TRUE(r.diverged);
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.delta_h, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(field.gather(), start);
+  // A sane step from the same field is neither flagged nor infinite.
+  const Phi4Hmc tame(c, Phi4Integrator::leapfrog, 10, 1.0);
+  const HmcResult ok = tame.trajectory(field, 7, 1);
+  EXPECT_FALSE(ok.diverged);
+  EXPECT_TRUE(std::isfinite(ok.delta_h));
+  // A field already out of range is an error, and its observables are NaN, not garbage.
+  field.fill(1e14);
+  EXPECT_THROW(tame.trajectory(field, 7, 2), phyflow::Error);
+  const Phi4Sample bad = phi4_measure(field, c);
+  EXPECT_TRUE(std::isnan(bad.magnetization));
+  EXPECT_TRUE(std::isnan(bad.phi2));
+  EXPECT_TRUE(std::isnan(bad.action));
 }
 
 /// sqrt(<dH^2>) over a few momentum draws from one configuration.

@@ -94,6 +94,23 @@ for algo in metropolis hmc; do
   rm -f "$WORK"/full.* "$WORK"/cut.*
 done
 
+# A step far too large for the quartic force: every trajectory overflows. They are counted and
+# rejected (the field stays where it was), the run warns with the fix, observables stay finite.
+deck "$WORK/d.yaml" 2 8 hmc
+pf 2 run "$WORK/d.yaml" --set hmc.integrator=leapfrog --set hmc.steps=2 --set hmc.trajectory_length=8 \
+  --set output.path="$WORK/wild.h5"
+check "diverging HMC: exit 0" expect_rc 0
+check "  ... warns with the fix" output_has "lower hmc.trajectory_length or raise hmc.steps"
+check "  ... 70 of 70 trajectories diverged and rejected, the start field kept, observables finite" $PY - "$WORK/wild.h5" "$WORK/wild.json" <<'PYEOF'
+import sys, json, h5py, numpy as np
+j = json.load(open(sys.argv[2]))
+assert j["diverged_trajectories"] == 70, j["diverged_trajectories"]
+assert j["acceptance"]["mean"] == 0.0, j["acceptance"]
+assert np.isfinite(j["chi2"]["mean"]), j["chi2"]
+phi = h5py.File(sys.argv[1], "r")["t0/phi"][...]
+assert np.all(np.abs(phi) <= 1.0) and np.all(phi == phi[0]), "the field moved"
+PYEOF
+
 # Conventions: the AKS point in normflow form (kappa 2: phi unscaled) gives the same chain.
 deck "$WORK/d.yaml" 2 8 hmc
 pf 1 run "$WORK/d.yaml" --set output.path="$WORK/aks.h5"

@@ -118,37 +118,32 @@ class Phi4Field {
     const Phi4Geometry g = geometry_;
     const int len = g.n[g.d - 1];
     constexpr std::int64_t mask = (std::int64_t{1} << ExactSum::kFractionBits) - 1;
-    std::int64_t hi = 0, lo = 0;
-    // Two passes (integer parts with the carries of each row's fractions; the fractions'
-    // remainders), each a plain integer sum: exact in any order. Carrying per row keeps the
-    // accumulators small for any block up to 2^23 rows.
+    ExactSumParts parts{0, 0, 0};
+    // One pass: per row the integer parts with the carries of the row's fractions, the
+    // fractions' remainders and the terms out of range, each a plain integer sum (exact in
+    // any order). Carrying per row keeps the accumulators small for any block up to 2^23 rows.
     Kokkos::parallel_reduce(
-        "phi4_exact_sum_hi", Kokkos::RangePolicy<>(0, g.rows()),
-        KOKKOS_LAMBDA(std::int64_t r, std::int64_t& acc) {
+        "phi4_exact_sum", Kokkos::RangePolicy<>(0, g.rows()),
+        KOKKOS_LAMBDA(std::int64_t r, ExactSumParts& acc) {
           std::int64_t p0, g0;
           int par;
           g.row(r, p0, g0, par);
-          std::int64_t h = 0, l = 0;
+          std::int64_t h = 0, l = 0, bad = 0;
           for (int c = 0; c < len; ++c) {
             const double v = f(p0 + c);
-            h += ExactSum::high(v);
-            l += ExactSum::low(v);
+            if (ExactSum::in_range(v)) {
+              h += ExactSum::high(v);
+              l += ExactSum::low(v);
+            } else {
+              ++bad;
+            }
           }
-          acc += h + (l >> ExactSum::kFractionBits);
+          acc.hi += h + (l >> ExactSum::kFractionBits);
+          acc.lo += l & mask;
+          acc.out_of_range += bad;
         },
-        hi);
-    Kokkos::parallel_reduce(
-        "phi4_exact_sum_lo", Kokkos::RangePolicy<>(0, g.rows()),
-        KOKKOS_LAMBDA(std::int64_t r, std::int64_t& acc) {
-          std::int64_t p0, g0;
-          int par;
-          g.row(r, p0, g0, par);
-          std::int64_t l = 0;
-          for (int c = 0; c < len; ++c) l += ExactSum::low(f(p0 + c));
-          acc += l & mask;
-        },
-        lo);
-    return ExactSum::from_parts(hi, lo).allreduce(decomposition_.comm());
+        ExactSumReducer(parts));
+    return ExactSum::from_parts(parts.hi, parts.lo, parts.out_of_range).allreduce(decomposition_.comm());
   }
 
  private:

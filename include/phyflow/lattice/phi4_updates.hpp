@@ -37,6 +37,10 @@ Phi4Integrator phi4_integrator(const std::string& name);  ///< input_error for u
 
 struct HmcResult {
   bool accepted = false;
+  /// The molecular dynamics left the range of exact sums (a site's energy >= 2^52 or not
+  /// finite: step too large for the action's stiffness); delta_h is then +inf and the
+  /// proposal rejected.
+  bool diverged = false;
   double delta_h = 0.0;  ///< H(end) - H(start) of the proposal (exact sums)
 };
 
@@ -51,6 +55,7 @@ class Phi4Hmc {
   Phi4Hmc(Phi4Couplings couplings, Phi4Integrator integrator, int steps, double length);
 
   /// One trajectory with Metropolis accept/reject (the field is restored on rejection).
+  /// Throws a runtime_error if the starting field's energy is already out of range.
   HmcResult trajectory(Phi4Field& field, std::uint64_t seed, std::uint64_t index) const;
 
   // Pieces, public for tests of the integrator.
