@@ -37,15 +37,17 @@ def main():
         rows.append((m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), j, gnn))
     rows.sort(key=lambda r: (r[1], LAWS.index(r[0]) if r[0] in LAWS else 9,
                              REGS.index(r[2]) if r[2] in REGS else 9))
-    lines = ["| law | dims | regularizer | epochs | message R² | paper | test MAE: GNN | "
+    lines = ["| law | dims | regularizer | epochs | message R² | paper | R² vs F/m1 | test MAE: GNN | "
              "distilled (refit) | distilled (SR constants) | edge equations |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for law, d, reg, epochs, j, gnn in rows:
         paper = PAPER.get((law, d), {}).get(reg)
         mae = j["test_mae"]
         eqs = "<br>".join(f"`{e}`" for e in j["edge_equations"])
+        r2a = j.get("message_r2_acceleration")  # absent in runs before 2026-12-05
         lines.append(f"| {law} | {d} | {reg} | {epochs} | {j['message_r2']:.3f} | "
-                     f"{'' if paper is None else f'{paper:.3f}'} | {mae['gnn']:.4g} | "
+                     f"{'' if paper is None else f'{paper:.3f}'} | "
+                     f"{'' if r2a is None else f'{r2a:.3f}'} | {mae['gnn']:.4g} | "
                      f"{mae['distilled']:.4g} | {mae.get('distilled_before_refit', float('nan')):.4g} | {eqs} |")
     os.makedirs(outdir, exist_ok=True)
     out = os.path.join(outdir, "distillation_table.md")

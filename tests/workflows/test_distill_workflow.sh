@@ -81,6 +81,32 @@ for e in j["edge_equations"]:
     print("equation", e, "R^2 against the true force", r2)
     assert r2 > 0.75, (e, r2)  # 0.85 and 0.84 measured
 PY
+check "distill: message R^2 against the pair acceleration F/m1 = numpy's trimmed least squares" "$PY" - "$WORK/full.json" "$WORK/full.analysis.h5" <<'PY'
+import json, sys, h5py, numpy as np
+j = json.load(open(sys.argv[1]))
+a = h5py.File(sys.argv[2], "r")
+cols = a["edges/features"].attrs["columns"]
+cols = (cols.decode() if isinstance(cols, bytes) else cols).split(",")
+X, F, M = a["edges/features"][...], a["edges/force"][...], a["edges/messages"][...]
+acc = F / X[:, cols.index("m1")][:, None]  # the pair force on the receiver over its mass
+trim = float(a.attrs["trim"])
+def lts_r2(y, A):  # least trimmed squares by C-steps, the worst `trim` of rows left out
+    keep = np.ones(len(y), bool); n_keep = int(np.ceil((1 - trim) * len(y)))
+    for _ in range(100):
+        B = np.column_stack([A[keep], np.ones(keep.sum())])
+        coef, *_ = np.linalg.lstsq(B, y[keep], rcond=None)
+        res2 = (y - np.column_stack([A, np.ones(len(y))]) @ coef) ** 2
+        nxt = np.zeros(len(y), bool); nxt[np.argsort(res2, kind="stable")[:n_keep]] = True
+        if (nxt == keep).all(): break
+        keep = nxt
+    yk = y[keep]
+    return 1 - res2[keep].sum() / ((yk - yk.mean()) ** 2).sum()
+ours = [lts_r2(M[:, c], acc) for c in range(M.shape[1])]
+print("R^2 vs F/m1 per component: phyflow", j["message_r2_acceleration_per_component"], "numpy", ours)
+assert np.allclose(ours, j["message_r2_acceleration_per_component"], atol=1e-6)
+assert abs(np.mean(ours) - j["message_r2_acceleration"]) < 1e-6
+assert float(a.attrs["message_r2_acceleration"]) == j["message_r2_acceleration"]
+PY
 check "distill: h5py reads the evaluation" "$PY" - "$WORK/full.h5" <<'PY'
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
