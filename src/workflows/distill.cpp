@@ -366,6 +366,7 @@ bool write_learning_curve(const std::string& metrics, const std::string& path,
   for (const auto& r : rows)
     for (int k = 1; k < 3; ++k)
       if (std::isfinite(r[k]) && r[k] > 0) lo = std::min(lo, std::log10(r[k])), hi = std::max(hi, std::log10(r[k]));
+  if (!std::isfinite(lo)) return false;  // no positive finite loss to draw on a log scale
   if (!(hi > lo)) hi = lo + 1;
   const int W = 640, H = 320, left = 40, right = W - 20, top = 20, bottom = H - 30;
   io::Canvas c(W, H, {{255, 255, 255}, {0, 0, 0}, {215, 215, 215}, {60, 110, 180}, {230, 120, 20}});
@@ -376,11 +377,12 @@ bool write_learning_curve(const std::string& metrics, const std::string& path,
   const double e0 = rows.front()[0], e1 = rows.back()[0];
   auto px = [&](double e) { return left + int(std::lround((e - e0) / std::max(e1 - e0, 1.0) * (right - left))); };
   auto py = [&](double v) { return bottom - int(std::lround((std::log10(v) - lo) / (hi - lo) * (bottom - top))); };
+  const auto drawn = [](double v) { return std::isfinite(v) && v > 0; };
   for (int k = 1; k < 3; ++k)
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (!(rows[i][k] > 0)) continue;
+      if (!drawn(rows[i][k])) continue;
       c.dot(px(rows[i][0]), py(rows[i][k]), 2, std::uint8_t(2 + k));
-      if (i > 0 && rows[i - 1][k] > 0)
+      if (i > 0 && drawn(rows[i - 1][k]))
         c.line(px(rows[i - 1][0]), py(rows[i - 1][k]), px(rows[i][0]), py(rows[i][k]), std::uint8_t(2 + k));
     }
   c.line(left, top, left, bottom, 1);
