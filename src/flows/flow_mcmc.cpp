@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <limits>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/progress.hpp"
@@ -116,6 +117,51 @@ Chain independence_metropolis(const std::vector<double>& log_q, const std::vecto
   return chain;
 }
 
+double pareto_k_hat(const std::vector<double>& log_w) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::size_t S = log_w.size();
+  if (S < 25) return nan;
+  const auto M = std::size_t(std::ceil(std::min(0.2 * double(S), 3.0 * std::sqrt(double(S)))));
+  std::vector<double> lw(log_w);
+  for (double v : lw)
+    if (!std::isfinite(v)) return nan;
+  std::sort(lw.begin(), lw.end());
+  // Exceedances of the M largest weights over the next one, scaled by the largest weight.
+  const double top = lw.back(), cut = std::exp(lw[S - M - 1] - top);
+  std::vector<double> x(M);
+  for (std::size_t i = 0; i < M; ++i) x[i] = std::exp(lw[S - M + i] - top) - cut;  // ascending
+  if (!(x.back() > 0.0)) return nan;
+  // Zhang & Stephens: a grid of theta = -k/sigma, weighted by the profile likelihood.
+  const double n = double(M), prior = 3.0;
+  const int grid = 30 + int(std::sqrt(n));
+  const double xstar = x[std::size_t(std::floor(n / 4.0 + 0.5)) - 1];  // first quartile
+  const auto mean_log1p = [&](double theta) {
+    long double s = 0;
+    for (double v : x) s += std::log1p(-theta * v);
+    return double(s / n);
+  };
+  std::vector<double> theta(grid), loglik(grid);
+  for (int j = 0; j < grid; ++j) {
+    theta[j] = 1.0 / x.back() + (1.0 - std::sqrt(grid / (j + 0.5))) / (prior * xstar);
+    const double k = mean_log1p(theta[j]);
+    loglik[j] = n * (std::log(-theta[j] / k) - k - 1.0);
+  }
+  double lmax = -std::numeric_limits<double>::infinity();
+  for (double l : loglik)
+    if (std::isfinite(l)) lmax = std::max(lmax, l);
+  if (!std::isfinite(lmax)) return nan;
+  double wsum = 0.0, theta_hat = 0.0;
+  for (int j = 0; j < grid; ++j) {
+    if (!std::isfinite(loglik[j])) continue;
+    const double w = std::exp(loglik[j] - lmax);
+    wsum += w;
+    theta_hat += w * theta[j];
+  }
+  theta_hat /= wsum;
+  const double k = mean_log1p(theta_hat);
+  return (k * n + 0.5 * 10.0) / (n + 10.0);  // PSIS's prior: 10 pseudo-observations at 0.5
+}
+
 namespace {
 
 Estimate from_gamma(const std::vector<double>& x) {
@@ -140,6 +186,7 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
   const double rel_var = std::exp(lse2 - 2.0 * lse) * double(N) - 1.0;  // var(w)/mean(w)^2
   d.log_z.error = std::sqrt(std::max(0.0, rel_var) / double(N));
   d.log_z.tau_int = 0.5;
+  d.pareto_k = pareto_k_hat(log_w);
 
   // Per-configuration observables along the chain.
   std::vector<double> m(N), m2(N), am(N), phi2(N), S(N);

@@ -498,7 +498,13 @@ class FlowRun {
               std::to_string(diag.acceptance) + ", ESS " + std::to_string(diag.ess) + ", chi2 " +
               std::to_string(diag.chi2.value) + " +- " + std::to_string(diag.chi2.error) +
               " (tau_int " + std::to_string(diag.chi2.tau_int) + "), log Z " +
-              std::to_string(diag.log_z.value) + " +- " + std::to_string(diag.log_z.error));
+              std::to_string(diag.log_z.value) + " +- " + std::to_string(diag.log_z.error) +
+              ", Pareto k " + std::to_string(diag.pareto_k));
+    if (diag.pareto_k > 0.7)
+      log::warn("flow: the importance weights are heavy-tailed (Pareto k = " +
+                std::to_string(diag.pareto_k) + " > 0.7): the chain has likely not met the "
+                "proposals of largest weight, so log Z and the observables may be biased beyond "
+                "their quoted errors; train the flow further (or draw many more proposals)");
     // ising_hs: the Ising energy along the chain, E[H | x] / V per configuration.
     const auto* hs = dynamic_cast<const flows::IsingHsTarget*>(action.target.get());
     std::vector<double> chain_energy;
@@ -578,6 +584,7 @@ class FlowRun {
                       "-S of each proposal (unnormalised log target)", "1");
       out.set_attribute("/chain", "acceptance", diag.acceptance);
       out.set_attribute("/chain", "ess", diag.ess);
+      out.set_attribute("/chain", "pareto_k", diag.pareto_k);
       out.set_attribute("/chain", "chi2", diag.chi2.value);
       out.set_attribute("/chain", "chi2_error", diag.chi2.error);
       out.commit();
@@ -616,6 +623,7 @@ class FlowRun {
       j["proposals"] = po.proposals;
       j["acceptance"] = diag.acceptance;
       j["ess"] = diag.ess;
+      j["pareto_k"] = std::isfinite(diag.pareto_k) ? nlohmann::json(diag.pareto_k) : nlohmann::json();
       j["chi2"] = est(diag.chi2);
       j["phi2"] = est(diag.phi2);
       j["abs_m"] = est(diag.abs_m);

@@ -55,6 +55,15 @@ for i in range(600):
 lw = lp - lq
 ess = np.exp(2 * np.logaddexp.reduce(lw) - np.logaddexp.reduce(2 * lw)) / len(lw)
 assert abs(ess - s["ess"]) < 1e-9, (ess, s["ess"])
+# Pareto k-hat of the weights (PSIS's generalized Pareto fit, Zhang-Stephens), recomputed.
+S_, M_ = len(lw), int(np.ceil(min(0.2 * len(lw), 3 * np.sqrt(len(lw)))))
+ls = np.sort(lw); x = np.exp(ls[S_ - M_:] - ls[-1]) - np.exp(ls[S_ - M_ - 1] - ls[-1])
+grid = 30 + int(np.sqrt(M_)); xstar = x[int(np.floor(M_ / 4 + 0.5)) - 1]
+theta = 1 / x[-1] + (1 - np.sqrt(grid / (np.arange(grid) + 0.5))) / (3 * xstar)
+kk = np.array([np.mean(np.log1p(-t * x)) for t in theta])
+ll = M_ * (np.log(-theta / kk) - kk - 1); wt = np.exp(ll - ll.max())
+khat = (np.mean(np.log1p(-(wt * theta).sum() / wt.sum() * x)) * M_ + 5) / (M_ + 10)
+assert abs(khat - s["pareto_k"]) < 1e-9, (khat, s["pareto_k"]); print("pareto_k", khat)
 assert abs(acc[1:].mean() - s["acceptance"]) < 1e-12
 for k in ("value", "error", "tau_int"): assert k in s["chi2"]
 assert "value" in s["log_z"] and "error" in s["log_z"] and "chi2" in s["tau_int"]

@@ -67,7 +67,18 @@ struct FlowDiagnostics {
   Estimate abs_m;             ///< <|m|>
   Estimate action;            ///< <S>
   double max_rejections = 0;  ///< longest run of rejections
+  double pareto_k = 0.0;      ///< tail shape of the weights (pareto_k_hat); NaN if undefined
 };
+
+/// Pareto k-hat of importance weights w = exp(log_w) (Vehtari, Simpson, Gelman, Yao, Gabry,
+/// "Pareto smoothed importance sampling", arXiv:1507.02646): a generalized Pareto
+/// distribution fitted (Zhang & Stephens 2009, with PSIS's weakly informative prior towards
+/// 0.5) to the largest M = ceil(min(S/5, 3 sqrt(S))) weights above the next one. Its shape k
+/// is the weights' tail index: var(w) is infinite for k >= 1/2, and for k > 0.7 estimates
+/// that average w (log Z, reweighted observables) are unreliable however small their quoted
+/// errors; the independence sampler then has proposals of large weight it has not yet met.
+/// NaN when undefined (fewer than 25 weights, a non-finite weight, all tail weights equal).
+double pareto_k_hat(const std::vector<double>& log_w);
 FlowDiagnostics diagnose(const Proposals& proposals, const Chain& chain);
 
 }  // namespace phyflow::flows
