@@ -99,12 +99,24 @@ Chain independence_metropolis(const std::vector<double>& log_q, const std::vecto
   std::size_t current = 0;
   chain.accepted[0] = 1;
   std::size_t accepted = 0;
+  // A proposal whose weight is undefined (NaN log q or log p: the flow or the action failed
+  // numerically there) is never accepted; a chain that starts on one leaves it at the first
+  // proposal with a defined weight.
+  const auto log_w = [&](std::size_t i) { return log_p[i] - log_q[i]; };
   for (std::size_t i = 1; i < N; ++i) {
-    const double log_ratio = (log_p[i] - log_q[i]) - (log_p[current] - log_q[current]);
-    bool accept = log_ratio >= 0.0;
-    if (!accept) {
-      const auto w = stream(i, 0);
-      accept = std::log(rng::uniform53_open0(w.w[0], w.w[1])) < log_ratio;
+    const double wi = log_w(i), wc = log_w(current);
+    bool accept = false;
+    if (std::isnan(wi)) {
+      accept = false;
+    } else if (std::isnan(wc)) {
+      accept = true;
+    } else {
+      const double log_ratio = wi - wc;
+      accept = log_ratio >= 0.0;
+      if (!accept) {
+        const auto w = stream(i, 0);
+        accept = std::log(rng::uniform53_open0(w.w[0], w.w[1])) < log_ratio;
+      }
     }
     if (accept) {
       current = i;
@@ -177,14 +189,25 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
   const auto V = std::size_t(p.volume);
   if (N == 0) return d;
   d.acceptance = chain.acceptance;
-  std::vector<double> log_w(N);
-  for (std::size_t i = 0; i < N; ++i) log_w[i] = p.log_p[i] - p.log_q[i];
-  d.ess = ess_per_sample(log_w);
+  // Weights over the proposals whose weight is defined (the chain never accepts the others).
+  std::vector<double> log_w;
+  log_w.reserve(N);
+  for (std::size_t i = 0; i < N; ++i) {
+    const double lw = p.log_p[i] - p.log_q[i];
+    if (std::isnan(lw))
+      ++d.undefined_weights;
+    else
+      log_w.push_back(lw);
+  }
+  if (log_w.empty()) return d;
+  d.ess = ess_per_sample(log_w);  // per defined weight; per proposal below
+  if (d.undefined_weights > 0) d.ess *= double(log_w.size()) / double(N);
   // log Z = log mean w; delta method: var(log mean w) = var(w) / (N mean(w)^2).
   const double lse = log_sum_exp(log_w), lse2 = log_sum_exp(log_w, 2.0);
-  d.log_z.value = lse - std::log(double(N));
-  const double rel_var = std::exp(lse2 - 2.0 * lse) * double(N) - 1.0;  // var(w)/mean(w)^2
-  d.log_z.error = std::sqrt(std::max(0.0, rel_var) / double(N));
+  const double Nw = double(log_w.size());
+  d.log_z.value = lse - std::log(Nw);
+  const double rel_var = std::exp(lse2 - 2.0 * lse) * Nw - 1.0;  // var(w)/mean(w)^2
+  d.log_z.error = std::sqrt(std::max(0.0, rel_var) / Nw);
   d.log_z.tau_int = 0.5;
   d.pareto_k = pareto_k_hat(log_w);
 

@@ -500,6 +500,11 @@ class FlowRun {
               " (tau_int " + std::to_string(diag.chi2.tau_int) + "), log Z " +
               std::to_string(diag.log_z.value) + " +- " + std::to_string(diag.log_z.error) +
               ", Pareto k " + std::to_string(diag.pareto_k));
+    if (diag.undefined_weights > 0)
+      log::warn("flow: " + std::to_string(std::int64_t(diag.undefined_weights)) + " of " +
+                std::to_string(po.proposals) + " proposals have an undefined weight (NaN log q or "
+                "log p: the flow or the action fails numerically there); they are never accepted "
+                "and are left out of ESS, log Z and Pareto k");
     if (diag.pareto_k > 0.7)
       log::warn("flow: the importance weights are heavy-tailed (Pareto k = " +
                 std::to_string(diag.pareto_k) + " > 0.7): the chain has likely not met the "
@@ -623,6 +628,7 @@ class FlowRun {
       j["proposals"] = po.proposals;
       j["acceptance"] = diag.acceptance;
       j["ess"] = diag.ess;
+      j["undefined_weights"] = std::int64_t(diag.undefined_weights);
       j["pareto_k"] = std::isfinite(diag.pareto_k) ? nlohmann::json(diag.pareto_k) : nlohmann::json();
       j["chi2"] = est(diag.chi2);
       j["phi2"] = est(diag.phi2);

@@ -122,6 +122,27 @@ TEST(FlowMcmc, ChainIsAcceptRejectWithKeyedUniforms) {
             independence_metropolis(lq, lp, 3).accepted);
   EXPECT_NE(independence_metropolis(lq, lp, 3).accepted,
             independence_metropolis(lq, lp, 4).accepted);
+  // Undefined weights (NaN) are never accepted, and a chain starting on one moves to the
+  // first proposal with a defined weight.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> q(6, 0.0), p(6, 0.0);
+  q[0] = nan;
+  p[3] = nan;
+  const auto d = independence_metropolis(q, p, 1);
+  EXPECT_EQ(d.accepted, (std::vector<std::int8_t>{1, 1, 1, 0, 1, 1}));
+  EXPECT_EQ(d.state, (std::vector<std::int64_t>{0, 1, 2, 2, 4, 5}));
+  // diagnose leaves them out of ESS (still per proposal) and log Z, and counts them.
+  Proposals props;
+  props.n = 6;
+  props.volume = 1;
+  props.phi = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6};
+  props.log_q = q;
+  props.log_p = p;
+  props.log_p[1] = std::log(3.0);  // weights 1 (undefined at 0, 3), 3, 1, 1, 1
+  const auto diag = diagnose(props, independence_metropolis(props.log_q, props.log_p, 1));
+  EXPECT_EQ(diag.undefined_weights, 2.0);
+  EXPECT_NEAR(diag.ess, (6.0 * 6.0 / 12.0) / 6.0, 1e-12);  // (sum w)^2 / sum w^2 / N
+  EXPECT_NEAR(diag.log_z.value, std::log(6.0 / 4.0), 1e-12);
   EXPECT_NEAR(ess_per_sample({0.0, 0.0, 0.0, 0.0}), 1.0, 1e-15);
   EXPECT_NEAR(ess_per_sample({0.0, -1e3, -1e3, -1e3}), 0.25, 1e-15);
 }

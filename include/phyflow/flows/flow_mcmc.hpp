@@ -68,6 +68,8 @@ struct FlowDiagnostics {
   Estimate action;            ///< <S>
   double max_rejections = 0;  ///< longest run of rejections
   double pareto_k = 0.0;      ///< tail shape of the weights (pareto_k_hat); NaN if undefined
+  double undefined_weights = 0;  ///< proposals with NaN log q or log p: never accepted, left
+                                 ///< out of ESS (which stays per proposal), log Z and pareto_k
 };
 
 /// Pareto k-hat of importance weights w = exp(log_w) (Vehtari, Simpson, Gelman, Yao, Gabry,
