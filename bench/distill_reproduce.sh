@@ -58,6 +58,8 @@ YAML
   fi
   for reg in $regs; do
     out="distill_${law}_${dims}d_${reg}_e${epochs}"
+    # Other data sizes than the defaults get their own rows.
+    [ "$ns/$nt" = 500/100 ] || out="${out}_ns${ns}_nt${nt}"
     [ -e "$out.json" ] && grep -q '"status": "complete"' "$out.json" && continue
     cat >"$out.yaml" <<YAML
 # seed 004 row: $law, ${dims}D, n = $n, regularizer $reg (bench/distill_reproduce.sh)

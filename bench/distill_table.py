@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Collects the summaries of bench/distill_reproduce.sh (distill_<law>_<d>d_<reg>_e<E>.json)
+"""Collects the summaries of bench/distill_reproduce.sh (distill_<law>_<d>d_<reg>_e<E>.json,
+with _ns<S>_nt<T> for other data sizes than 500 simulations x 100 frames)
 into docs/results/distillation_table.md: message R^2 next to the paper's (Cranmer et al.
 2020, REFERENCES.md), the equations found, and the held-out test MAE of the graph network and
 of the distilled model.
@@ -26,7 +27,8 @@ def main():
     work, outdir = sys.argv[1], sys.argv[2]
     rows = []
     for path in glob.glob(os.path.join(work, "distill_*_*d_*_e*.json")):
-        m = re.match(r"distill_(\w+?)_(\d)d_(\w+)_e(\d+)\.json$", os.path.basename(path))
+        m = re.match(r"distill_([a-z0-9]+)_(\d)d_([a-z0-9]+)_e(\d+)(?:_ns(\d+)_nt(\d+))?\.json$",
+                     os.path.basename(path))
         if not m:
             continue
         j = json.load(open(path))
@@ -34,18 +36,19 @@ def main():
             continue
         gnn = json.load(open(path.replace(".json", ".gnn.json"))) if os.path.exists(
             path.replace(".json", ".gnn.json")) else {}
-        rows.append((m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), j, gnn))
+        data = f"{m.group(5) or 500} × {m.group(6) or 100}"
+        rows.append((m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), j, gnn, data))
     rows.sort(key=lambda r: (r[1], LAWS.index(r[0]) if r[0] in LAWS else 9,
-                             REGS.index(r[2]) if r[2] in REGS else 9))
-    lines = ["| law | dims | regularizer | epochs | message R² | paper | R² vs F/m1 | test MAE: GNN | "
-             "distilled (refit) | distilled (SR constants) | edge equations |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for law, d, reg, epochs, j, gnn in rows:
+                             REGS.index(r[2]) if r[2] in REGS else 9, r[6]))
+    lines = ["| law | dims | regularizer | training data (sims × frames) | epochs | message R² | paper | "
+             "R² vs F/m1 | test MAE: GNN | distilled (refit) | distilled (SR constants) | edge equations |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for law, d, reg, epochs, j, gnn, data in rows:
         paper = PAPER.get((law, d), {}).get(reg)
         mae = j["test_mae"]
         eqs = "<br>".join(f"`{e}`" for e in j["edge_equations"])
         r2a = j.get("message_r2_acceleration")  # absent in runs before 2026-12-05
-        lines.append(f"| {law} | {d} | {reg} | {epochs} | {j['message_r2']:.3f} | "
+        lines.append(f"| {law} | {d} | {reg} | {data} | {epochs} | {j['message_r2']:.3f} | "
                      f"{'' if paper is None else f'{paper:.3f}'} | "
                      f"{'' if r2a is None else f'{r2a:.3f}'} | {mae['gnn']:.4g} | "
                      f"{mae['distilled']:.4g} | {mae.get('distilled_before_refit', float('nan')):.4g} | {eqs} |")
