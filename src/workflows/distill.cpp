@@ -55,6 +55,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -101,6 +102,9 @@ config::Schema distill_schema() {
   s.real("analysis.trim", 0.1, 0.0, 0.49,
          "fraction of edges with the worst residuals left out of the message fit (the paper: 0.1)");
   s.integer("sr.samples", 1000, 10, 1e9, "edges (and nodes) the regression runs on");
+  s.real("sr.trim_largest", 0.0, 0.0, 0.5,
+         "fraction of the fit edges with the largest |message| left out of each edge regression "
+         "(close encounters: under 1/r laws they dominate a squared-error fit)");
   add_sr_search_keys(s, "sr.operators", "sr.", "sr.complexity.");
   s.integer("threads.torch", 0, 0, 4096, "LibTorch intra-op threads per rank (0: as workflow: train)");
   s.string("output.path", std::string("distill.h5"),
@@ -555,18 +559,35 @@ Table frame_rows(const Table& t, std::int64_t per_frame, bool fit) {
   return out;
 }
 
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", 100.0 * fraction);
+  return buf;
+}
+
 /// sr data from `samples` evenly strided rows of `x` (its columns named) with target column
-/// `c` of `y` (all rows when samples >= rows).
+/// `c` of `y` (all rows when samples >= rows). trim_largest > 0 first leaves out that fraction
+/// of the rows with the largest |y| (ties broken by row order).
 sr::Dataset sr_data(const Table& x, const std::vector<std::string>& names, const Table& y, int c,
-                    std::int64_t samples, const std::string& target) {
+                    std::int64_t samples, const std::string& target, double trim_largest = 0.0) {
   sr::Dataset data;
   data.names = names;
   data.target = target;
-  const std::int64_t rows = std::min(samples, x.rows);
+  std::vector<std::int64_t> pool(std::size_t(x.rows));
+  std::iota(pool.begin(), pool.end(), std::int64_t{0});
+  if (trim_largest > 0.0) {
+    const auto keep = std::size_t(std::ceil((1.0 - trim_largest) * double(x.rows)));
+    const auto size = [&](std::int64_t r) { return std::fabs(y.values[r * y.columns + c]); };
+    std::stable_sort(pool.begin(), pool.end(), [&](std::int64_t a, std::int64_t b) { return size(a) < size(b); });
+    pool.resize(std::max<std::size_t>(keep, 1));
+    std::sort(pool.begin(), pool.end());  // back in row order for the stride
+  }
+  const auto available = std::int64_t(pool.size());
+  const std::int64_t rows = std::min(samples, available);
   data.x.assign(x.columns, std::vector<double>(rows));
   data.y.resize(rows);
   for (std::int64_t k = 0; k < rows; ++k) {
-    const std::int64_t r = k * x.rows / rows;
+    const std::int64_t r = pool[std::size_t(k * available / rows)];
     for (std::int64_t col = 0; col < x.columns; ++col) data.x[col][k] = x.values[r * x.columns + col];
     data.y[k] = y.values[r * y.columns + c];
   }
@@ -640,8 +661,12 @@ void stage_regress(const config::Deck& deck, Runtime& rt, const Paths& p) {
                         {"edge", nlohmann::json::array()}, {"node", nlohmann::json::array()}};
   for (int c = 0; c < d; ++c) {
     const std::string target = "message " + std::to_string(c);
-    log::info("distill: regressing " + target + " on " + join(edge_variables(d)));
-    const auto r = sr::search(sr_data(edges, edge_variables(d), messages, c, samples, target),
+    const double trim = deck.real("sr.trim_largest");
+    log::info("distill: regressing " + target + " on " + join(edge_variables(d)) +
+              (trim > 0 ? " (the " + percent(trim) + " % of fit edges with the largest |" +
+                              target + "| left out)"
+                        : std::string()));
+    const auto r = sr::search(sr_data(edges, edge_variables(d), messages, c, samples, target, trim),
                               options, rt.comm());
     out["edge"].push_back(equation_json(r, target));
     log::info("distill: " + target + " = " + r.pareto.at(r.best).equation);

@@ -204,11 +204,24 @@ PY
 pf 1 run "$WORK/full.yaml" --from evaluate
 check "--from evaluate: exit 0" expect_rc 0
 
+pf 2 run "$WORK/full.yaml" --from regress --set sr.trim_largest=0.3
+check "--from regress with sr.trim_largest: exit 0" expect_rc 0
+check "  ... says what it leaves out" output_has "the 30 % of fit edges with the largest |message 0| left out"
+check "  ... two parseable edge equations" "$PY" - "$WORK/full.json" <<'PY'
+import json, sys, sympy
+j = json.load(open(sys.argv[1]))
+assert j["status"] == "complete" and len(j["edge_equations"]) == 2
+for e in j["edge_equations"]: sympy.sympify(e)
+PY
+
 # --- bad input ------------------------------------------------------------------------------
 deck nofiles
 pf 1 run "$WORK/nofiles.yaml" --from evaluate
 check "--from evaluate without the earlier stages: exit 2" expect_rc 2
 check "  ... naming the missing file" output_has "nofiles.analysis.h5"
+pf 1 run "$WORK/full.yaml" --from regress --set sr.trim_largest=0.7
+check "sr.trim_largest above 0.5: exit 2" expect_rc 2
+check "  ... naming the key" output_has "sr.trim_largest"
 pf 1 run "$WORK/full.yaml" --from typo
 check "--from an unknown stage: exit 2" expect_rc 2
 check "  ... listing the stages" output_has "simulate, train, analyse, regress, evaluate"
