@@ -12,6 +12,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "phyflow/flows/flow.hpp"
@@ -67,7 +68,8 @@ struct FlowDiagnostics {
   Estimate abs_m;             ///< <|m|>
   Estimate action;            ///< <S>
   double max_rejections = 0;  ///< longest run of rejections
-  double pareto_k = 0.0;      ///< tail shape of the weights (pareto_k_hat); NaN if undefined
+  double pareto_k = std::numeric_limits<double>::quiet_NaN();  ///< tail shape of the weights
+                                                                ///< (pareto_k_hat); NaN if undefined
   double undefined_weights = 0;  ///< proposals with NaN log q or log p: never accepted, left
                                  ///< out of ESS (which stays per proposal), log Z and pareto_k
 };
