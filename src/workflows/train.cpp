@@ -228,11 +228,39 @@ class TrainRun {
         const auto f = io::InputFile::open(ckpt, MPI_COMM_SELF);
         const auto saved = config::Deck::load_string(
             f.attribute_string("/", "deck_resolved"), {}, train_schema(), ckpt);
-        if (!detail::restart_compatible(saved, deck_, restart_may_change))
+        // optim.epochs may change (train longer, or stop sooner) when the learning rate at a
+        // step does not depend on the run's total steps: constant and step schedules.
+        const auto total_free = [](const config::Deck& d) {
+          return d.string("optim.schedule") == "constant" || d.string("optim.schedule") == "step";
+        };
+        auto may_change = restart_may_change;
+        may_change.push_back("optim.epochs");
+        if (!detail::restart_compatible(saved, deck_, may_change))
           throw input_error("checkpoint '" + ckpt + "' was written by a different deck (only " +
-                            "checkpoint.*, progress.*, threads.* and data.cache/prefetch may "
-                            "change on --restart); rerun with the same deck, or without "
-                            "--restart and with --overwrite to start over");
+                            "checkpoint.*, progress.*, threads.*, data.cache/prefetch and, with "
+                            "a constant or step schedule, optim.epochs may change on "
+                            "--restart); rerun with the same deck, or without --restart and "
+                            "with --overwrite to start over");
+        const auto before = saved.integer("optim.epochs"), now = deck_.integer("optim.epochs");
+        if (before != now) {
+          if (!total_free(deck_))
+            throw input_error("optim.epochs: " + std::to_string(before) + " in checkpoint '" +
+                              ckpt + "', " + std::to_string(now) + " now; the " +
+                              deck_.string("optim.schedule") +
+                              " schedule spreads the learning rate over the run's total "
+                              "steps, so the epochs cannot change on --restart; keep " +
+                              std::to_string(before));
+          const auto epoch = f.attribute_int("/", "epoch");
+          const auto into = f.attribute_int("/", "step_in_epoch");
+          const auto least = epoch + (into > 0 ? 1 : 0);
+          if (now < least)
+            throw input_error(
+                "optim.epochs: checkpoint '" + ckpt + "' is at epoch " + std::to_string(epoch) +
+                (into > 0 ? " and " + std::to_string(into) + " steps into the next" : "") +
+                "; set optim.epochs to at least " + std::to_string(least));
+          log::info("train: optim.epochs changed on --restart from " + std::to_string(before) +
+                    " to " + std::to_string(now));
+        }
         if (f.attribute_int("/", "mpi_ranks") != rt_.size())
           throw input_error("checkpoint '" + ckpt + "' was written by a run on " +
                             std::to_string(f.attribute_int("/", "mpi_ranks")) +

@@ -122,6 +122,31 @@ for n in 1 2; do
   check "np$n: restarted run bitwise equal to the uninterrupted one" expect_rc 0
 done
 
+# --- --restart with other optim.epochs: allowed with a constant schedule (a 3-epoch run cut at
+# step 7 and resumed with 2 epochs is bitwise the uninterrupted 2-epoch run), refused with a
+# schedule over the total steps and below the checkpoint's epoch ---------------------------------
+deck e2 "optim: {name: adam, lr: 0.01, batch: 40, epochs: 2, clip: 5.0}"
+pf 1 run "$WORK/e2.yaml"
+check "epochs: 2-epoch reference run" expect_rc 0
+deck e3 "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, clip: 5.0}" "checkpoint: {every: 4, stop_after: 7}"
+pf 1 run "$WORK/e3.yaml"
+check "epochs: 3-epoch run stopped at step 7" expect_rc 3
+pf 1 run "$WORK/e3.yaml" --restart --set checkpoint.stop_after=0 --set optim.epochs=2
+check "epochs: resumed with optim.epochs 2" bash -c "[ $RC -eq 0 ] && grep -q 'optim.epochs changed on --restart from 3 to 2' $WORK/out.txt"
+check "epochs: summary says 2 epochs run" bash -c "grep -q '\"epochs_run\": *2' $WORK/e3.json"
+pf 1 compare "$WORK/e2.h5" "$WORK/e3.h5"
+check "epochs: bitwise the uninterrupted 2-epoch run" expect_rc 0
+deck e4 "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, clip: 5.0}" "checkpoint: {every: 5, stop_after: 15}"
+pf 1 run "$WORK/e4.yaml"
+pf 1 run "$WORK/e4.yaml" --restart --set checkpoint.stop_after=0 --set optim.epochs=1
+check "epochs: below the checkpoint's epoch, exit 2" expect_rc 2
+check "epochs: ... naming the least value" output_has "set optim.epochs to at least 2"
+deck oc "checkpoint: {every: 4, stop_after: 7}"
+pf 1 run "$WORK/oc.yaml"
+pf 1 run "$WORK/oc.yaml" --restart --set optim.epochs=4
+check "epochs: one_cycle refuses other epochs, exit 2" expect_rc 2
+check "epochs: ... naming the schedule" output_has "one_cycle schedule spreads the learning rate"
+
 # --- jobs/train.sbatch outside Slurm: stop (exit 3, checkpoint), rerun resumes, same bits ------
 job() { # job EXTRA_ARGS: the job script on 2 ranks, output in $WORK/out.txt
   PHYFLOW="$PHYFLOW_EXE" NRANKS=2 MPIEXEC="$MPIEXEC" MPIEXEC_PREFLAGS=--oversubscribe \
