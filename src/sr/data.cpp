@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <numeric>
 #include <sstream>
+#include <stdexcept>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/io/input_file.hpp"
@@ -244,6 +246,27 @@ Dataset load_dataset(const DataSpec& spec) {
                       "' is constant (every row " + format_number(d.y.front()) +
                       "); there is nothing to regress");
   return d;
+}
+
+std::vector<std::int64_t> select_rows(const std::vector<double>& target, std::int64_t samples,
+                                      double trim_largest) {
+  if (!(trim_largest >= 0.0 && trim_largest < 1.0))
+    throw std::invalid_argument("select_rows: trim_largest must be in [0, 1)");
+  std::vector<std::int64_t> pool(target.size());
+  std::iota(pool.begin(), pool.end(), std::int64_t{0});
+  if (trim_largest > 0.0 && !pool.empty()) {
+    const auto keep = std::size_t(std::ceil((1.0 - trim_largest) * double(pool.size())));
+    std::stable_sort(pool.begin(), pool.end(), [&](std::int64_t a, std::int64_t b) {
+      return std::fabs(target[std::size_t(a)]) < std::fabs(target[std::size_t(b)]);
+    });
+    pool.resize(std::max<std::size_t>(keep, 1));
+    std::sort(pool.begin(), pool.end());  // back in row order for the stride
+  }
+  const auto available = std::int64_t(pool.size());
+  const std::int64_t rows = std::min(std::max<std::int64_t>(samples, 0), available);
+  std::vector<std::int64_t> out(static_cast<std::size_t>(rows));
+  for (std::int64_t k = 0; k < rows; ++k) out[std::size_t(k)] = pool[std::size_t(k * available / rows)];
+  return out;
 }
 
 }  // namespace phyflow::sr

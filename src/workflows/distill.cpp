@@ -41,6 +41,7 @@
 #include "phyflow/nbody/force_laws.hpp"
 #include "phyflow/sr/constant_fit.hpp"
 #include "phyflow/sr/evaluate.hpp"
+#include "phyflow/sr/data.hpp"
 #include "phyflow/sr/search.hpp"
 #include "phyflow/ml/threads.hpp"
 #include "phyflow/workflows/nbody_deck.hpp"
@@ -565,31 +566,24 @@ std::string percent(double fraction) {
   return buf;
 }
 
-/// sr data from `samples` evenly strided rows of `x` (its columns named) with target column
-/// `c` of `y` (all rows when samples >= rows). trim_largest > 0 first leaves out that fraction
-/// of the rows with the largest |y| (ties broken by row order).
+/// sr data from the rows of `x` (its columns named) that sr::select_rows picks for target
+/// column `c` of `y`: `samples` evenly strided rows (all when samples >= rows), after leaving
+/// out the fraction trim_largest with the largest |y|.
 sr::Dataset sr_data(const Table& x, const std::vector<std::string>& names, const Table& y, int c,
                     std::int64_t samples, const std::string& target, double trim_largest = 0.0) {
   sr::Dataset data;
   data.names = names;
   data.target = target;
-  std::vector<std::int64_t> pool(std::size_t(x.rows));
-  std::iota(pool.begin(), pool.end(), std::int64_t{0});
-  if (trim_largest > 0.0) {
-    const auto keep = std::size_t(std::ceil((1.0 - trim_largest) * double(x.rows)));
-    const auto size = [&](std::int64_t r) { return std::fabs(y.values[r * y.columns + c]); };
-    std::stable_sort(pool.begin(), pool.end(), [&](std::int64_t a, std::int64_t b) { return size(a) < size(b); });
-    pool.resize(std::max<std::size_t>(keep, 1));
-    std::sort(pool.begin(), pool.end());  // back in row order for the stride
-  }
-  const auto available = std::int64_t(pool.size());
-  const std::int64_t rows = std::min(samples, available);
+  std::vector<double> column(std::size_t(y.rows));
+  for (std::int64_t r = 0; r < y.rows; ++r) column[std::size_t(r)] = y.values[r * y.columns + c];
+  const auto picked = sr::select_rows(column, samples, trim_largest);
+  const auto rows = std::int64_t(picked.size());
   data.x.assign(x.columns, std::vector<double>(rows));
   data.y.resize(rows);
   for (std::int64_t k = 0; k < rows; ++k) {
-    const std::int64_t r = pool[std::size_t(k * available / rows)];
+    const std::int64_t r = picked[std::size_t(k)];
     for (std::int64_t col = 0; col < x.columns; ++col) data.x[col][k] = x.values[r * x.columns + col];
-    data.y[k] = y.values[r * y.columns + c];
+    data.y[k] = column[std::size_t(r)];
   }
   return data;
 }

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/sr/data.hpp"
 #include "phyflow/sr/search.hpp"
 #include "phyflow/sr/variation.hpp"
 
@@ -213,4 +214,23 @@ TEST(SrSearch, BatchedScoringStillRecoversAndIsDeterministic) {
     EXPECT_EQ(a.pareto[i].equation, b.pareto[i].equation);
   std::printf("batched (64 of 2000 rows): %s [%d generations, %.2f s]\n", best.equation.c_str(),
               a.generations, a.seconds);
+}
+
+TEST(SrData, SelectRowsTrimsTheLargestTargetsThenStrides) {
+  using Rows = std::vector<std::int64_t>;
+  const std::vector<double> y = {0.5, -3, 1, 2, -0.1, 10, 1, 0.2, -2, 4};
+  // no trim: an even stride over all rows, or all of them
+  EXPECT_EQ(phyflow::sr::select_rows(y, 3), (Rows{0, 3, 6}));
+  EXPECT_EQ(phyflow::sr::select_rows(y, 100).size(), 10u);
+  // 20 %: the rows with |y| = 10 and 4 go; the stride runs over the 8 left, in row order
+  EXPECT_EQ(phyflow::sr::select_rows(y, 100, 0.2), (Rows{0, 1, 2, 3, 4, 6, 7, 8}));
+  EXPECT_EQ(phyflow::sr::select_rows(y, 4, 0.2), (Rows{0, 2, 4, 7}));
+  // 15 % of 10 rows keeps ceil(8.5) = 9: only |y| = 10 goes
+  EXPECT_EQ(phyflow::sr::select_rows(y, 100, 0.15), (Rows{0, 1, 2, 3, 4, 6, 7, 8, 9}));
+  // ties: the later row is left out first; at least one row is always kept
+  EXPECT_EQ(phyflow::sr::select_rows({1, -1, 1, 1}, 10, 0.25), (Rows{0, 1, 2}));
+  EXPECT_EQ(phyflow::sr::select_rows({5, -0.5, 3}, 10, 0.9), (Rows{1}));
+  EXPECT_TRUE(phyflow::sr::select_rows({}, 10, 0.1).empty());
+  EXPECT_THROW(phyflow::sr::select_rows(y, 10, 1.0), std::invalid_argument);
+  EXPECT_THROW(phyflow::sr::select_rows(y, 10, -0.1), std::invalid_argument);
 }

@@ -5,6 +5,7 @@
 // naming the file, the column and (CSV) the line.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,13 @@ struct Table {
 };
 Table read_csv(const std::string& path);
 Table read_hdf5_table(const std::string& path, const std::string& dataset);
+
+/// The rows to regress on, in increasing order: `samples` rows evenly strided over the pool
+/// (all of it when samples >= its size), where the pool is every row less the fraction
+/// `trim_largest` (0 <= f < 1; at least one row is kept) with the largest |target|, ties
+/// broken by row order (the later row is left out first). Trimming keeps heavy-tailed targets
+/// (close encounters of an inverse-power force) from dominating a squared-error fit.
+std::vector<std::int64_t> select_rows(const std::vector<double>& target, std::int64_t samples,
+                                      double trim_largest = 0.0);
 
 }  // namespace phyflow::sr
