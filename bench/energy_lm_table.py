@@ -4,7 +4,8 @@ For every row's training run (its JSON summary and HDF5 output) in WORK with tag
 the seed's metric -- RMSE of the test-set energies after subtracting the mean of the
 predictions and the mean of the truths -- recomputed from the stored predictions, next to the
 seed's published number; epochs, best epoch and training time. Writes
-OUT/energy_lm_table_TAG.md and OUT/energy_lm_best_worst_TAG.png.
+OUT/energy_lm_table_TAG.md and OUT/energy_lm_best_worst_TAG.png (with one row run:
+OUT/energy_lm_predicted_TAG.png, that row alone).
 """
 import json
 import os
@@ -65,14 +66,17 @@ def main(work, tag, out):
     with open(os.path.join(out, f"energy_lm_table_{tag}.md"), "w") as f:
         f.write(text)
     print(text)
-    if len(results) >= 2:
+    if results:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         best = min(results, key=lambda k: results[k][3])
         worst = max(results, key=lambda k: results[k][3])
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
-        for ax, key in zip(axes, (best, worst)):
+        keys = (best, worst) if best != worst else (best,)  # one row run: its panel alone
+        fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4.5), sharey=True,
+                                 squeeze=False)
+        axes = axes[0]
+        for ax, key in zip(axes, keys):
             label, pred, true, r = results[key]
             p = pred - pred.mean() + true.mean()
             ax.scatter(true, p, s=2, alpha=0.2)
@@ -82,8 +86,8 @@ def main(work, tag, out):
             ax.set_xlabel("true energy (J)")
         axes[0].set_ylabel("predicted energy, mean-shifted (J)")
         fig.tight_layout()
-        fig.savefig(os.path.join(out, f"energy_lm_best_worst_{tag}.png"), dpi=110)
-
+        name = "best_worst" if len(keys) == 2 else "predicted"
+        fig.savefig(os.path.join(out, f"energy_lm_{name}_{tag}.png"), dpi=110)
 
 if __name__ == "__main__":
     main(*sys.argv[1:4])
