@@ -5,7 +5,8 @@ the seed's metric -- RMSE of the test-set energies after subtracting the mean of
 predictions and the mean of the truths -- recomputed from the stored predictions, next to the
 seed's published number; epochs, best epoch and training time. Writes
 OUT/energy_lm_table_TAG.md and OUT/energy_lm_best_worst_TAG.png (with one row run:
-OUT/energy_lm_predicted_TAG.png, that row alone).
+OUT/energy_lm_predicted_TAG.png, that row alone), and OUT/energy_lm_learning_TAG.png, the
+validation metric per epoch of every row.
 """
 import json
 import os
@@ -42,6 +43,7 @@ def main(work, tag, out):
         "|---|---|---|---|---|---|",
     ]
     results = {}
+    curves = {}
     for deck, label, seed_rmse in ROWS:
         h5 = os.path.join(work, f"energy_lm_{deck}_{tag}.h5")
         js = os.path.join(work, f"energy_lm_{deck}_{tag}.json")
@@ -54,6 +56,7 @@ def main(work, tag, out):
             true = f["predictions/t0/energy_true"][()]
         r, rb = centered_rmse(pred, true), bootstrap_rmse(pred, true)
         results[deck] = (label, pred, true, r)
+        curves[deck] = (label, s["history"])
         # Epochs x the median epoch (training + validation): robust to a run paused or
         # stopped and resumed in between.
         per_epoch = sorted(m.get("train_seconds", 0) + m.get("val_seconds", 0) for m in s["history"])
@@ -88,6 +91,22 @@ def main(work, tag, out):
         fig.tight_layout()
         name = "best_worst" if len(keys) == 2 else "predicted"
         fig.savefig(os.path.join(out, f"energy_lm_{name}_{tag}.png"), dpi=110)
+        # Learning curves: the validation set's centred RMSE (the seed's metric) per epoch.
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        for deck, (label, history) in curves.items():
+            ep = [h["epoch"] for h in history if "val_rmse_centered" in h]
+            rm = [h["val_rmse_centered"] for h in history if "val_rmse_centered" in h]
+            ax.plot(ep, rm, "o-", ms=3, label=label)
+        for deck, label, seed_rmse in ROWS:
+            if deck in curves:
+                ax.axhline(seed_rmse, ls=":", lw=1, color="grey")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation RMSE, centred (J)")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+        ax.set_title("learning curves (dotted: the seed's test RMSE of each row)", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, f"energy_lm_learning_{tag}.png"), dpi=110)
 
 if __name__ == "__main__":
     main(*sys.argv[1:4])
