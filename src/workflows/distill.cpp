@@ -653,9 +653,9 @@ void stage_regress(const config::Deck& deck, Runtime& rt, const Paths& p) {
   const std::int64_t samples = deck.integer("sr.samples");
   nlohmann::json out = {{"edge_variables", edge_variables(d)}, {"node_variables", node_variables(d)},
                         {"edge", nlohmann::json::array()}, {"node", nlohmann::json::array()}};
+  const double trim = deck.real("sr.trim_largest");
   for (int c = 0; c < d; ++c) {
     const std::string target = "message " + std::to_string(c);
-    const double trim = deck.real("sr.trim_largest");
     log::info("distill: regressing " + target + " on " + join(edge_variables(d)) +
               (trim > 0 ? " (the " + percent(trim) + " % of fit edges with the largest |" +
                               target + "| left out)"

@@ -122,20 +122,30 @@ for n in 1 2; do
   check "np$n: restarted run bitwise equal to the uninterrupted one" expect_rc 0
 done
 
-# --- --restart with other optim.epochs: allowed with a constant schedule (a 3-epoch run cut at
-# step 7 and resumed with 2 epochs is bitwise the uninterrupted 2-epoch run), refused with a
-# schedule over the total steps and below the checkpoint's epoch ---------------------------------
-deck e2 "optim: {name: adam, lr: 0.01, batch: 40, epochs: 2, clip: 5.0}"
-pf 1 run "$WORK/e2.yaml"
-check "epochs: 2-epoch reference run" expect_rc 0
-deck e3 "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, clip: 5.0}" "checkpoint: {every: 4, stop_after: 7}"
-pf 1 run "$WORK/e3.yaml"
-check "epochs: 3-epoch run stopped at step 7" expect_rc 3
-pf 1 run "$WORK/e3.yaml" --restart --set checkpoint.stop_after=0 --set optim.epochs=2
-check "epochs: resumed with optim.epochs 2" bash -c "[ $RC -eq 0 ] && grep -q 'optim.epochs changed on --restart from 3 to 2' $WORK/out.txt"
-check "epochs: summary says 2 epochs run" bash -c "grep -q '\"epochs_run\": *2' $WORK/e3.json"
-pf 1 compare "$WORK/e2.h5" "$WORK/e3.h5"
-check "epochs: bitwise the uninterrupted 2-epoch run" expect_rc 0
+# --- --restart with other optim.epochs: allowed with a constant schedule, on 1 and 2 ranks: a
+# 3-epoch run cut mid-epoch and resumed with 2 epochs is bitwise the uninterrupted 2-epoch run,
+# and one cut after the last step of epoch 1 (before its evaluation) and resumed with 1 epoch is
+# bitwise the 1-epoch run. Refused with a schedule over the total steps and below the
+# checkpoint's epoch (400 samples, batch 40 per rank: 10 steps per epoch on 1 rank, 5 on 2) ---
+for n in 1 2; do
+  spe=$((10 / n))
+  for e in 1 2; do
+    deck "e${e}_$n" "optim: {name: adam, lr: 0.01, batch: 40, epochs: $e, clip: 5.0}"
+    pf $n run "$WORK/e${e}_$n.yaml"
+    check "np$n epochs: $e-epoch reference run" expect_rc 0
+  done
+  for cut in "2 $((spe / 2 + 2))" "1 $spe"; do
+    read -r e stop <<<"$cut"
+    deck "c${e}_$n" "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, clip: 5.0}" "checkpoint: {every: 4, stop_after: $stop}"
+    pf $n run "$WORK/c${e}_$n.yaml"
+    check "np$n epochs: 3-epoch run stopped at step $stop" expect_rc 3
+    pf $n run "$WORK/c${e}_$n.yaml" --restart --set checkpoint.stop_after=0 --set optim.epochs=$e
+    check "np$n epochs: resumed from step $stop with optim.epochs $e" bash -c "[ $RC -eq 0 ] && grep -q 'optim.epochs changed on --restart from 3 to $e' $WORK/out.txt"
+    check "np$n epochs: summary says $e epochs run" bash -c "grep -q '\"epochs_run\": *$e' $WORK/c${e}_$n.json"
+    pf 1 compare "$WORK/e${e}_$n.h5" "$WORK/c${e}_$n.h5"
+    check "np$n epochs: bitwise the uninterrupted $e-epoch run" expect_rc 0
+  done
+done
 deck e4 "optim: {name: adam, lr: 0.01, batch: 40, epochs: 3, clip: 5.0}" "checkpoint: {every: 5, stop_after: 15}"
 pf 1 run "$WORK/e4.yaml"
 pf 1 run "$WORK/e4.yaml" --restart --set checkpoint.stop_after=0 --set optim.epochs=1
