@@ -1,12 +1,14 @@
 // Levenberg-Marquardt constant fitting (see constant_fit.hpp): normal equations
 // (J^T W J + lambda diag(J^T W J)) delta = J^T W r solved by Cholesky; lambda shrinks after
-// an accepted step and grows after a rejected one (Nielsen's simple schedule).
+// an accepted step and grows after a rejected one (Nielsen's simple schedule). For the
+// absolute loss W is reweighted by 1/sqrt(r^2 + delta^2) at every step (IRLS).
 #include "phyflow/sr/constant_fit.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "phyflow/core/error.hpp"
 #include "phyflow/sr/simplify.hpp"
 
 namespace phyflow::sr {
@@ -43,27 +45,41 @@ bool cholesky_solve(std::vector<double>& A, std::vector<double>& b, int n) {
 
 }  // namespace
 
-FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int max_iterations) {
+double fit_objective(const double* rho, std::size_t rows, const double* w, const LmSettings& settings) {
+  double sum = 0.0, wsum = 0.0;
+  for (std::size_t k = 0; k < rows; ++k) {
+    const double wk = w ? w[k] : 1.0;
+    const double e = settings.loss == FitLoss::squared
+                         ? rho[k] * rho[k]
+                         : std::sqrt(rho[k] * rho[k] + settings.delta * settings.delta) - settings.delta;
+    sum += wk * e;
+    wsum += wk;
+  }
+  return std::isfinite(sum) && wsum > 0.0 ? sum / wsum : std::numeric_limits<double>::infinity();
+}
+
+FitResult levenberg_marquardt(std::vector<double>& theta, std::size_t rows, const Linearize& linearize,
+                              const Objective& objective, const double* w, const LmSettings& settings) {
   FitResult res;
-  res.loss_before = res.loss = ev.loss(e, data);
-  const int K = e.constant_count();
-  if (K == 0 || !std::isfinite(res.loss) || max_iterations <= 0) return res;
-  const std::size_t rows = data.rows();
-  std::vector<double> f(rows), J(rows * std::size_t(K)), A(std::size_t(K) * std::size_t(K)),
+  res.loss_before = res.loss = objective(theta);
+  const int K = int(theta.size());
+  if (K == 0 || !std::isfinite(res.loss) || settings.max_iterations <= 0) return res;
+  if (settings.loss == FitLoss::absolute && !(settings.delta > 0.0))
+    throw runtime_error("sr: the absolute fit loss needs a smoothing scale delta > 0");
+  std::vector<double> rho(rows), J(rows * std::size_t(K)), A(std::size_t(K) * std::size_t(K)),
       g(std::size_t(K), 0.0), step(std::size_t(K), 0.0);
-  std::vector<double> c = e.constants();
   double lambda = 1e-3;
-  Expression trial = e;
-  while (res.iterations < max_iterations) {
-    if (!ev.evaluate_with_jacobian(e, data, f.data(), J.data())) break;
+  while (res.iterations < settings.max_iterations) {
+    if (!linearize(theta, rho.data(), J.data())) break;
     std::fill(A.begin(), A.end(), 0.0);
     std::fill(g.begin(), g.end(), 0.0);
     for (std::size_t r = 0; r < rows; ++r) {
-      const double w = data.w.empty() ? 1.0 : data.w[r];
-      const double res_r = data.y[r] - f[r];
+      double wr = w ? w[r] : 1.0;
+      if (settings.loss == FitLoss::absolute)
+        wr /= std::sqrt(rho[r] * rho[r] + settings.delta * settings.delta);
       for (int i = 0; i < K; ++i) {
-        const double wji = w * J[std::size_t(i) * rows + r];
-        g[std::size_t(i)] += wji * res_r;
+        const double wji = wr * J[std::size_t(i) * rows + r];
+        g[std::size_t(i)] += wji * rho[r];
         for (int j = 0; j <= i; ++j)
           A[std::size_t(i * K + j)] += wji * J[std::size_t(j) * rows + r];
       }
@@ -82,14 +98,12 @@ FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int m
       }
       step = g;
       if (cholesky_solve(M, step, K)) {
-        std::vector<double> ct(c);
-        for (int i = 0; i < K; ++i) ct[std::size_t(i)] += step[std::size_t(i)];
-        trial.set_constants(ct);
-        const double l = ev.loss(trial, data);
+        std::vector<double> trial(theta);
+        for (int i = 0; i < K; ++i) trial[std::size_t(i)] += step[std::size_t(i)];
+        const double l = objective(trial);
         if (l < res.loss) {
           improvement = (res.loss - l) / res.loss;
-          c = ct;
-          e.set_constants(c);
+          theta = trial;
           res.loss = l;
           lambda = std::max(lambda / 3.0, 1e-12);
           accepted = true;
@@ -100,8 +114,29 @@ FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int m
     }
     if (!accepted) break;
     ++res.iterations;
-    if (improvement < 1e-12 || res.loss == 0.0) break;
+    if (improvement < settings.min_improvement || res.loss == 0.0) break;
   }
+  return res;
+}
+
+FitResult fit_constants(Expression& e, const Dataset& data, Evaluator& ev, int max_iterations) {
+  std::vector<double> c = e.constants();
+  Expression trial = e;
+  const Linearize linearize = [&](const std::vector<double>& theta, double* rho, double* jac) {
+    trial.set_constants(theta);
+    if (!ev.evaluate_with_jacobian(trial, data, rho, jac)) return false;
+    for (std::size_t r = 0; r < data.rows(); ++r) rho[r] = data.y[r] - rho[r];
+    return true;
+  };
+  const Objective objective = [&](const std::vector<double>& theta) {
+    trial.set_constants(theta);
+    return ev.loss(trial, data);
+  };
+  LmSettings settings;
+  settings.max_iterations = max_iterations;
+  const auto res = levenberg_marquardt(c, data.rows(), linearize, objective,
+                                       data.w.empty() ? nullptr : data.w.data(), settings);
+  if (res.iterations > 0) e.set_constants(c);
   return res;
 }
 

@@ -21,8 +21,8 @@
 //             model over the summed selected messages e0.. and the body's m, q
 //                                                            -> STEM.equations.json
 //   evaluate  the distilled model (edge equations, summed, node equations), its constants
-//             refitted jointly (Levenberg-Marquardt) to the true accelerations of the fit
-//             frames, next to the graph network on the held-out frames
+//             refitted jointly (Levenberg-Marquardt on the mean absolute error, or squared)
+//             to the true accelerations of the fit frames, next to the graph network on the held-out frames
 //                                            -> output.path, STEM.json, STEM.report.md
 // Every rank computes the analysis and evaluation identically (deterministic, small), rank 0
 // writes; the regression is collective. Files are written as PATH.partial and renamed.
@@ -98,8 +98,11 @@ config::Schema distill_schema() {
   s.integer("analysis.frames", 1000, 2, 1e9,
             "test frames analysed and evaluated (evenly strided over the file; the even ones "
             "are fitted by the regression and the refit, the odd ones held out for the MAE)");
-  s.integer("refit.iterations", 100, 0, 1e6,
+  s.integer("refit.iterations", 1000, 0, 1e6,
             "Levenberg-Marquardt steps refitting the distilled model's constants (0: none)");
+  s.choice("refit.loss", "absolute", {"absolute", "squared"},
+           "error the refit minimises on the fit frames' accelerations: absolute (the network's "
+           "training loss and the test metric) or squared (close encounters dominate it)");
   s.real("analysis.trim", 0.1, 0.0, 0.49,
          "fraction of edges with the worst residuals left out of the message fit (the paper: 0.1)");
   s.integer("sr.samples", 1000, 10, 1e9, "edges (and nodes) the regression runs on");
@@ -720,17 +723,22 @@ class DistilledModel {
 };
 
 struct RefitResult {
-  double mse_before = 0, mse = 0;
+  std::string loss;                          ///< refit.loss: absolute | squared
+  double objective_before = 0, objective = 0;  ///< the loss refit.loss names, fit frames
+  double mse_before = 0, mse = 0, mae_before = 0, mae = 0;  ///< fit frames, for the record
   int iterations = 0, parameters = 0;
 };
 
 /// Refits every constant of the distilled model (edge and node equations together) to the
-/// true accelerations by Levenberg-Marquardt (Marquardt's diagonal scaling) on the mean
-/// squared error, the Jacobian by central differences through the whole model (edge sums
-/// included). Keeps the starting constants unless a step lowers the error. Deterministic: every
-/// rank computes the same.
+/// true accelerations of the fit frames by Levenberg-Marquardt (sr::levenberg_marquardt), the
+/// Jacobian by central differences through the whole model (edge sums included). The loss is
+/// the mean absolute error (smoothed within 1e-3 of the mean |a|: the graph network's own
+/// training loss and the test metric) or the mean squared error, which the close encounters'
+/// large accelerations dominate. Keeps the starting constants unless a step lowers the loss.
+/// Deterministic: every rank computes the same.
 RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr::Expression>& node_eq,
-                            DistilledModel& model, const Table& truth, int max_iterations) {
+                            DistilledModel& model, const Table& truth, int max_iterations,
+                            const std::string& loss) {
   std::vector<sr::Expression*> all;
   for (auto& e : edge_eq) all.push_back(&e);
   for (auto& e : node_eq) all.push_back(&e);
@@ -747,96 +755,66 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
       at += k;
     }
   };
-  const auto residuals = [&](const std::vector<double>& t, std::vector<double>& r) {
+  const std::size_t R = truth.values.size(), P = theta.size();
+  sr::LmSettings settings;
+  settings.max_iterations = max_iterations;
+  settings.min_improvement = 1e-6;  // flat directions would drift on
+  settings.loss = loss == "squared" ? sr::FitLoss::squared : sr::FitLoss::absolute;
+  double scale = 0;
+  for (const double v : truth.values) scale += std::abs(v);
+  settings.delta = std::max(1e-3 * scale / double(std::max<std::size_t>(R, 1)), 1e-12);
+  // rho = a_true - a_model at t; false if not finite.
+  const auto residuals = [&](const std::vector<double>& t, double* rho) {
     set(t);
-    r = model.accel(edge_eq, node_eq);
-    double s = 0;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      r[i] -= truth.values[i];
-      s += r[i] * r[i];
+    const auto a = model.accel(edge_eq, node_eq);
+    bool finite = true;
+    for (std::size_t k = 0; k < R; ++k) {
+      rho[k] = truth.values[k] - a[k];
+      finite = finite && std::isfinite(rho[k]);
     }
-    return std::isfinite(s) ? s / double(r.size()) : INFINITY;
+    return finite;
+  };
+  std::vector<double> rho(R), rp(R), rm(R), shifted;
+  const sr::Objective objective = [&](const std::vector<double>& t) {
+    return residuals(t, rho.data()) ? sr::fit_objective(rho.data(), R, nullptr, settings)
+                                    : std::numeric_limits<double>::infinity();
+  };
+  const sr::Linearize linearize = [&](const std::vector<double>& t, double* r, double* jac) {
+    if (!residuals(t, r)) return false;
+    for (std::size_t i = 0; i < P; ++i) {
+      const double h = 1e-6 * std::max(std::abs(t[i]), 1e-3);
+      shifted = t;
+      shifted[i] = t[i] + h;
+      const bool ok_p = residuals(shifted, rp.data());
+      shifted[i] = t[i] - h;
+      const bool ok_m = residuals(shifted, rm.data());
+      // d a / d t = -(d rho / d t)
+      for (std::size_t k = 0; k < R; ++k)
+        jac[i * R + k] = ok_p && ok_m ? (rm[k] - rp[k]) / (2 * h) : 0.0;
+    }
+    return true;
+  };
+  const auto errors = [&](const std::vector<double>& t, double& mse, double& mae) {
+    mse = mae = std::numeric_limits<double>::infinity();
+    if (!residuals(t, rho.data())) return;
+    mse = mae = 0;
+    for (const double v : rho) {
+      mse += v * v;
+      mae += std::abs(v);
+    }
+    mse /= double(std::max<std::size_t>(R, 1));
+    mae /= double(std::max<std::size_t>(R, 1));
   };
   RefitResult res;
-  res.parameters = int(theta.size());
-  std::vector<double> r;
-  double loss = residuals(theta, r);
-  res.mse_before = res.mse = loss;
-  const std::size_t P = theta.size(), R = r.size();
-  if (P == 0 || !std::isfinite(loss) || max_iterations == 0) {
-    set(theta);
-    return res;
-  }
-  double lambda = 1e-3;
-  std::vector<double> J(R * P), rp, rm, trial, shifted;
-  for (int it = 0; it < max_iterations; ++it) {
-    for (std::size_t i = 0; i < P; ++i) {
-      const double h = 1e-6 * std::max(std::abs(theta[i]), 1e-3);
-      shifted = theta;
-      shifted[i] = theta[i] + h;
-      const double lp = residuals(shifted, rp);
-      shifted[i] = theta[i] - h;
-      const double lm = residuals(shifted, rm);
-      for (std::size_t k = 0; k < R; ++k)
-        J[k * P + i] = std::isfinite(lp) && std::isfinite(lm) ? (rp[k] - rm[k]) / (2 * h) : 0.0;
-    }
-    std::vector<double> A(P * P, 0.0), g(P, 0.0);
-    for (std::size_t k = 0; k < R; ++k)
-      for (std::size_t i = 0; i < P; ++i) {
-        g[i] += J[k * P + i] * r[k];
-        for (std::size_t j = 0; j <= i; ++j) A[i * P + j] += J[k * P + i] * J[k * P + j];
-      }
-    bool accepted = false;
-    while (!accepted && lambda < 1e12) {
-      // (A + lambda diag A) delta = -g by Cholesky on the lower triangle.
-      std::vector<double> L(P * P, 0.0);
-      bool ok = true;
-      for (std::size_t i = 0; i < P && ok; ++i)
-        for (std::size_t j = 0; j <= i; ++j) {
-          double v = A[i * P + j] + (i == j ? lambda * std::max(A[i * P + i], 1e-12) : 0.0);
-          for (std::size_t k = 0; k < j; ++k) v -= L[i * P + k] * L[j * P + k];
-          if (i == j) {
-            if (!(v > 0)) ok = false;
-            else L[i * P + i] = std::sqrt(v);
-          } else {
-            L[i * P + j] = v / L[j * P + j];
-          }
-        }
-      if (!ok) {
-        lambda *= 4;
-        continue;
-      }
-      std::vector<double> z(P), delta(P);
-      for (std::size_t i = 0; i < P; ++i) {
-        double v = -g[i];
-        for (std::size_t k = 0; k < i; ++k) v -= L[i * P + k] * z[k];
-        z[i] = v / L[i * P + i];
-      }
-      for (std::size_t i = P; i-- > 0;) {
-        double v = z[i];
-        for (std::size_t k = i + 1; k < P; ++k) v -= L[k * P + i] * delta[k];
-        delta[i] = v / L[i * P + i];
-      }
-      trial = theta;
-      for (std::size_t i = 0; i < P; ++i) trial[i] += delta[i];
-      const double l = residuals(trial, rp);
-      if (l < loss) {
-        accepted = true;
-        const double gain = (loss - l) / loss;
-        theta = trial;
-        r = rp;
-        loss = l;
-        lambda = std::max(lambda / 3, 1e-12);
-        ++res.iterations;
-        if (gain < 1e-6) it = max_iterations;  // converged (flat directions would drift on)
-      } else {
-        lambda *= 4;
-      }
-    }
-    if (!accepted) break;
-  }
+  res.loss = loss;
+  res.parameters = int(P);
+  errors(theta, res.mse_before, res.mae_before);
+  const auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, nullptr, settings);
+  res.objective_before = fit.loss_before;
+  res.objective = fit.loss;
+  res.iterations = fit.iterations;
+  errors(theta, res.mse, res.mae);
   set(theta);
-  res.mse = loss;
   return res;
 }
 
@@ -913,10 +891,11 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
   auto edge_refit = edge_eq, node_refit = node_eq;
   const auto refit = refit_constants(edge_refit, node_refit, fit_frames_model,
                                      frame_rows(accel_true, n, true),
-                                     int(deck.integer("refit.iterations")));
+                                     int(deck.integer("refit.iterations")), deck.string("refit.loss"));
   const auto distilled = all_frames.accel(edge_refit, node_refit);
-  log::info("distill: refit of " + std::to_string(refit.parameters) + " constants: MSE on the fit "
-            "frames " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
+  log::info("distill: refit of " + std::to_string(refit.parameters) + " constants (" + refit.loss +
+            " loss): MAE on the fit frames " + fixed(refit.mae_before) + " -> " + fixed(refit.mae) +
+            ", MSE " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
             std::to_string(refit.iterations) + " steps");
 
   // MAE per acceleration component, on the held-out (odd) frames and on the fit frames.
@@ -975,7 +954,9 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     j["node_equations"] = node_strings;
     j["distilled_equations"] = {{"edge", edge_refit_strings}, {"node", node_refit_strings}};
     j["refit"] = {{"parameters", refit.parameters}, {"iterations", refit.iterations},
-                  {"mse_fit_frames_before", refit.mse_before}, {"mse_fit_frames", refit.mse}};
+                  {"loss", refit.loss},
+                  {"mse_fit_frames_before", refit.mse_before}, {"mse_fit_frames", refit.mse},
+                  {"mae_fit_frames_before", refit.mae_before}, {"mae_fit_frames", refit.mae}};
     j["test_mae"] = {{"gnn", mae_gnn}, {"distilled", mae_distilled}, {"distilled_before_refit", mae_found}};
     j["fit_frames_mae"] = {{"gnn", mae_gnn_fit}, {"distilled", mae_distilled_fit}};
     j["frames"] = F;
@@ -1018,8 +999,9 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
        << "m1, m2, q1, q2 (1 = receiver, 2 = sender); node variables: e0.. (the summed messages), "
        << "m, q. Regression on " << fit_frames << " fit frames; the refit moves every constant "
        << "together to the true accelerations of those frames (" << refit.iterations
-       << " Levenberg–Marquardt steps, MSE " << fixed(refit.mse_before) << " → "
-       << fixed(refit.mse) << ").\n\n| | regression | refitted |\n|---|---|---|\n";
+       << " Levenberg–Marquardt steps on the " << (refit.loss == "squared" ? "squared" : "absolute")
+       << " error: MAE " << fixed(refit.mae_before) << " → " << fixed(refit.mae) << ", MSE "
+       << fixed(refit.mse_before) << " → " << fixed(refit.mse) << ").\n\n| | regression | refitted |\n|---|---|---|\n";
     for (int c = 0; c < d; ++c)
       md << "| message " << c << " | `" << edge_strings[c] << "` | `" << edge_refit_strings[c] << "` |\n";
     for (int c = 0; c < d; ++c)

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 
+#include "phyflow/core/error.hpp"
 #include "phyflow/core/host_simd.hpp"
 #include "phyflow/sr/constant_fit.hpp"
 #include "phyflow/sr/evaluate.hpp"
@@ -260,6 +261,63 @@ TEST(SrConstantFit, LevenbergMarquardtConvergesOnAKnownFit) {
   EXPECT_NEAR(c[0], 2.5, 1e-10);
   EXPECT_NEAR(c[1], -0.7, 1e-10);
   EXPECT_NEAR(c[2], 0.3, 1e-10);
+}
+
+TEST(SrConstantFit, AbsoluteLossIsRobustToOutliersWhereSquaredIsNot) {
+  // y = 2x + 1 on 101 points of [-1, 1], every tenth one (11 of them) shifted up by 50. The
+  // least-squares line is the closed-form one (intercept 1 + 50 * 11/101, slope shifted by the
+  // outliers' x); the smoothed absolute loss recovers the clean line (the L1 fit is exact
+  // on 90 of 101 points).
+  std::vector<double> x, y;
+  for (int k = 0; k <= 100; ++k) {
+    x.push_back(-1.0 + 0.02 * k);
+    y.push_back(2.0 * x.back() + 1.0 + (k % 10 == 0 ? 50.0 : 0.0));
+  }
+  const std::size_t R = x.size();
+  const sr::Linearize linearize = [&](const std::vector<double>& t, double* rho, double* jac) {
+    for (std::size_t k = 0; k < R; ++k) {
+      rho[k] = y[k] - (t[0] * x[k] + t[1]);
+      jac[k] = x[k];
+      jac[R + k] = 1.0;
+    }
+    return true;
+  };
+  std::vector<double> rho(R);
+  const auto objective_for = [&](const sr::LmSettings& s) {
+    return sr::Objective([&, s](const std::vector<double>& t) {
+      for (std::size_t k = 0; k < R; ++k) rho[k] = y[k] - (t[0] * x[k] + t[1]);
+      return sr::fit_objective(rho.data(), R, nullptr, s);
+    });
+  };
+  // Closed-form least squares.
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t k = 0; k < R; ++k) {
+    sx += x[k], sy += y[k], sxx += x[k] * x[k], sxy += x[k] * y[k];
+  }
+  const double slope = (R * sxy - sx * sy) / (R * sxx - sx * sx), icept = (sy - slope * sx) / R;
+  sr::LmSettings squared;
+  std::vector<double> t = {0.0, 0.0};
+  const auto fs = sr::levenberg_marquardt(t, R, linearize, objective_for(squared), nullptr, squared);
+  EXPECT_NEAR(t[0], slope, 1e-9);
+  EXPECT_NEAR(t[1], icept, 1e-9);
+  EXPECT_GT(t[1], 5.0);  // pulled up by the outliers
+  EXPECT_LT(fs.loss, fs.loss_before);
+
+  sr::LmSettings absolute;
+  absolute.loss = sr::FitLoss::absolute;
+  absolute.delta = 1e-6;
+  absolute.max_iterations = 500;
+  t = {0.0, 0.0};
+  const auto fa = sr::levenberg_marquardt(t, R, linearize, objective_for(absolute), nullptr, absolute);
+  EXPECT_NEAR(t[0], 2.0, 1e-4);
+  EXPECT_NEAR(t[1], 1.0, 1e-4);
+  EXPECT_LT(fa.loss, fa.loss_before);
+  // At the clean line the loss is the outliers' mean absolute residual (50 * 11/101).
+  EXPECT_NEAR(fa.loss, 50.0 * 11.0 / 101.0, 1e-3);
+  absolute.delta = 0.0;
+  t = {0.0, 0.0};
+  EXPECT_THROW(sr::levenberg_marquardt(t, R, linearize, objective_for(absolute), nullptr, absolute),
+               phyflow::Error);
 }
 
 TEST(SrTrig, VectorisableSinCosAgreeWithLibmToAboutOneUlp) {
