@@ -3,7 +3,9 @@
 with _ns<S>_nt<T> for other data sizes than 500 simulations x 100 frames)
 into docs/results/distillation_table.md: message R^2 next to the paper's (Cranmer et al.
 2020, REFERENCES.md), the equations found, and the held-out test MAE of the graph network and
-of the distilled model.
+of the distilled model; and docs/results/distillation_learning.png: every run's validation
+MAE per epoch (from STEM.gnn.metrics.jsonl), one panel per force law, when matplotlib is
+there.
 
     /usr/bin/python3 bench/distill_table.py runs/distill docs/results
 """
@@ -37,13 +39,15 @@ def main():
         gnn = json.load(open(path.replace(".json", ".gnn.json"))) if os.path.exists(
             path.replace(".json", ".gnn.json")) else {}
         data = f"{m.group(5) or 500} × {m.group(6) or 100}"
-        rows.append((m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), j, gnn, data))
+        metrics = path.replace(".json", ".gnn.metrics.jsonl")
+        curve = [json.loads(l) for l in open(metrics) if l.strip()] if os.path.exists(metrics) else []
+        rows.append((m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), j, gnn, data, curve))
     rows.sort(key=lambda r: (r[1], LAWS.index(r[0]) if r[0] in LAWS else 9,
                              REGS.index(r[2]) if r[2] in REGS else 9, r[6]))
     lines = ["| law | dims | regularizer | training data (sims × frames) | epochs | message R² | paper | "
              "R² vs F/m1 | test MAE: GNN | distilled (refit) | distilled (SR constants) | edge equations |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for law, d, reg, epochs, j, gnn, data in rows:
+    for law, d, reg, epochs, j, gnn, data, _ in rows:
         paper = PAPER.get((law, d), {}).get(reg)
         mae = j["test_mae"]
         eqs = "<br>".join(f"`{e}`" for e in j["edge_equations"])
@@ -58,6 +62,36 @@ def main():
         f.write("<!-- written by bench/distill_table.py from bench/distill_reproduce.sh's runs -->\n")
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+    print("wrote", out)
+    learning_curves(rows, os.path.join(outdir, "distillation_learning.png"))
+
+
+def learning_curves(rows, out):
+    """Validation MAE (per acceleration component) per epoch of every run, a panel per law."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not found: no", out)
+        return
+    laws = [l for l in LAWS if any(r[0] == l and r[7] for r in rows)]
+    if not laws:
+        return
+    fig, axes = plt.subplots(1, len(laws), figsize=(4.2 * len(laws), 3.6), squeeze=False)
+    for ax, law in zip(axes[0], laws):
+        for _, d, reg, epochs, _, _, data, curve in (r for r in rows if r[0] == law and r[7]):
+            ep = [c["epoch"] for c in curve if "val_mae" in c]
+            mae = [c["val_mae"] for c in curve if "val_mae" in c]
+            ax.plot(ep, mae, marker=".", label=f"{d}D {reg}, {data}")
+        ax.set_yscale("log")
+        ax.set_title(law)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("validation MAE per component")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
     print("wrote", out)
 
 
