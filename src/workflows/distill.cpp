@@ -96,7 +96,8 @@ config::Schema distill_schema() {
   s.choice("train.schedule", "one_cycle", {"constant", "cosine", "one_cycle"},
            "learning-rate schedule");
   s.integer("analysis.frames", 1000, 2, 1e9,
-            "test frames analysed and evaluated (evenly strided over the file; the even ones "
+            "test frames analysed and evaluated (one from each of as many equal strata of the file, "
+            "at golden-ratio offsets so that every time step is covered; the even ones "
             "are fitted by the regression and the refit, the odd ones held out for the MAE)");
   s.integer("refit.iterations", 1000, 0, 1e6,
             "Levenberg-Marquardt steps refitting the distilled model's constants (0: none)");
@@ -399,6 +400,22 @@ bool write_learning_curve(const std::string& metrics, const std::string& path,
   return true;
 }
 
+/// F of `size` frames: one from each of F equal strata, at the offset k/phi (mod 1) of stratum
+/// k (golden-ratio sequence). A plain even stride k * size / F would alias with the frames per
+/// simulation: a file of 1 000 simulations x 10 frames strided to 1 000 frames gives the first
+/// frame of every simulation only (the initial conditions, before any close encounter);
+/// the golden-ratio offsets cover every time step evenly whatever the layout. Increasing.
+std::vector<std::int64_t> analysis_frames(std::int64_t size, std::int64_t F) {
+  std::vector<std::int64_t> index(std::size_t(std::max<std::int64_t>(F, 0)));
+  const double inverse_phi = 0.6180339887498949;
+  for (std::int64_t k = 0; k < F; ++k) {
+    const std::int64_t lo = k * size / F, hi = (k + 1) * size / F;
+    const double u = double(k) * inverse_phi - std::floor(double(k) * inverse_phi);
+    index[std::size_t(k)] = lo + std::min<std::int64_t>(hi - lo - 1, std::int64_t(u * double(hi - lo)));
+  }
+  return index;
+}
+
 void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const DataFiles& files) {
   log::info("distill: stage analyse -> " + p.analysis);
   struct Inputs {
@@ -420,8 +437,7 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
   if (F < 2)
     throw input_error("'" + files.test + "' has " + std::to_string(size) +
                       " frame(s): the analysis needs at least 2 (one fitted, one held out)");
-  std::vector<std::int64_t> index(F);
-  for (std::int64_t k = 0; k < F; ++k) index[k] = k * size / F;
+  const auto index = analysis_frames(size, F);
   const auto dtype = gnn.parameters().front().scalar_type();
 
   torch::NoGradGuard no_grad;
@@ -531,6 +547,8 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
                     "the graph network's acceleration", "1");
     out.write_array("/nodes/accel_true", y.data_ptr<double>(), {u(F * n), u(d)},
                     "true acceleration", "1");
+    out.write_array("/frames", index.data(), {u(F)},
+                    "the analysed frames' sample indices in the test file (increasing)", "1");
     out.commit();
     write_sparsity_chart(p.sparsity, analysis.stds, analysis.components);
   });

@@ -161,6 +161,15 @@ YAML
 pf 2 run "$WORK/sim.yaml"
 check "simulate: exit 0" expect_rc 0
 check "simulate: the three splits and every stage's file" bash -c "for f in sim.data_train.h5 sim.data_val.h5 sim.data_test.h5 sim.gnn.h5 sim.json sim.report.md; do [ -e $WORK/\$f ] || exit 1; done"
+check "analyse: 20 of the 50 test frames, increasing, one per stratum, every time step of 5 covered" "$PY" - "$WORK/sim.analysis.h5" <<'PY'
+import sys, h5py, numpy as np
+f = np.asarray(h5py.File(sys.argv[1], "r")["/frames"][...])
+print("analysed frames", f.tolist())
+assert len(f) == 20 and np.all(np.diff(f) > 0) and f[0] >= 0 and f[-1] < 50, f
+assert all(k * 50 // 20 <= f[k] < (k + 1) * 50 // 20 for k in range(20)), f
+# 10 simulations x 5 frames: an even stride k*50/20 would see time steps 0 and 2 only.
+assert set((f % 5).tolist()) == {0, 1, 2, 3, 4}, f % 5
+PY
 cat >"$WORK/direct.yaml" <<YAML
 workflow: nbody
 system: {law: spring, n: 3, dims: 2}
