@@ -221,6 +221,26 @@ TEST(MessageAnalysis, RecoversAKnownLinearTransformDespiteOutliers) {
   EXPECT_LT(analyse_messages(noise, M, force, d, 0.1).r2, 0.05);
 }
 
+TEST(MessageAnalysis, AComponentConstantOnTheKeptRowsHasRSquaredZero) {
+  // A collapsed component: one value on 96 % of the rows, noise on the rest. The trimmed fit
+  // drops the varying 4 % and keeps rows without variance: R^2 0 (it was 1 before 2026-12-05).
+  std::mt19937_64 gen(3);
+  std::normal_distribution<double> normal;
+  const int rows = 1000, d = 2;
+  std::vector<double> force(rows * d), msg(rows * d);
+  for (int i = 0; i < rows; ++i) {
+    force[i * d] = normal(gen);
+    force[i * d + 1] = normal(gen);
+    msg[i * d] = i % 25 == 0 ? normal(gen) : -1.3e-4;
+    msg[i * d + 1] = i % 25 == 0 ? normal(gen) : 7.7e-5;
+  }
+  const auto a = analyse_messages(msg, d, force, d, 0.1);
+  EXPECT_EQ(a.fits[0].kept, 900);
+  EXPECT_EQ(a.fits[0].r2, 0.0);
+  EXPECT_EQ(a.r2, 0.0);
+  EXPECT_LT(a.fits[0].r2_all, 0.1);  // judged on every row: the noise is not the force either
+}
+
 TEST(MessageAnalysis, RSquaredOfAPartlyExplainedSignal) {
   // y = f + e with var f = var e = 1: R^2 = 1/2 without trimming.
   std::mt19937_64 gen(2);
