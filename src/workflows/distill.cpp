@@ -22,7 +22,8 @@
 //                                                            -> STEM.equations.json
 //   evaluate  the distilled model (edge equations, summed, node equations), its constants
 //             refitted jointly (Levenberg-Marquardt on the mean absolute error, or squared)
-//             to the true accelerations of the fit frames, next to the graph network on the held-out frames
+//             to the true accelerations of the fit frames, next to the graph network on the
+//             held-out frames
 //                                            -> output.path, STEM.json, STEM.report.md
 // Every rank computes the analysis and evaluation identically (deterministic, small), rank 0
 // writes; the regression is collective. Files are written as PATH.partial and renamed.
@@ -741,9 +742,8 @@ class DistilledModel {
 };
 
 struct RefitResult {
-  std::string loss;                          ///< refit.loss: absolute | squared
-  double objective_before = 0, objective = 0;  ///< the loss refit.loss names, fit frames
-  double mse_before = 0, mse = 0, mae_before = 0, mae = 0;  ///< fit frames, for the record
+  std::string loss;                                         ///< refit.loss: absolute | squared
+  double mse_before = 0, mse = 0, mae_before = 0, mae = 0;  ///< on the fit frames
   int iterations = 0, parameters = 0;
 };
 
@@ -828,8 +828,6 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   res.parameters = int(P);
   errors(theta, res.mse_before, res.mae_before);
   const auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, nullptr, settings);
-  res.objective_before = fit.loss_before;
-  res.objective = fit.loss;
   res.iterations = fit.iterations;
   errors(theta, res.mse, res.mae);
   set(theta);
@@ -1017,8 +1015,7 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
        << "m1, m2, q1, q2 (1 = receiver, 2 = sender); node variables: e0.. (the summed messages), "
        << "m, q. Regression on " << fit_frames << " fit frames; the refit moves every constant "
        << "together to the true accelerations of those frames (" << refit.iterations
-       << " Levenberg–Marquardt steps on the " << (refit.loss == "squared" ? "squared" : "absolute")
-       << " error: MAE " << fixed(refit.mae_before) << " → " << fixed(refit.mae) << ", MSE "
+       << " Levenberg–Marquardt steps on the " << refit.loss << " error: MAE " << fixed(refit.mae_before) << " → " << fixed(refit.mae) << ", MSE "
        << fixed(refit.mse_before) << " → " << fixed(refit.mse) << ").\n\n| | regression | refitted |\n|---|---|---|\n";
     for (int c = 0; c < d; ++c)
       md << "| message " << c << " | `" << edge_strings[c] << "` | `" << edge_refit_strings[c] << "` |\n";
