@@ -14,6 +14,10 @@
 # without the --sr-trim fraction of largest |message| (close encounters dominate a
 # squared-error fit under 1/r and 1/r^2 laws).
 #
+# mpiexec runs without core binding: Open MPI binds a small job to cores counted from core 0,
+# so two copies of this script run side by side (one row each) would otherwise share core 0
+# and each run at half speed while the other core idles.
+#
 # The seed's reproduction used n = 4 (2D) / 8 (3D), nt = 500 and 7 500 training simulations,
 # 30 epochs; the defaults here are smaller so that one row takes minutes on a 2-core machine.
 set -euo pipefail
@@ -60,7 +64,7 @@ splits:
   - {name: test, seed: 3, ns: $((ns / 5))}
 YAML
     echo "== data $data"
-    mpiexec -n "$ranks" --oversubscribe "$exe" run "$data.yaml" --overwrite >"$data.log" 2>&1
+    mpiexec -n "$ranks" --oversubscribe --bind-to none "$exe" run "$data.yaml" --overwrite >"$data.log" 2>&1
   fi
   for reg in $regs; do
     out="distill_${law}_${dims}d_${reg}_e${epochs}"
@@ -83,7 +87,7 @@ YAML
     start=$(date +%s)
     from=""
     [ -e "$out.gnn.h5" ] && from="--from analyse"
-    mpiexec -n "$ranks" --oversubscribe "$exe" run "$out.yaml" --overwrite $from >"$out.log" 2>&1 ||
+    mpiexec -n "$ranks" --oversubscribe --bind-to none "$exe" run "$out.yaml" --overwrite $from >"$out.log" 2>&1 ||
       { echo "   failed: $(tail -n 2 "$out.log")"; continue; }
     echo "   $(( $(date +%s) - start )) s: $(grep -E 'message R\^2|test MAE' "$out.log" | tr '\n' ' ')"
   done

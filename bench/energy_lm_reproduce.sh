@@ -40,7 +40,7 @@ for row in $rows; do
   out="energy_lm_${row}_${tag}.h5"
   [ -e "$out" ] && continue
   echo "== $row (hidden $hidden, $epochs epochs, $ranks rank(s))"
-  mpiexec -n "$ranks" --oversubscribe "$exe" run "$root/inputs/watch_and_learn/$row.yaml" \
+  mpiexec -n "$ranks" --oversubscribe --bind-to none "$exe" run "$root/inputs/watch_and_learn/$row.yaml" \
     --set model.hidden="$hidden" --set optim.epochs="$epochs" --set output.path="$out" \
     --set device="$device" --set progress.interval=60 --overwrite 2>&1 | tee "${row}_${tag}.log" | grep -E "^epoch|test set"
 done

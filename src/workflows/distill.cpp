@@ -109,7 +109,8 @@ config::Schema distill_schema() {
          "fraction of edges with the worst residuals left out of the message fit (the paper: 0.1)");
   s.integer("sr.samples", 1000, 10, 1e9, "edges (and nodes) the regression runs on");
   s.real("sr.trim_largest", 0.0, 0.0, 0.5,
-         "fraction of the fit edges with the largest |message| left out of each edge regression "
+         "fraction of the fit edges with the largest |message| left out of each edge regression, "
+         "and of the fit nodes with the largest |acceleration| out of each node regression "
          "(close encounters: under 1/r laws they dominate a squared-error fit)");
   add_sr_search_keys(s, "sr.operators", "sr.", "sr.complexity.");
   s.integer("threads.torch", 0, 0, 4096, "LibTorch intra-op threads per rank (0: as workflow: train)");
@@ -689,9 +690,16 @@ void stage_regress(const config::Deck& deck, Runtime& rt, const Paths& p) {
     options.seed += 1;
   }
   for (int c = 0; c < d; ++c) {
+    // The node targets have the edges' heavy tail (a close encounter's message dominates its
+    // receiver's sum), and where the network's node model saturates on such sums a
+    // squared-error search spends its terms there (products of messages) instead of on the
+    // linear map that holds everywhere else: the same trim as the edges.
     const std::string target = "acceleration " + std::to_string(c);
-    log::info("distill: regressing " + target + " on " + join(node_variables(d)));
-    const auto r = sr::search(sr_data(nodes, node_variables(d), accel, c, samples, target),
+    log::info("distill: regressing " + target + " on " + join(node_variables(d)) +
+              (trim > 0 ? " (the " + percent(trim) + " % of fit nodes with the largest |" +
+                              target + "| left out)"
+                        : std::string()));
+    const auto r = sr::search(sr_data(nodes, node_variables(d), accel, c, samples, target, trim),
                               options, rt.comm());
     out["node"].push_back(equation_json(r, target));
     log::info("distill: " + target + " = " + r.pareto.at(r.best).equation);

@@ -216,6 +216,7 @@ check "--from evaluate: exit 0" expect_rc 0
 pf 2 run "$WORK/full.yaml" --from regress --set sr.trim_largest=0.3
 check "--from regress with sr.trim_largest: exit 0" expect_rc 0
 check "  ... says what it leaves out" output_has "the 30 % of fit edges with the largest |message 0| left out"
+check "  ... of the node regressions too" output_has "the 30 % of fit nodes with the largest |acceleration 1| left out"
 check "  ... two parseable edge equations" "$PY" - "$WORK/full.json" <<'PY'
 import json, sys, sympy
 j = json.load(open(sys.argv[1]))
