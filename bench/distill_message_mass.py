@@ -11,6 +11,14 @@ distill analysis) against linear transforms of F, of F/m1, of [F, F/m1] jointly
 (g = a + b/m1), and for charge runs of q1 F and of [F, F/m1, q1 F, q1 F/m1], from the run's
 STEM.analysis.h5.
 
+With --equations it also judges the distilled model's refitted edge equations (STEM.json,
+`distilled_equations`): each is evaluated on the same edges and fitted the same way against
+the widest span above ([F, F/m1], with q1 F and q1 F/m1 for charge runs). An R² of 1 means the
+equations are the force law up to a linear map and a receiver-dependent factor a + b/m1
+(+ q1 terms): the law came back. (Spurious factors in m1 other than a + b/m1 lower it a little.)
+
+    /usr/bin/python3 bench/distill_message_mass.py --equations runs/distill/*_ns5000_nt10.analysis.h5
+
     /usr/bin/python3 bench/distill_message_mass.py runs/distill/distill_spring_2d_bottleneck_e20*.analysis.h5
 """
 import sys
@@ -33,29 +41,60 @@ def trimmed_r2(y, a, trim=0.1):
     return 1 - res[keep].sum() / sst if sst > 0 else 0.0
 
 
+def edge_equation_values(path, edges, names):
+    """The refitted edge equations of the run (STEM.json) on the analysis edges, or None."""
+    import json
+    import sympy
+    summary = path.replace(".analysis.h5", ".json")
+    try:
+        eqs = json.load(open(summary))["distilled_equations"]["edge"]
+    except (OSError, KeyError, ValueError):
+        return None
+    syms = sympy.symbols(names)
+    cols = [edges[:, i] for i in range(len(names))]
+    out = []
+    for e in eqs:
+        f = sympy.lambdify(syms, sympy.sympify(e), "numpy")
+        with np.errstate(all="ignore"):
+            v = np.broadcast_to(np.asarray(f(*cols), dtype=float), (len(edges),)).copy()
+        v[~np.isfinite(v)] = 0.0
+        out.append(v)
+    return np.stack(out, axis=1)
+
+
 def main():
-    print("| run | R² vs F | R² vs F/m1 | R² vs [F, F/m1] | R² vs q1 F | R² vs [F, F/m1, q1 F, q1 F/m1] |")
-    print("|---|---|---|---|---|---|")
-    for path in sys.argv[1:]:
+    args = sys.argv[1:]
+    equations = "--equations" in args
+    args = [a for a in args if a != "--equations"]
+    head = "| run | R² vs F | R² vs F/m1 | R² vs [F, F/m1] | R² vs q1 F | R² vs [F, F/m1, q1 F, q1 F/m1] |"
+    print(head + (" refitted edge equations: R² vs the widest span |" if equations else ""))
+    print("|---" * (head.count("|") - 1 + equations) + "|")
+    for path in args:
         with h5py.File(path, "r") as f:
             force = f["/edges/force"][:]
             msg = f["/edges/messages"][:]
             names = f["/edges/features"].attrs["columns"]
             names = (names.decode() if isinstance(names, bytes) else str(names)).split(",")
-            m1 = f["/edges/features"][:, names.index("m1")][:, None]
-            q1 = f["/edges/features"][:, names.index("q1")][:, None]
+            edges = f["/edges/features"][:]
+            m1 = edges[:, names.index("m1")][:, None]
+            q1 = edges[:, names.index("q1")][:, None]
         one = np.ones((len(force), 1))
 
-        def r2(a):
-            return np.mean([trimmed_r2(msg[:, i], a) for i in range(msg.shape[1])])
+        def r2(a, y=msg):
+            return np.mean([trimmed_r2(y[:, i], a) for i in range(y.shape[1])])
 
         stem = path.rsplit("/", 1)[-1].replace(".analysis.h5", "")
         charge = ""
+        widest = np.c_[force, force / m1, one]
         if np.all(np.abs(q1) == 1):  # a charge run: q = sign(N)
-            charge = (f"{r2(np.c_[q1 * force, one]):.4f} | "
-                      f"{r2(np.c_[force, force / m1, q1 * force, q1 * force / m1, one]):.4f}")
-        print(f"| {stem} | {r2(np.c_[force, one]):.4f} | {r2(np.c_[force / m1, one]):.4f} | "
-              f"{r2(np.c_[force, force / m1, one]):.4f} | {charge or ' | '} |")
+            widest = np.c_[force, force / m1, q1 * force, q1 * force / m1, one]
+            charge = f"{r2(np.c_[q1 * force, one]):.4f} | {r2(widest):.4f}"
+        line = (f"| {stem} | {r2(np.c_[force, one]):.4f} | {r2(np.c_[force / m1, one]):.4f} | "
+                f"{r2(np.c_[force, force / m1, one]):.4f} | {charge or ' | '} |")
+        if equations:
+            values = edge_equation_values(path, edges, names)
+            line += " |" if values is None else f" {r2(widest, values):.4f} |"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@
 # The regression runs --sr-generations generations per equation (2 000: about 20 s on one idle
 # core here; a generation cap, not a time limit, so that a row regresses to the same equations
 # whatever else the machine runs) on the fit edges and nodes without the --sr-trim fraction of
-# largest |target| (close encounters dominate a squared-error fit under 1/r and 1/r^2 laws).
+# largest |target| (close encounters dominate a squared-error fit under 1/r and 1/r^2 laws),
+# and the constants' refit leaves the same fraction of largest |a| out.
 # Rows made before 2026-12-05 ran 20 s per equation instead (--sr-time 20 --sr-generations
 # 100000000 gives that back).
 #
@@ -84,6 +85,7 @@ model: {regularizer: $reg}
 train: {epochs: $epochs, batch: 64, lr: 1.0e-3}
 analysis: {frames: 1000}
 sr: {operators: [add, sub, mul, div], time_limit_s: $srtime, generations: $srgen, samples: 1000, trim_largest: $trim}
+refit: {trim_largest: $trim}
 progress: {interval: 60}
 output: {path: $out.h5}
 YAML

@@ -102,6 +102,10 @@ config::Schema distill_schema() {
             "are fitted by the regression and the refit, the odd ones held out for the MAE)");
   s.integer("refit.iterations", 1000, 0, 1e6,
             "Levenberg-Marquardt steps refitting the distilled model's constants (0: none)");
+  s.real("refit.trim_largest", 0.0, 0.0, 0.5,
+         "fraction of the fit frames' acceleration components with the largest |a| the refit "
+         "leaves out (weight 0): a few close encounters can otherwise pull the constants into a "
+         "pole near the smallest distances seen");
   s.choice("refit.loss", "absolute", {"absolute", "squared"},
            "error the refit minimises on the fit frames' accelerations: absolute (the network's "
            "training loss and the test metric) or squared (close encounters dominate it)");
@@ -751,6 +755,7 @@ class DistilledModel {
 
 struct RefitResult {
   std::string loss;                                         ///< refit.loss: absolute | squared
+  std::size_t left_out = 0;                                 ///< entries refit.trim_largest dropped
   double mse_before = 0, mse = 0, mae_before = 0, mae = 0;  ///< on the fit frames
   int iterations = 0, parameters = 0;
 };
@@ -760,11 +765,12 @@ struct RefitResult {
 /// Jacobian by central differences through the whole model (edge sums included). The loss is
 /// the mean absolute error (smoothed within 1e-3 of the mean |a|: the graph network's own
 /// training loss and the test metric) or the mean squared error, which the close encounters'
-/// large accelerations dominate. Keeps the starting constants unless a step lowers the loss.
-/// Deterministic: every rank computes the same.
+/// large accelerations dominate. The trim_largest fraction of the entries with the largest
+/// |a_true| get weight 0 (the errors reported stay over all entries). Keeps the starting
+/// constants unless a step lowers the loss. Deterministic: every rank computes the same.
 RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr::Expression>& node_eq,
                             DistilledModel& model, const Table& truth, int max_iterations,
-                            const std::string& loss) {
+                            const std::string& loss, double trim_largest) {
   std::vector<sr::Expression*> all;
   for (auto& e : edge_eq) all.push_back(&e);
   for (auto& e : node_eq) all.push_back(&e);
@@ -789,6 +795,16 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   double scale = 0;
   for (const double v : truth.values) scale += std::abs(v);
   settings.delta = std::max(1e-3 * scale / double(std::max<std::size_t>(R, 1)), 1e-12);
+  std::vector<double> weight(R, 1.0);
+  const auto left_out = std::min(R, static_cast<std::size_t>(std::ceil(trim_largest * double(R))));
+  if (left_out > 0) {
+    std::vector<std::size_t> order(R);
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return std::abs(truth.values[a]) > std::abs(truth.values[b]);
+    });
+    for (std::size_t k = 0; k < left_out; ++k) weight[order[k]] = 0.0;
+  }
   // rho = a_true - a_model at t; false if not finite.
   const auto residuals = [&](const std::vector<double>& t, double* rho) {
     set(t);
@@ -802,7 +818,7 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   };
   std::vector<double> rho(R), rp(R), rm(R), shifted;
   const sr::Objective objective = [&](const std::vector<double>& t) {
-    return residuals(t, rho.data()) ? sr::fit_objective(rho.data(), R, nullptr, settings)
+    return residuals(t, rho.data()) ? sr::fit_objective(rho.data(), R, weight.data(), settings)
                                     : std::numeric_limits<double>::infinity();
   };
   const sr::Linearize linearize = [&](const std::vector<double>& t, double* r, double* jac) {
@@ -834,8 +850,9 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   RefitResult res;
   res.loss = loss;
   res.parameters = int(P);
+  res.left_out = left_out;
   errors(theta, res.mse_before, res.mae_before);
-  const auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, nullptr, settings);
+  const auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
   res.iterations = fit.iterations;
   errors(theta, res.mse, res.mae);
   set(theta);
@@ -915,10 +932,14 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
   auto edge_refit = edge_eq, node_refit = node_eq;
   const auto refit = refit_constants(edge_refit, node_refit, fit_frames_model,
                                      frame_rows(accel_true, n, true),
-                                     int(deck.integer("refit.iterations")), deck.string("refit.loss"));
+                                     int(deck.integer("refit.iterations")), deck.string("refit.loss"),
+                                     deck.real("refit.trim_largest"));
   const auto distilled = all_frames.accel(edge_refit, node_refit);
   log::info("distill: refit of " + std::to_string(refit.parameters) + " constants (" + refit.loss +
-            " loss): MAE on the fit frames " + fixed(refit.mae_before) + " -> " + fixed(refit.mae) +
+            " loss" +
+            (refit.left_out > 0 ? ", the " + std::to_string(refit.left_out) + " largest |a| left out"
+                                : std::string()) +
+            "): MAE on the fit frames " + fixed(refit.mae_before) + " -> " + fixed(refit.mae) +
             ", MSE " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
             std::to_string(refit.iterations) + " steps");
 
@@ -978,6 +999,7 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     j["node_equations"] = node_strings;
     j["distilled_equations"] = {{"edge", edge_refit_strings}, {"node", node_refit_strings}};
     j["refit"] = {{"parameters", refit.parameters}, {"iterations", refit.iterations},
+                  {"left_out", refit.left_out},
                   {"loss", refit.loss},
                   {"mse_fit_frames_before", refit.mse_before}, {"mse_fit_frames", refit.mse},
                   {"mae_fit_frames_before", refit.mae_before}, {"mae_fit_frames", refit.mae}};
@@ -1023,7 +1045,9 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
        << "m1, m2, q1, q2 (1 = receiver, 2 = sender); node variables: e0.. (the summed messages), "
        << "m, q. Regression on " << fit_frames << " fit frames; the refit moves every constant "
        << "together to the true accelerations of those frames (" << refit.iterations
-       << " Levenberg–Marquardt steps on the " << refit.loss << " error: MAE " << fixed(refit.mae_before) << " → " << fixed(refit.mae) << ", MSE "
+       << " Levenberg–Marquardt steps on the " << refit.loss << " error"
+       << (refit.left_out > 0 ? ", without the " + std::to_string(refit.left_out) + " largest |a|" : std::string())
+       << ": MAE over all entries " << fixed(refit.mae_before) << " → " << fixed(refit.mae) << ", MSE "
        << fixed(refit.mse_before) << " → " << fixed(refit.mse) << ").\n\n| | regression | refitted |\n|---|---|---|\n";
     for (int c = 0; c < d; ++c)
       md << "| message " << c << " | `" << edge_strings[c] << "` | `" << edge_refit_strings[c] << "` |\n";

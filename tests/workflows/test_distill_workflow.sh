@@ -212,6 +212,17 @@ assert j["status"] == "complete"
 PY
 pf 1 run "$WORK/full.yaml" --from evaluate
 check "--from evaluate: exit 0" expect_rc 0
+cp "$WORK/full.json" "$WORK/evaluate_untrimmed.json"
+pf 1 run "$WORK/full.yaml" --from evaluate --set refit.trim_largest=0.2
+check "--from evaluate with refit.trim_largest: exit 0" expect_rc 0
+check "  ... the refit leaves out the largest |a| and ends elsewhere" "$PY" - "$WORK/full.json" "$WORK/evaluate_untrimmed.json" <<'PY'
+import json, math, sys
+j, k = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert k["refit"]["left_out"] == 0, k["refit"]
+# 3 bodies, 2 components per fit frame
+assert j["refit"]["left_out"] == math.ceil(0.2 * j["fit_frames"] * 3 * 2), j["refit"]
+assert j["distilled_equations"] != k["distilled_equations"]
+PY
 
 pf 2 run "$WORK/full.yaml" --from regress --set sr.trim_largest=0.3
 check "--from regress with sr.trim_largest: exit 0" expect_rc 0
@@ -232,6 +243,9 @@ check "  ... naming the missing file" output_has "nofiles.analysis.h5"
 pf 1 run "$WORK/full.yaml" --from regress --set sr.trim_largest=0.7
 check "sr.trim_largest above 0.5: exit 2" expect_rc 2
 check "  ... naming the key" output_has "sr.trim_largest"
+pf 1 run "$WORK/full.yaml" --from evaluate --set refit.trim_largest=0.7
+check "refit.trim_largest above 0.5: exit 2" expect_rc 2
+check "  ... naming the key" output_has "refit.trim_largest"
 pf 1 run "$WORK/full.yaml" --from typo
 check "--from an unknown stage: exit 2" expect_rc 2
 check "  ... listing the stages" output_has "simulate, train, analyse, regress, evaluate"
