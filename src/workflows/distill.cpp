@@ -756,6 +756,7 @@ class DistilledModel {
 struct RefitResult {
   std::string loss;                                         ///< refit.loss: absolute | squared
   std::size_t left_out = 0;                                 ///< entries refit.trim_largest dropped
+  bool trim_rejected = false;  ///< the trimmed fit did worse on the left-out entries: refit on all
   double mse_before = 0, mse = 0, mae_before = 0, mae = 0;  ///< on the fit frames
   int iterations = 0, parameters = 0;
 };
@@ -852,7 +853,28 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   res.parameters = int(P);
   res.left_out = left_out;
   errors(theta, res.mse_before, res.mae_before);
-  const auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
+  // Mean |residual| over the left-out entries (infinite if the model is not finite there).
+  const auto left_out_mae = [&](const std::vector<double>& t) {
+    if (!residuals(t, rho.data())) return std::numeric_limits<double>::infinity();
+    double sum = 0;
+    for (std::size_t k = 0; k < R; ++k)
+      if (weight[k] == 0.0) sum += std::abs(rho[k]);
+    return sum / double(std::max<std::size_t>(left_out, 1));
+  };
+  const auto start = theta;
+  const double left_out_before = left_out > 0 ? left_out_mae(theta) : 0.0;
+  auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
+  // The trim keeps the largest |a| from steering the constants, but the result must not fit
+  // them worse than the starting constants did: constants free of those entries can drift
+  // into a pole exactly there (a spring row's 1/(m + c) moved c below the smallest masses,
+  // whose accelerations are the largest). Then refit on everything instead.
+  if (left_out > 0 && !(left_out_mae(theta) <= left_out_before)) {
+    theta = start;
+    std::fill(weight.begin(), weight.end(), 1.0);
+    res.left_out = 0;
+    res.trim_rejected = true;
+    fit = sr::levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
+  }
   res.iterations = fit.iterations;
   errors(theta, res.mse, res.mae);
   set(theta);
@@ -938,7 +960,8 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
   log::info("distill: refit of " + std::to_string(refit.parameters) + " constants (" + refit.loss +
             " loss" +
             (refit.left_out > 0 ? ", the " + std::to_string(refit.left_out) + " largest |a| left out"
-                                : std::string()) +
+             : refit.trim_rejected ? ", on every entry: left without the largest |a| it fitted those worse"
+                                   : std::string()) +
             "): MAE on the fit frames " + fixed(refit.mae_before) + " -> " + fixed(refit.mae) +
             ", MSE " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
             std::to_string(refit.iterations) + " steps");
@@ -999,7 +1022,7 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     j["node_equations"] = node_strings;
     j["distilled_equations"] = {{"edge", edge_refit_strings}, {"node", node_refit_strings}};
     j["refit"] = {{"parameters", refit.parameters}, {"iterations", refit.iterations},
-                  {"left_out", refit.left_out},
+                  {"left_out", refit.left_out}, {"trim_rejected", refit.trim_rejected},
                   {"loss", refit.loss},
                   {"mse_fit_frames_before", refit.mse_before}, {"mse_fit_frames", refit.mse},
                   {"mae_fit_frames_before", refit.mae_before}, {"mae_fit_frames", refit.mae}};

@@ -218,7 +218,8 @@ check "--from evaluate with refit.trim_largest: exit 0" expect_rc 0
 check "  ... the refit leaves out the largest |a| and ends elsewhere" "$PY" - "$WORK/full.json" "$WORK/evaluate_untrimmed.json" <<'PY'
 import json, math, sys
 j, k = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-assert k["refit"]["left_out"] == 0, k["refit"]
+assert k["refit"]["left_out"] == 0 and k["refit"]["trim_rejected"] is False, k["refit"]
+assert j["refit"]["trim_rejected"] is False, j["refit"]  # it fits the left-out entries no worse
 # 3 bodies, 2 components per fit frame
 assert j["refit"]["left_out"] == math.ceil(0.2 * j["fit_frames"] * 3 * 2), j["refit"]
 assert j["distilled_equations"] != k["distilled_equations"]
