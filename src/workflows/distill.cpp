@@ -796,15 +796,15 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   double scale = 0;
   for (const double v : truth.values) scale += std::abs(v);
   settings.delta = std::max(1e-3 * scale / double(std::max<std::size_t>(R, 1)), 1e-12);
+  // Weight 1 on the entries the regression's own trim would keep (sr::select_rows), 0 on the
+  // trim_largest fraction with the largest |a_true|.
   std::vector<double> weight(R, 1.0);
-  const auto left_out = std::min(R, static_cast<std::size_t>(std::ceil(trim_largest * double(R))));
-  if (left_out > 0) {
-    std::vector<std::size_t> order(R);
-    std::iota(order.begin(), order.end(), std::size_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return std::abs(truth.values[a]) > std::abs(truth.values[b]);
-    });
-    for (std::size_t k = 0; k < left_out; ++k) weight[order[k]] = 0.0;
+  std::size_t left_out = 0;
+  if (trim_largest > 0.0 && R > 0) {
+    const auto kept = sr::select_rows(truth.values, std::int64_t(R), trim_largest);
+    std::fill(weight.begin(), weight.end(), 0.0);
+    for (const auto k : kept) weight[std::size_t(k)] = 1.0;
+    left_out = R - kept.size();
   }
   // rho = a_true - a_model at t; false if not finite.
   const auto residuals = [&](const std::vector<double>& t, double* rho) {
@@ -960,7 +960,7 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
   log::info("distill: refit of " + std::to_string(refit.parameters) + " constants (" + refit.loss +
             " loss" +
             (refit.left_out > 0 ? ", the " + std::to_string(refit.left_out) + " largest |a| left out"
-             : refit.trim_rejected ? ", on every entry: left without the largest |a| it fitted those worse"
+             : refit.trim_rejected ? ", on every entry: without the largest |a| it had fitted those worse"
                                    : std::string()) +
             "): MAE on the fit frames " + fixed(refit.mae_before) + " -> " + fixed(refit.mae) +
             ", MSE " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
@@ -1069,7 +1069,9 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
        << "m, q. Regression on " << fit_frames << " fit frames; the refit moves every constant "
        << "together to the true accelerations of those frames (" << refit.iterations
        << " Levenberg–Marquardt steps on the " << refit.loss << " error"
-       << (refit.left_out > 0 ? ", without the " + std::to_string(refit.left_out) + " largest |a|" : std::string())
+       << (refit.left_out > 0 ? ", without the " + std::to_string(refit.left_out) + " largest |a|"
+           : refit.trim_rejected ? ", on every entry: without the largest |a| it had fitted those worse"
+                                 : std::string())
        << ": MAE over all entries " << fixed(refit.mae_before) << " → " << fixed(refit.mae) << ", MSE "
        << fixed(refit.mse_before) << " → " << fixed(refit.mse) << ").\n\n| | regression | refitted |\n|---|---|---|\n";
     for (int c = 0; c < d; ++c)
