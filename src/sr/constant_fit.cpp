@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/sr/data.hpp"
 #include "phyflow/sr/simplify.hpp"
 
 namespace phyflow::sr {
@@ -217,6 +218,43 @@ double prune_exact(Expression& e, const Dataset& data, Evaluator& ev, double flo
     }
   }
   return loss;
+}
+
+TrimmedFitResult trimmed_fit(std::vector<double>& theta, const std::vector<double>& y,
+                             const Residuals& residuals, const Linearize& linearize,
+                             double trim_largest, const LmSettings& settings) {
+  const std::size_t R = y.size();
+  std::vector<double> weight(R, 1.0), rho(R);
+  TrimmedFitResult res;
+  if (trim_largest > 0.0 && R > 0) {
+    const auto kept = select_rows(y, std::int64_t(R), trim_largest);
+    std::fill(weight.begin(), weight.end(), 0.0);
+    for (const auto k : kept) weight[std::size_t(k)] = 1.0;
+    res.left_out = R - kept.size();
+  }
+  const Objective objective = [&](const std::vector<double>& t) {
+    return residuals(t, rho.data()) ? fit_objective(rho.data(), R, weight.data(), settings)
+                                    : std::numeric_limits<double>::infinity();
+  };
+  // Mean |rho| over the left-out rows (+inf where the model is not finite).
+  const auto left_out_mae = [&](const std::vector<double>& t) {
+    if (!residuals(t, rho.data())) return std::numeric_limits<double>::infinity();
+    double sum = 0;
+    for (std::size_t k = 0; k < R; ++k)
+      if (weight[k] == 0.0) sum += std::abs(rho[k]);
+    return sum / double(std::max<std::size_t>(res.left_out, 1));
+  };
+  const auto start = theta;
+  const double before = res.left_out > 0 ? left_out_mae(theta) : 0.0;
+  res.fit = levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
+  if (res.left_out > 0 && !(left_out_mae(theta) <= before)) {
+    theta = start;
+    std::fill(weight.begin(), weight.end(), 1.0);
+    res.left_out = 0;
+    res.trim_rejected = true;
+    res.fit = levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
+  }
+  return res;
 }
 
 }  // namespace phyflow::sr

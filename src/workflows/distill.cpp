@@ -796,18 +796,8 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   double scale = 0;
   for (const double v : truth.values) scale += std::abs(v);
   settings.delta = std::max(1e-3 * scale / double(std::max<std::size_t>(R, 1)), 1e-12);
-  // Weight 1 on the entries the regression's own trim would keep (sr::select_rows), 0 on the
-  // trim_largest fraction with the largest |a_true|.
-  std::vector<double> weight(R, 1.0);
-  std::size_t left_out = 0;
-  if (trim_largest > 0.0 && R > 0) {
-    const auto kept = sr::select_rows(truth.values, std::int64_t(R), trim_largest);
-    std::fill(weight.begin(), weight.end(), 0.0);
-    for (const auto k : kept) weight[std::size_t(k)] = 1.0;
-    left_out = R - kept.size();
-  }
   // rho = a_true - a_model at t; false if not finite.
-  const auto residuals = [&](const std::vector<double>& t, double* rho) {
+  const sr::Residuals residuals = [&](const std::vector<double>& t, double* rho) {
     set(t);
     const auto a = model.accel(edge_eq, node_eq);
     bool finite = true;
@@ -818,10 +808,6 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
     return finite;
   };
   std::vector<double> rho(R), rp(R), rm(R), shifted;
-  const sr::Objective objective = [&](const std::vector<double>& t) {
-    return residuals(t, rho.data()) ? sr::fit_objective(rho.data(), R, weight.data(), settings)
-                                    : std::numeric_limits<double>::infinity();
-  };
   const sr::Linearize linearize = [&](const std::vector<double>& t, double* r, double* jac) {
     if (!residuals(t, r)) return false;
     for (std::size_t i = 0; i < P; ++i) {
@@ -851,31 +837,15 @@ RefitResult refit_constants(std::vector<sr::Expression>& edge_eq, std::vector<sr
   RefitResult res;
   res.loss = loss;
   res.parameters = int(P);
-  res.left_out = left_out;
   errors(theta, res.mse_before, res.mae_before);
-  // Mean |residual| over the left-out entries (infinite if the model is not finite there).
-  const auto left_out_mae = [&](const std::vector<double>& t) {
-    if (!residuals(t, rho.data())) return std::numeric_limits<double>::infinity();
-    double sum = 0;
-    for (std::size_t k = 0; k < R; ++k)
-      if (weight[k] == 0.0) sum += std::abs(rho[k]);
-    return sum / double(std::max<std::size_t>(left_out, 1));
-  };
-  const auto start = theta;
-  const double left_out_before = left_out > 0 ? left_out_mae(theta) : 0.0;
-  auto fit = sr::levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
-  // The trim keeps the largest |a| from steering the constants, but the result must not fit
-  // them worse than the starting constants did: constants free of those entries can drift
-  // into a pole exactly there (a spring row's 1/(m + c) moved c below the smallest masses,
-  // whose accelerations are the largest). Then refit on everything instead.
-  if (left_out > 0 && !(left_out_mae(theta) <= left_out_before)) {
-    theta = start;
-    std::fill(weight.begin(), weight.end(), 1.0);
-    res.left_out = 0;
-    res.trim_rejected = true;
-    fit = sr::levenberg_marquardt(theta, R, linearize, objective, weight.data(), settings);
-  }
-  res.iterations = fit.iterations;
+  // The trim (weight 0 on the largest |a_true|, the rows the regression's own trim leaves
+  // out) keeps close encounters from steering the constants; sr::trimmed_fit refits on every
+  // entry if the result fits those worse than the starting constants (a spring row's
+  // 1/(m + c) had moved c below the smallest masses, whose accelerations are the largest).
+  const auto fit = sr::trimmed_fit(theta, truth.values, residuals, linearize, trim_largest, settings);
+  res.left_out = fit.left_out;
+  res.trim_rejected = fit.trim_rejected;
+  res.iterations = fit.fit.iterations;
   errors(theta, res.mse, res.mae);
   set(theta);
   return res;

@@ -320,6 +320,55 @@ TEST(SrConstantFit, AbsoluteLossIsRobustToOutliersWhereSquaredIsNot) {
                phyflow::Error);
 }
 
+TEST(SrConstantFit, TrimmedFitLeavesTheLargestTargetsOutUnlessThatFitsThemWorse) {
+  // f = a x on x = 1..100 with y = x, except y = 2x on the ten largest x: those are the
+  // largest |y|, the rows a trim of 0.1 leaves out. Trimmed, the fit is a = 1 exactly.
+  std::vector<double> x, y;
+  for (int k = 1; k <= 100; ++k) {
+    x.push_back(k);
+    y.push_back(k > 90 ? 2.0 * k : double(k));
+  }
+  const std::size_t R = x.size();
+  const sr::Residuals residuals = [&](const std::vector<double>& t, double* rho) {
+    for (std::size_t k = 0; k < R; ++k) rho[k] = y[k] - t[0] * x[k];
+    return true;
+  };
+  const sr::Linearize linearize = [&](const std::vector<double>& t, double* rho, double* jac) {
+    residuals(t, rho);
+    for (std::size_t k = 0; k < R; ++k) jac[k] = x[k];
+    return true;
+  };
+  double sxx = 0, sxy = 0;
+  for (std::size_t k = 0; k < R; ++k) sxx += x[k] * x[k], sxy += x[k] * y[k];
+  const double all_rows = sxy / sxx;  // least squares on every row: between 1 and 2
+  sr::LmSettings squared;
+
+  // From a = 0.5 the trimmed fit (a = 1) also fits the left-out rows better: kept.
+  std::vector<double> t = {0.5};
+  auto r = sr::trimmed_fit(t, y, residuals, linearize, 0.1, squared);
+  EXPECT_EQ(r.left_out, 10u);
+  EXPECT_FALSE(r.trim_rejected);
+  EXPECT_NEAR(t[0], 1.0, 1e-12);
+  EXPECT_LT(r.fit.loss, r.fit.loss_before);
+
+  // From a = 2 (exact on the left-out rows) the trimmed fit would move a to 1 and fit them
+  // worse: rejected, and the fit runs again from a = 2 on every row.
+  t = {2.0};
+  r = sr::trimmed_fit(t, y, residuals, linearize, 0.1, squared);
+  EXPECT_TRUE(r.trim_rejected);
+  EXPECT_EQ(r.left_out, 0u);
+  EXPECT_NEAR(t[0], all_rows, 1e-9);
+  EXPECT_GT(t[0], 1.05);
+  const double rejected = t[0];
+
+  // No trim: the plain fit on every row.
+  t = {2.0};
+  r = sr::trimmed_fit(t, y, residuals, linearize, 0.0, squared);
+  EXPECT_FALSE(r.trim_rejected);
+  EXPECT_EQ(r.left_out, 0u);
+  EXPECT_EQ(t[0], rejected);  // the same fit as the rejected trim's second one
+}
+
 TEST(SrTrig, VectorisableSinCosAgreeWithLibmToAboutOneUlp) {
   // Dense sweep over the fast range, points near multiples of pi/2 (where reduction loses
   // most), and the fallback beyond 1e5, inf and NaN.

@@ -51,6 +51,25 @@ using Objective = std::function<double(const std::vector<double>& theta)>;
 FitResult levenberg_marquardt(std::vector<double>& theta, std::size_t rows, const Linearize& linearize,
                               const Objective& objective, const double* w, const LmSettings& settings);
 
+/// residuals(theta, rho): rho[k] = y_k - f_k(theta) for the R rows; false when not finite.
+using Residuals = std::function<bool(const std::vector<double>& theta, double* rho)>;
+
+struct TrimmedFitResult {
+  FitResult fit;              ///< of the fit that was kept (loss: on its own weights)
+  std::size_t left_out = 0;   ///< rows given weight 0 in the kept fit
+  bool trim_rejected = false; ///< the trimmed fit did worse on its left-out rows: refit on all
+};
+
+/// levenberg_marquardt with weight 0 on the fraction `trim_largest` of the rows with the
+/// largest |y| (the rows select_rows would drop), so that a few huge targets (close encounters
+/// under an inverse-power force) do not steer the constants; guarded: if the result fits the
+/// left-out rows worse (mean |rho|) than the starting constants did, constants free of those
+/// rows have drifted into something wrong exactly there (a pole at the largest targets), and
+/// the fit starts again from the starting constants on every row. trim_largest 0: a plain fit.
+TrimmedFitResult trimmed_fit(std::vector<double>& theta, const std::vector<double>& y,
+                             const Residuals& residuals, const Linearize& linearize,
+                             double trim_largest, const LmSettings& settings);
+
 /// The objective levenberg_marquardt's settings name, for residuals rho (R values) and
 /// weights w (null: 1): the weighted mean squared or smoothed absolute error.
 double fit_objective(const double* rho, std::size_t rows, const double* w, const LmSettings& settings);
