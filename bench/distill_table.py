@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Collects the summaries of bench/distill_reproduce.sh (distill_<law>_<d>d_<reg>_e<E>.json,
-with _ns<S>_nt<T> for other data sizes than 500 simulations x 100 frames)
+with _ns<S>_nt<T> for other data sizes than 500 simulations x 100 frames and _w<W> for an L1
+or KL weight other than the deck's)
 into docs/results/distillation_table.md: message R^2 next to the paper's (Cranmer et al.
 2020, REFERENCES.md), the equations found, and the held-out test MAE of the graph network and
 of the distilled model; and docs/results/distillation_learning.png: every run's validation
@@ -29,7 +30,7 @@ def main():
     work, outdir = sys.argv[1], sys.argv[2]
     rows = []
     for path in glob.glob(os.path.join(work, "distill_*_*d_*_e*.json")):
-        m = re.match(r"distill_([a-z0-9]+)_(\d)d_([a-z0-9]+)_e(\d+)(?:_ns(\d+)_nt(\d+))?\.json$",
+        m = re.match(r"distill_([a-z0-9]+)_(\d)d_([a-z0-9]+)_e(\d+)(?:_ns(\d+)_nt(\d+))?(?:_w([0-9.e+-]+))?\.json$",
                      os.path.basename(path))
         if not m:
             continue
@@ -41,14 +42,16 @@ def main():
         data = f"{m.group(5) or 500} × {m.group(6) or 100}"
         metrics = path.replace(".json", ".gnn.metrics.jsonl")
         curve = [json.loads(l) for l in open(metrics) if l.strip()] if os.path.exists(metrics) else []
-        rows.append((m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), j, gnn, data, curve))
+        reg = m.group(3) + (f" (w {m.group(7)})" if m.group(7) else "")
+        rows.append((m.group(1), int(m.group(2)), reg, int(m.group(4)), j, gnn, data, curve))
     rows.sort(key=lambda r: (r[1], LAWS.index(r[0]) if r[0] in LAWS else 9,
-                             REGS.index(r[2]) if r[2] in REGS else 9, r[6]))
+                             REGS.index(r[2].split()[0]) if r[2].split()[0] in REGS else 9,
+                             r[2], int(r[6].split()[0]), r[3]))
     lines = ["| law | dims | regularizer | training data (sims × frames) | epochs | message R² | paper | "
              "R² vs F/m1 | test MAE: GNN | distilled (refit) | distilled (SR constants) | edge equations |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for law, d, reg, epochs, j, gnn, data, _ in rows:
-        paper = PAPER.get((law, d), {}).get(reg)
+        paper = PAPER.get((law, d), {}).get(reg.split()[0])
         mae = j["test_mae"]
         eqs = "<br>".join(f"`{e}`" for e in j["edge_equations"])
         r2a = j.get("message_r2_acceleration")  # absent in runs before 2026-12-05

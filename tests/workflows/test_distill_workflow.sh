@@ -225,6 +225,14 @@ R = j["fit_frames"] * 3 * 2
 assert j["refit"]["left_out"] == R - math.ceil((1.0 - 0.2) * R), j["refit"]
 assert j["distilled_equations"] != k["distilled_equations"]
 PY
+cp "$WORK/full.json" "$WORK/evaluate_trimmed_1.json"
+pf 2 run "$WORK/full.yaml" --from evaluate --set refit.trim_largest=0.2
+check "--from evaluate with refit.trim_largest on 2 ranks: the 1-rank refit and test MAE" "$PY" - "$WORK/full.json" "$WORK/evaluate_trimmed_1.json" <<'PY'
+import json, sys
+j, k = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for key in ("refit", "distilled_equations", "test_mae"):
+    assert j[key] == k[key], (key, j[key], k[key])
+PY
 
 pf 2 run "$WORK/full.yaml" --from regress --set sr.trim_largest=0.3
 check "--from regress with sr.trim_largest: exit 0" expect_rc 0
