@@ -17,6 +17,10 @@ the widest span above ([F, F/m1], with q1 F and q1 F/m1 for charge runs). An R²
 equations are the force law up to a linear map and a receiver-dependent factor a + b/m1
 (+ q1 terms): the law came back. (Spurious factors in m1 other than a + b/m1 lower it a little.)
 
+Since 2026-12-05 (late) the distill workflow reports the same numbers itself (STEM.json:
+message_r2_by_basis, edge_equations_r2); this script recomputes them independently with numpy,
+and for analyses made before then.
+
     /usr/bin/python3 bench/distill_message_mass.py --equations runs/distill/*_ns5000_nt10.analysis.h5
 
     /usr/bin/python3 bench/distill_message_mass.py runs/distill/distill_spring_2d_bottleneck_e20*.analysis.h5

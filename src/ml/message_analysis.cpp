@@ -124,9 +124,11 @@ LinearFit robust_linear_fit(const std::vector<double>& y, const std::vector<doub
 }
 
 MessageAnalysis analyse_messages(const std::vector<double>& messages, int msg_dim,
-                                 const std::vector<double>& forces, int d, double trim) {
+                                 const std::vector<double>& forces, int d, double trim,
+                                 int basis_cols) {
   if (msg_dim < d) throw runtime_error("analyse_messages: fewer message components than dimensions");
-  const std::size_t rows = forces.size() / std::size_t(d);
+  const int k = basis_cols > 0 ? basis_cols : d;
+  const std::size_t rows = forces.size() / std::size_t(k);
   if (messages.size() != rows * std::size_t(msg_dim))
     throw runtime_error("analyse_messages: messages and forces have different row counts");
   MessageAnalysis out;
@@ -150,7 +152,7 @@ MessageAnalysis analyse_messages(const std::vector<double>& messages, int msg_di
   for (int c : out.components) {
     std::vector<double> y(rows);
     for (std::size_t i = 0; i < rows; ++i) y[i] = messages[i * msg_dim + c];
-    out.fits.push_back(robust_linear_fit(y, forces, d, trim));
+    out.fits.push_back(robust_linear_fit(y, forces, k, trim));
     sum += out.fits.back().r2;
   }
   out.r2 = sum / d;

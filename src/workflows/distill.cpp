@@ -311,10 +311,68 @@ std::vector<std::string> node_variables(int d) {
   return v;
 }
 
+/// What a message (or a distilled edge equation) is judged against, per edge: a basis of
+/// rows x cols. The node model sees the receiver's m1 and q1, so a network may send g(m1, q1) F
+/// for any g and still predict the accelerations: the pair force F (g = 1, what the paper's R²
+/// assumes), the pair acceleration F/m1, both (g = a + b/m1), and under the charge law the
+/// field q1 F (= F/q1 with q = ±1) and all four of F, F/m1, q1 F, q1 F/m1 (the widest, last).
+struct ForceBasis {
+  std::string name;
+  std::vector<double> values;  // rows x cols
+  int cols = 0;
+};
+
+std::vector<ForceBasis> force_bases(const std::vector<double>& force, const std::vector<double>& features,
+                                    int d, bool charged) {
+  const int k = int(edge_variables(d).size());
+  const std::size_t rows = force.size() / std::size_t(d);
+  // factors per edge: 1, 1/m1, q1, q1/m1 (features: dx.., r, m1, m2, q1, q2)
+  const auto make = [&](const std::string& name, const std::vector<int>& which) {
+    ForceBasis b{name, std::vector<double>(rows * which.size() * d), int(which.size()) * d};
+    for (std::size_t r = 0; r < rows; ++r) {
+      const double m1 = features[r * k + d + 1], q1 = features[r * k + d + 3];
+      for (std::size_t w = 0; w < which.size(); ++w) {
+        const double g = which[w] == 0 ? 1.0 : which[w] == 1 ? 1.0 / m1 : which[w] == 2 ? q1 : q1 / m1;
+        for (int c = 0; c < d; ++c) b.values[r * b.cols + w * d + c] = g * force[r * d + c];
+      }
+    }
+    return b;
+  };
+  std::vector<ForceBasis> out = {make("force", {0}), make("acceleration", {1}),
+                                 make("force_and_acceleration", {0, 1})};
+  if (charged) {
+    out.push_back(make("field", {2}));
+    out.push_back(make("force_acceleration_and_field", {0, 1, 2, 3}));
+  }
+  return out;
+}
+
+std::string basis_label(const std::string& name) {
+  if (name == "force") return "F";
+  if (name == "acceleration") return "F/m1";
+  if (name == "force_and_acceleration") return "[F, F/m1]";
+  if (name == "field") return "q1 F (the field)";
+  if (name == "force_acceleration_and_field") return "[F, F/m1, q1 F, q1 F/m1]";
+  return name;
+}
+
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
   return s;
+}
+
+/// The inverse of join: "a,b" -> {a, b}.
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t at = 0;
+  while (at <= s.size() && !s.empty()) {
+    const auto comma = s.find(',', at);
+    out.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
 }
 
 std::shared_ptr<ml::GraphNetwork> load_gnn(const std::string& path) {
@@ -486,10 +544,17 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
   // The same components against the pair acceleration F / m1: a network may put the
   // receiver's 1/m into its messages (then they sum to the acceleration directly and the node
   // model needs no division; the seed's README notes it), which the force R^2 undercounts.
-  std::vector<double> pair_accel(force.size());
-  for (std::int64_t r = 0; r < rows; ++r)
-    for (int c = 0; c < d; ++c) pair_accel[r * d + c] = force[r * d + c] / features[r * k + d + 1];
-  const auto vs_accel = ml::analyse_messages(all_messages, M, pair_accel, d, deck.real("analysis.trim"));
+  // Further bases (force_bases): F and F/m1 together, the field under the charge law.
+  const bool charged = std::string(nbody::law_name(in.law.law)) == "charge";
+  const auto bases = force_bases(force, features, d, charged);
+  const auto vs_accel = ml::analyse_messages(all_messages, M, bases[1].values, d, deck.real("analysis.trim"));
+  std::vector<std::pair<std::string, double>> basis_r2;
+  for (const auto& b : bases)
+    basis_r2.emplace_back(b.name, b.name == "force"          ? analysis.r2
+                                  : b.name == "acceleration" ? vs_accel.r2
+                                                             : ml::analyse_messages(all_messages, M, b.values, d,
+                                                                                    deck.real("analysis.trim"), b.cols)
+                                                                   .r2);
 
   // Selected components per edge, and their sums per receiving body with its m, q.
   std::vector<double> selected(rows * d), node_features(F * n * (d + 2), 0.0);
@@ -517,6 +582,12 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
   log::info("distill: message R^2 = " + std::to_string(analysis.r2) + " against the pair force, " +
             std::to_string(vs_accel.r2) + " against the pair acceleration F/m1, over " +
             std::to_string(rows) + " edges of " + std::to_string(F) + " test frames");
+  {
+    std::string others;
+    for (std::size_t i = 2; i < basis_r2.size(); ++i)
+      others += (others.empty() ? "" : ", ") + basis_r2[i].first + " " + std::to_string(basis_r2[i].second);
+    log::info("distill: message R^2 against wider bases: " + others);
+  }
   collective_try(rt.comm(), [&] {
     if (rt.rank() != 0) return;
     const auto u = [](std::int64_t v) { return std::uint64_t(v); };
@@ -531,6 +602,11 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
     out.set_attribute("/", "message_r2_per_component", r2s);
     out.set_attribute("/", "message_r2_acceleration", vs_accel.r2);
     out.set_attribute("/", "message_r2_acceleration_per_component", r2s_accel);
+    std::vector<std::string> basis_names;
+    std::vector<double> basis_values;
+    for (const auto& [name, v] : basis_r2) basis_names.push_back(name), basis_values.push_back(v);
+    out.set_attribute("/", "message_r2_bases", join(basis_names));
+    out.set_attribute("/", "message_r2_by_basis", basis_values);
     out.set_attribute("/", "components", components);
     out.set_attribute("/", "fit_coefficients", coefficients);
     out.set_attribute("/", "trim", deck.real("analysis.trim"));
@@ -876,6 +952,8 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
   double message_r2 = 0, message_r2_accel = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> r2s, r2s_accel, stds, coefficients;
   std::vector<std::int64_t> components;
+  std::vector<std::pair<std::string, double>> basis_r2;
+  std::vector<double> force;
   std::string law;
   nlohmann::json eq;
   std::vector<sr::Expression> edge_eq, node_eq;
@@ -896,6 +974,13 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
       message_r2_accel = f.attribute_double("/", "message_r2_acceleration");
       r2s_accel = f.attribute_doubles("/", "message_r2_acceleration_per_component");
     }
+    if (f.has_attribute("/", "message_r2_bases")) {  // older analyses (before 2026-12-05, late) lack them
+      const auto names = split_list(f.attribute_string("/", "message_r2_bases"));
+      const auto values = f.attribute_doubles("/", "message_r2_by_basis");
+      for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
+        basis_r2.emplace_back(names[i], values[i]);
+    }
+    force = f.read<double>("/edges/force");
     coefficients = f.attribute_doubles("/", "fit_coefficients");
     components = f.attribute_ints("/", "components");
     stds = f.read<double>("/message_std");
@@ -935,6 +1020,30 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
             "): MAE on the fit frames " + fixed(refit.mae_before) + " -> " + fixed(refit.mae) +
             ", MSE " + fixed(refit.mse_before) + " -> " + fixed(refit.mse) + " in " +
             std::to_string(refit.iterations) + " steps");
+
+  // Did the law come back? The refitted edge equations on every analysed edge, each fitted
+  // (trimmed least squares, as the messages) against the widest basis of force_bases: R² 1
+  // means they are the force law up to a linear map and a receiver factor g(m1, q1).
+  const auto bases = force_bases(force, edges.values, d, law == "charge");
+  const auto& widest = bases.back();
+  std::vector<double> equation_r2s;
+  {
+    const auto data = sr_data(edges, edge_variables(d), edges, 0, edges.rows, "edge");
+    sr::Evaluator ev;
+    std::vector<double> y(edges.rows);
+    for (int c = 0; c < d; ++c) {
+      ev.evaluate(edge_refit[c], data, y.data());
+      const bool finite = std::all_of(y.begin(), y.end(), [](double v) { return std::isfinite(v); });
+      equation_r2s.push_back(finite ? ml::robust_linear_fit(y, widest.values, widest.cols,
+                                                            deck.real("analysis.trim")).r2
+                                    : 0.0);
+    }
+  }
+  const double equation_r2 =
+      std::accumulate(equation_r2s.begin(), equation_r2s.end(), 0.0) / double(std::max(d, 1));
+  log::info("distill: the refitted edge equations against the " + widest.name +
+            " basis: R^2 = " + std::to_string(equation_r2) +
+            (equation_r2 >= 0.999 ? " (the force law, up to a linear map)" : ""));
 
   // MAE per acceleration component, on the held-out (odd) frames and on the fit frames.
   const auto held = [&](const std::vector<double>& v, bool fit) {
@@ -985,6 +1094,13 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
       j["message_r2_acceleration"] = message_r2_accel;
       j["message_r2_acceleration_per_component"] = r2s_accel;
     }
+    if (!basis_r2.empty()) {
+      nlohmann::json by;
+      for (const auto& [name, v] : basis_r2) by[name] = v;
+      j["message_r2_by_basis"] = by;
+    }
+    j["edge_equations_r2"] = {{"basis", widest.name}, {"r2", equation_r2},
+                              {"per_component", equation_r2s}, {"law_recovered", equation_r2 >= 0.999}};
     j["message_components"] = components;
     j["edge_variables"] = edge_variables(d);
     j["edge_equations"] = edge_strings;
@@ -1023,6 +1139,13 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
     if (std::isfinite(message_r2_accel))
       md << " Against the pair acceleration F/m1 instead (messages that already carry the "
          << "receiver's 1/m1): " << fixed(message_r2_accel) << ".";
+    if (basis_r2.size() > 2) {
+      md << " Against wider bases (the node model sees m1 and q1, so a message may be g(m1, q1) F for "
+         << "any g):";
+      for (std::size_t i = 2; i < basis_r2.size(); ++i)
+        md << (i > 2 ? "," : "") << " " << basis_label(basis_r2[i].first) << " " << fixed(basis_r2[i].second);
+      md << ".";
+    }
     md << "\n\n| component | std | R² | R² vs F/m1 | fit: message ≈ a · F + b |\n|---|---|---|---|---|\n";
     for (int c = 0; c < d; ++c) {
       md << "| " << components[c] << " | " << fixed(stds[components[c]]) << " | " << fixed(r2s[c]) << " | "
@@ -1048,6 +1171,9 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
       md << "| message " << c << " | `" << edge_strings[c] << "` | `" << edge_refit_strings[c] << "` |\n";
     for (int c = 0; c < d; ++c)
       md << "| acceleration " << c << " | `" << node_strings[c] << "` | `" << node_refit_strings[c] << "` |\n";
+    md << "\nThe refitted edge equations on the " << edges.rows << " analysed edges against the best "
+       << "(trimmed) linear map of " << basis_label(widest.name) << ": R² = **" << fixed(equation_r2, 6) << "**"
+       << (equation_r2 >= 0.999 ? ": the force law came back (up to that map)." : " (the law: 1).") << "\n";
     md << "\n## Test MAE\n\nMean |a − a_true| per acceleration component on the " << held_frames
        << " held-out test frames (not seen by the regression or the refit); the fit frames' "
        << "figure in brackets.\n\n| model | MAE |\n|---|---|\n"

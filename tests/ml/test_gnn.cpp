@@ -221,6 +221,28 @@ TEST(MessageAnalysis, RecoversAKnownLinearTransformDespiteOutliers) {
   EXPECT_LT(analyse_messages(noise, M, force, d, 0.1).r2, 0.05);
 }
 
+TEST(MessageAnalysis, AWiderBasisExplainsReceiverDependentMessages) {
+  // Messages (1 + 2/m1) F: not a linear map of F alone, exactly one of the basis [F, F/m1].
+  std::mt19937_64 gen(4);
+  std::normal_distribution<double> normal;
+  const int rows = 2000, d = 2;
+  std::vector<double> force(rows * d), basis(rows * 2 * d), msg(rows * d);
+  for (int i = 0; i < rows; ++i) {
+    const double m1 = std::exp(normal(gen));
+    for (int c = 0; c < d; ++c) {
+      force[i * d + c] = normal(gen);
+      basis[i * 2 * d + c] = force[i * d + c];
+      basis[i * 2 * d + d + c] = force[i * d + c] / m1;
+    }
+    msg[i * d] = (1.0 + 2.0 / m1) * force[i * d];
+    msg[i * d + 1] = (1.0 + 2.0 / m1) * (force[i * d] - force[i * d + 1]);
+  }
+  EXPECT_LT(analyse_messages(msg, d, force, d, 0.1).r2, 0.9);
+  const auto a = analyse_messages(msg, d, basis, d, 0.1, 2 * d);
+  EXPECT_NEAR(a.r2, 1.0, 1e-9);
+  ASSERT_EQ(a.fits[0].coefficients.size(), 4u);
+}
+
 TEST(MessageAnalysis, AComponentConstantOnTheKeptRowsHasRSquaredZero) {
   // A collapsed component: one value on 96 % of the rows, noise on the rest. The trimmed fit
   // drops the varying 4 % and keeps rows without variance: R^2 0 (it was 1 before 2026-12-05).

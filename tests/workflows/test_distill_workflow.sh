@@ -106,6 +106,26 @@ print("R^2 vs F/m1 per component: phyflow", j["message_r2_acceleration_per_compo
 assert np.allclose(ours, j["message_r2_acceleration_per_component"], atol=1e-6)
 assert abs(np.mean(ours) - j["message_r2_acceleration"]) < 1e-6
 assert float(a.attrs["message_r2_acceleration"]) == j["message_r2_acceleration"]
+# The wider basis [F, F/m1] (a message g(m1) F with g = a + b/m1), not the charge law: no field.
+by = j["message_r2_by_basis"]
+assert set(by) == {"force", "acceleration", "force_and_acceleration"}, by
+assert by["force"] == j["message_r2"] and by["acceleration"] == j["message_r2_acceleration"]
+both = np.column_stack([F, acc])
+wide = np.mean([lts_r2(M[:, c], both) for c in range(M.shape[1])])
+print("R^2 vs [F, F/m1]: phyflow", by["force_and_acceleration"], "numpy", wide)
+assert abs(wide - by["force_and_acceleration"]) < 1e-6
+# The refitted edge equations judged against the same basis, as numpy evaluates them.
+import sympy
+syms = [sympy.Symbol(c) for c in cols]
+env = [X[:, i] for i in range(len(cols))]
+eq_r2 = []
+for e in j["distilled_equations"]["edge"]:
+    f = sympy.lambdify(syms, sympy.sympify(e, locals={c: s for c, s in zip(cols, syms)}), "numpy")
+    eq_r2.append(lts_r2(np.broadcast_to(np.asarray(f(*env), dtype=float), (len(X),)), both))
+er = j["edge_equations_r2"]
+print("edge equations vs [F, F/m1]: phyflow", er, "numpy", eq_r2)
+assert er["basis"] == "force_and_acceleration" and er["law_recovered"] == (er["r2"] >= 0.999)
+assert np.allclose(eq_r2, er["per_component"], atol=1e-5)
 PY
 check "distill: h5py reads the evaluation" "$PY" - "$WORK/full.h5" <<'PY'
 import sys, h5py

@@ -34,8 +34,10 @@ struct MessageAnalysis {
 };
 
 /// messages: rows x msg_dim; forces: rows x d (the true force on the receiver from the
-/// sender, one row per edge).
+/// sender, one row per edge). basis_cols > 0: `forces` is any basis of rows x basis_cols
+/// columns instead (e.g. [F, F/m1]) that the d most spread components are fitted against.
 MessageAnalysis analyse_messages(const std::vector<double>& messages, int msg_dim,
-                                 const std::vector<double>& forces, int d, double trim = 0.1);
+                                 const std::vector<double>& forces, int d, double trim = 0.1,
+                                 int basis_cols = 0);
 
 }  // namespace phyflow::ml
