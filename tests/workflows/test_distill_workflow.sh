@@ -124,7 +124,8 @@ for e in j["distilled_equations"]["edge"]:
     eq_r2.append(lts_r2(np.broadcast_to(np.asarray(f(*env), dtype=float), (len(X),)), both))
 er = j["edge_equations_r2"]
 print("edge equations vs [F, F/m1]: phyflow", er, "numpy", eq_r2)
-assert er["basis"] == "force_and_acceleration" and er["law_recovered"] == (er["r2"] >= 0.999)
+assert er["basis"] == "force_and_acceleration"
+assert er["law_recovered"] == (min(er["per_component"]) >= 0.999)
 assert np.allclose(eq_r2, er["per_component"], atol=1e-5)
 PY
 check "distill: h5py reads the evaluation" "$PY" - "$WORK/full.h5" <<'PY'
