@@ -365,13 +365,8 @@ std::string join(const std::vector<std::string>& v) {
 /// The inverse of join: "a,b" -> {a, b}.
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
-  std::size_t at = 0;
-  while (at <= s.size() && !s.empty()) {
-    const auto comma = s.find(',', at);
-    out.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
-    if (comma == std::string::npos) break;
-    at = comma + 1;
-  }
+  std::istringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
   return out;
 }
 
@@ -540,21 +535,19 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
       row[d + 4] = bj[2 * d];
       nbody::pair_force(in.law, d, bi, bj, &force[(f * E + e) * d]);
     }
-  const auto analysis = ml::analyse_messages(all_messages, M, force, d, deck.real("analysis.trim"));
-  // The same components against the pair acceleration F / m1: a network may put the
-  // receiver's 1/m into its messages (then they sum to the acceleration directly and the node
-  // model needs no division; the seed's README notes it), which the force R^2 undercounts.
-  // Further bases (force_bases): F and F/m1 together, the field under the charge law.
-  const bool charged = std::string(nbody::law_name(in.law.law)) == "charge";
-  const auto bases = force_bases(force, features, d, charged);
-  const auto vs_accel = ml::analyse_messages(all_messages, M, bases[1].values, d, deck.real("analysis.trim"));
+  // The d most spread components against the pair force (the paper's R²) and against the
+  // other bases of force_bases: the pair acceleration F/m1 (a network may put the receiver's
+  // 1/m into its messages; then they sum to the acceleration and the node model needs no
+  // division; the seed's README notes it), F and F/m1 together, the field under the charge law.
+  const auto bases = force_bases(force, features, d, std::string(nbody::law_name(in.law.law)) == "charge");
+  std::vector<ml::MessageAnalysis> per_basis;
   std::vector<std::pair<std::string, double>> basis_r2;
-  for (const auto& b : bases)
-    basis_r2.emplace_back(b.name, b.name == "force"          ? analysis.r2
-                                  : b.name == "acceleration" ? vs_accel.r2
-                                                             : ml::analyse_messages(all_messages, M, b.values, d,
-                                                                                    deck.real("analysis.trim"), b.cols)
-                                                                   .r2);
+  for (const auto& b : bases) {
+    per_basis.push_back(ml::analyse_messages(all_messages, M, b.values, d, deck.real("analysis.trim"), b.cols));
+    basis_r2.emplace_back(b.name, per_basis.back().r2);
+  }
+  const auto& analysis = per_basis[0];  // force
+  const auto& vs_accel = per_basis[1];  // acceleration
 
   // Selected components per edge, and their sums per receiving body with its m, q.
   std::vector<double> selected(rows * d), node_features(F * n * (d + 2), 0.0);
