@@ -159,4 +159,34 @@ MessageAnalysis analyse_messages(const std::vector<double>& messages, int msg_di
   return out;
 }
 
+std::vector<ForceBasis> force_bases(const std::vector<double>& force,
+                                    const std::vector<double>& features, int d, bool charged) {
+  const int k = d + 5;  // dx.., r, m1, m2, q1, q2
+  const std::size_t rows = force.size() / std::size_t(d);
+  if (force.size() != rows * std::size_t(d) || features.size() != rows * std::size_t(k))
+    throw runtime_error("force_bases: " + std::to_string(force.size()) + " force values and " +
+                        std::to_string(features.size()) + " features are not rows x " +
+                        std::to_string(d) + " and rows x " + std::to_string(k));
+  // factors per edge: 1, 1/m1, q1, q1/m1
+  const auto make = [&](const std::string& name, const std::vector<int>& which) {
+    ForceBasis b{name, std::vector<double>(rows * which.size() * std::size_t(d)),
+                 int(which.size()) * d};
+    for (std::size_t r = 0; r < rows; ++r) {
+      const double m1 = features[r * k + d + 1], q1 = features[r * k + d + 3];
+      for (std::size_t w = 0; w < which.size(); ++w) {
+        const double g = which[w] == 0 ? 1.0 : which[w] == 1 ? 1.0 / m1 : which[w] == 2 ? q1 : q1 / m1;
+        for (int c = 0; c < d; ++c) b.values[r * b.cols + w * d + c] = g * force[r * d + c];
+      }
+    }
+    return b;
+  };
+  std::vector<ForceBasis> out = {make("force", {0}), make("acceleration", {1}),
+                                 make("force_and_acceleration", {0, 1})};
+  if (charged) {
+    out.push_back(make("field", {2}));
+    out.push_back(make("force_acceleration_and_field", {0, 1, 2, 3}));
+  }
+  return out;
+}
+
 }  // namespace phyflow::ml

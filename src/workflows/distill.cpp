@@ -311,42 +311,6 @@ std::vector<std::string> node_variables(int d) {
   return v;
 }
 
-/// What a message (or a distilled edge equation) is judged against, per edge: a basis of
-/// rows x cols. The node model sees the receiver's m1 and q1, so a network may send g(m1, q1) F
-/// for any g and still predict the accelerations: the pair force F (g = 1, what the paper's R²
-/// assumes), the pair acceleration F/m1, both (g = a + b/m1), and under the charge law the
-/// field q1 F (= F/q1 with q = ±1) and all four of F, F/m1, q1 F, q1 F/m1 (the widest, last).
-struct ForceBasis {
-  std::string name;
-  std::vector<double> values;  // rows x cols
-  int cols = 0;
-};
-
-std::vector<ForceBasis> force_bases(const std::vector<double>& force, const std::vector<double>& features,
-                                    int d, bool charged) {
-  const int k = int(edge_variables(d).size());
-  const std::size_t rows = force.size() / std::size_t(d);
-  // factors per edge: 1, 1/m1, q1, q1/m1 (features: dx.., r, m1, m2, q1, q2)
-  const auto make = [&](const std::string& name, const std::vector<int>& which) {
-    ForceBasis b{name, std::vector<double>(rows * which.size() * d), int(which.size()) * d};
-    for (std::size_t r = 0; r < rows; ++r) {
-      const double m1 = features[r * k + d + 1], q1 = features[r * k + d + 3];
-      for (std::size_t w = 0; w < which.size(); ++w) {
-        const double g = which[w] == 0 ? 1.0 : which[w] == 1 ? 1.0 / m1 : which[w] == 2 ? q1 : q1 / m1;
-        for (int c = 0; c < d; ++c) b.values[r * b.cols + w * d + c] = g * force[r * d + c];
-      }
-    }
-    return b;
-  };
-  std::vector<ForceBasis> out = {make("force", {0}), make("acceleration", {1}),
-                                 make("force_and_acceleration", {0, 1})};
-  if (charged) {
-    out.push_back(make("field", {2}));
-    out.push_back(make("force_acceleration_and_field", {0, 1, 2, 3}));
-  }
-  return out;
-}
-
 std::string basis_label(const std::string& name) {
   if (name == "force") return "F";
   if (name == "acceleration") return "F/m1";
@@ -539,7 +503,7 @@ void stage_analyse(const config::Deck& deck, Runtime& rt, const Paths& p, const 
   // other bases of force_bases: the pair acceleration F/m1 (a network may put the receiver's
   // 1/m into its messages; then they sum to the acceleration and the node model needs no
   // division; the seed's README notes it), F and F/m1 together, the field under the charge law.
-  const auto bases = force_bases(force, features, d, std::string(nbody::law_name(in.law.law)) == "charge");
+  const auto bases = ml::force_bases(force, features, d, std::string(nbody::law_name(in.law.law)) == "charge");
   std::vector<ml::MessageAnalysis> per_basis;
   std::vector<std::pair<std::string, double>> basis_r2;
   for (const auto& b : bases) {
@@ -1017,7 +981,7 @@ void stage_evaluate(const config::Deck& deck, Runtime& rt, const RunOptions& opt
   // Did the law come back? The refitted edge equations on every analysed edge, each fitted
   // (trimmed least squares, as the messages) against the widest basis of force_bases: R² 1
   // means they are the force law up to a linear map and a receiver factor g(m1, q1).
-  const auto bases = force_bases(force, edges.values, d, law == "charge");
+  const auto bases = ml::force_bases(force, edges.values, d, law == "charge");
   const auto& widest = bases.back();
   std::vector<double> equation_r2s;
   {

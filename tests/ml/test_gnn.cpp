@@ -222,25 +222,63 @@ TEST(MessageAnalysis, RecoversAKnownLinearTransformDespiteOutliers) {
 }
 
 TEST(MessageAnalysis, AWiderBasisExplainsReceiverDependentMessages) {
-  // Messages (1 + 2/m1) F: not a linear map of F alone, exactly one of the basis [F, F/m1].
+  // Edges with random features (dx, dy, r, m1, m2, q1, q2) and forces. Messages M (1 + 1/m1) F
+  // are no linear map of F or of F/m1 alone (the trimmed fits leave R^2 0.90 and 0.95) but
+  // exactly one of force_bases' [F, F/m1]; messages M q1 F (a network sending the field) are
+  // exactly one of q1 F and of the widest charge basis, and of no basis without q1.
   std::mt19937_64 gen(4);
   std::normal_distribution<double> normal;
-  const int rows = 2000, d = 2;
-  std::vector<double> force(rows * d), basis(rows * 2 * d), msg(rows * d);
+  const int rows = 2000, d = 2, k = d + 5;
+  std::vector<double> force(rows * d), features(rows * k), acc(rows * d), field(rows * d);
+  const auto mix = [&](std::vector<double>& msg, int i, double g) {
+    msg[i * d] = g * force[i * d];
+    msg[i * d + 1] = g * (force[i * d] - force[i * d + 1]);
+  };
   for (int i = 0; i < rows; ++i) {
-    const double m1 = std::exp(normal(gen));
-    for (int c = 0; c < d; ++c) {
-      force[i * d + c] = normal(gen);
-      basis[i * 2 * d + c] = force[i * d + c];
-      basis[i * 2 * d + d + c] = force[i * d + c] / m1;
-    }
-    msg[i * d] = (1.0 + 2.0 / m1) * force[i * d];
-    msg[i * d + 1] = (1.0 + 2.0 / m1) * (force[i * d] - force[i * d + 1]);
+    for (int c = 0; c < k; ++c) features[i * k + c] = normal(gen);
+    const double m1 = std::exp(normal(gen)), q1 = normal(gen) > 0 ? 1.0 : -1.0;
+    features[i * k + d + 1] = m1;
+    features[i * k + d + 3] = q1;
+    for (int c = 0; c < d; ++c) force[i * d + c] = normal(gen);
+    mix(acc, i, 1.0 + 1.0 / m1);
+    mix(field, i, q1);
   }
-  EXPECT_LT(analyse_messages(msg, d, force, d, 0.1).r2, 0.9);
-  const auto a = analyse_messages(msg, d, basis, d, 0.1, 2 * d);
-  EXPECT_NEAR(a.r2, 1.0, 1e-9);
+  const auto plain = force_bases(force, features, d, false);
+  const auto charged = force_bases(force, features, d, true);
+  ASSERT_EQ(plain.size(), 3u);
+  ASSERT_EQ(charged.size(), 5u);
+  const std::vector<std::string> names = {"force", "acceleration", "force_and_acceleration",
+                                          "field", "force_acceleration_and_field"};
+  for (std::size_t b = 0; b < charged.size(); ++b) {
+    EXPECT_EQ(charged[b].name, names[b]);
+    EXPECT_EQ(charged[b].cols, (b == 2 ? 2 : b == 4 ? 4 : 1) * d);
+    EXPECT_EQ(charged[b].values.size(), std::size_t(rows * charged[b].cols));
+  }
+  EXPECT_EQ(plain[2].values, charged[2].values);
+  // The columns themselves: F, F/m1, then [F, F/m1]; q1 F; [F, F/m1, q1 F, q1 F/m1].
+  const int i = 17;
+  const double m1 = features[i * k + d + 1], q1 = features[i * k + d + 3], fx = force[i * d];
+  EXPECT_EQ(charged[0].values[i * d], fx);
+  EXPECT_EQ(charged[1].values[i * d], fx / m1);
+  EXPECT_EQ(charged[2].values[i * 2 * d + d], fx / m1);
+  EXPECT_EQ(charged[3].values[i * d], q1 * fx);
+  EXPECT_EQ(charged[4].values[i * 4 * d + 3 * d], q1 / m1 * fx);
+
+  const auto r2 = [&](const std::vector<double>& msg, const ForceBasis& b) {
+    return analyse_messages(msg, d, b.values, d, 0.1, b.cols).r2;
+  };
+  EXPECT_LT(r2(acc, charged[0]), 0.96);
+  EXPECT_LT(r2(acc, charged[1]), 0.96);
+  EXPECT_NEAR(r2(acc, charged[2]), 1.0, 1e-9);
+  EXPECT_LT(r2(acc, charged[3]), 0.5);
+  EXPECT_NEAR(r2(acc, charged[4]), 1.0, 1e-9);
+  for (int b = 0; b < 3; ++b) EXPECT_LT(r2(field, charged[std::size_t(b)]), 0.5) << b;
+  EXPECT_NEAR(r2(field, charged[3]), 1.0, 1e-9);
+  EXPECT_NEAR(r2(field, charged[4]), 1.0, 1e-9);
+  const auto a = analyse_messages(acc, d, charged[2].values, d, 0.1, charged[2].cols);
   ASSERT_EQ(a.fits[0].coefficients.size(), 4u);
+  EXPECT_THROW(force_bases(force, std::vector<double>(rows * (k - 1)), d, false),
+               phyflow::Error);
 }
 
 TEST(MessageAnalysis, AComponentConstantOnTheKeptRowsHasRSquaredZero) {

@@ -43,6 +43,7 @@ class Runtime {
  private:
   int rank_ = 0, size_ = 1, threads_ = 0;
   bool owns_mpi_ = false, owns_petsc_ = false, owns_kokkos_ = false;
+  std::string session_base_;  ///< an isolated singleton's own Open MPI session base (removed at the end)
 };
 
 namespace detail {

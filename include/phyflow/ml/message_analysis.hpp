@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace phyflow::ml {
@@ -39,5 +40,23 @@ struct MessageAnalysis {
 MessageAnalysis analyse_messages(const std::vector<double>& messages, int msg_dim,
                                  const std::vector<double>& forces, int d, double trim = 0.1,
                                  int basis_cols = 0);
+
+/// What a message (or a distilled edge equation) is judged against, per edge: a basis of
+/// rows x cols. The node model sees the receiver's m1 and q1, so a network may send g(m1, q1) F
+/// for any g and still predict the accelerations: the pair force F (g = 1, what the paper's R²
+/// assumes), the pair acceleration F/m1, both (g = a + b/m1), and under the charge law the
+/// field q1 F (= F/q1 with q = +-1) and all four of F, F/m1, q1 F, q1 F/m1.
+struct ForceBasis {
+  std::string name;            ///< force, acceleration, force_and_acceleration, field, ...
+  std::vector<double> values;  ///< rows x cols, row-major; blocks of d columns, one per factor
+  int cols = 0;
+};
+
+/// The bases above for `force` (rows x d) and the edges' features (rows x (d + 5): dx.., r,
+/// m1, m2, q1, q2, the graph network's edge variables), in the order force, acceleration,
+/// force_and_acceleration and, when `charged`, field and force_acceleration_and_field (the
+/// widest is last).
+std::vector<ForceBasis> force_bases(const std::vector<double>& force,
+                                    const std::vector<double>& features, int d, bool charged);
 
 }  // namespace phyflow::ml
