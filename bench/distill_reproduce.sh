@@ -4,7 +4,9 @@
 # data at the seed's time step (workflow: nbody, adaptive Dormand-Prince, rtol = atol =
 # 1.4e-8, seeds 1/2/3 for train/val/test), then one distillation per regularizer (train the
 # graph network, analyse the messages, regress edge and node equations, refit, evaluate on
-# held-out frames). bench/distill_table.py then writes the table next to the paper's.
+# held-out frames). bench/distill_table.py then writes the table next to the paper's, and the
+# learning curves, into the run directory (DISTILL_TABLE_DIR=docs/results to refresh the
+# documented ones: distill_table.py tabulates only the rows it finds in the run directory).
 #
 #   bench/distill_reproduce.sh [--laws "spring r1 r2 charge"] [--regs "bottleneck l1"]
 #       [--dims 2] [--ns 500] [--nt 100] [--epochs 20] [--ranks 1] [--sr-generations 2000]
@@ -111,4 +113,4 @@ YAML
     echo "   $(( $(date +%s) - start )) s: $(grep -E 'message R\^2|test MAE' "$out.log" | tr '\n' ' ')"
   done
 done
-/usr/bin/python3 "$root/bench/distill_table.py" "$work" "$root/docs/results"
+/usr/bin/python3 "$root/bench/distill_table.py" "$work" "${DISTILL_TABLE_DIR:-$work}"
