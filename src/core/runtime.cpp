@@ -84,7 +84,7 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
   // The shared job family also makes concurrent singletons race for that directory: one that
   // finalises removes it while another's MPI_Init is creating its place in it, and that MPI_Init
   // fails ("A call to mkdir was unable to create the desired directory: /tmp/ompi.<host>.0/jf.0";
-  // measured: 1 in 90 of 30 concurrent `phyflow compare` singletons; a CI run lost a test to
+  // measured: 9 of 300 `phyflow compare` singletons started 30 at a time; a CI run lost a test to
   // it). Each isolated singleton therefore gets a session base of its own (mkdtemp under
   // $TMPDIR or /tmp), removed after MPI_Finalize. A value the user set wins.
   const char* isolated = std::getenv("OMPI_MCA_ess_singleton_isolated");
