@@ -86,9 +86,12 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
   // fails ("A call to mkdir was unable to create the desired directory: /tmp/ompi.<host>.0/jf.0";
   // measured: 9 of 300 `phyflow compare` singletons started 30 at a time; a CI run lost a test to
   // it). Each isolated singleton therefore gets a session base of its own (mkdtemp under
-  // $TMPDIR or /tmp), removed after MPI_Finalize. A value the user set wins.
+  // $TMPDIR or /tmp), removed after MPI_Finalize. A value the user set wins; a program that
+  // initialised MPI itself before constructing the Runtime keeps its own.
+  int initialized = 0;
+  MPI_Initialized(&initialized);
   const char* isolated = std::getenv("OMPI_MCA_ess_singleton_isolated");
-  if (!launched && isolated != nullptr && std::string(isolated) == "1" &&
+  if (!initialized && !launched && isolated != nullptr && std::string(isolated) == "1" &&
       std::getenv("OMPI_MCA_orte_tmpdir_base") == nullptr) {
     const char* tmp = std::getenv("TMPDIR");
     std::string base = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/phyflow-mpi.XXXXXX";
@@ -97,8 +100,6 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
       ::setenv("OMPI_MCA_orte_tmpdir_base", base.c_str(), 1);
     }
   }
-  int initialized = 0;
-  MPI_Initialized(&initialized);
   if (!initialized) {
     int provided = 0;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
