@@ -12,6 +12,8 @@
 #       [--dims 2] [--ns 500] [--nt 100] [--epochs 20] [--ranks 1] [--sr-generations 2000]
 #       [--sr-trim 0.1] [--reg-weight W]
 #
+# --ranks R trains each row data-parallel on R ranks at the same global batch (64 / R per rank).
+#
 # The regression runs --sr-generations generations per equation (2 000: about 20 s on one idle
 # core here; a generation cap, not a time limit, so that a row regresses to the same equations
 # whatever else the machine runs) on the fit edges and nodes without the --sr-trim fraction of
@@ -54,6 +56,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
+# train.batch is per rank (docs/training.md): every row trains on the paper's global batch of
+# 64 frames whatever --ranks, so a row trains the same network (to rounding) on any rank count.
+[ $((64 % ranks)) = 0 ] || { echo "--ranks $ranks: must divide the global batch 64" >&2; exit 2; }
+batch=$((64 / ranks))
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work"
 cd "$work"
@@ -97,7 +103,7 @@ workflow: distill
 seed: 1
 data: {train: ${data}_train.h5, val: ${data}_val.h5, test: ${data}_test.h5}
 model: $model
-train: {epochs: $epochs, batch: 64, lr: 1.0e-3}
+train: {epochs: $epochs, batch: $batch, lr: 1.0e-3}
 analysis: {frames: 1000}
 sr: {operators: [add, sub, mul, div], time_limit_s: $srtime, generations: $srgen, samples: 1000, trim_largest: $trim}
 refit: {trim_largest: $trim}
