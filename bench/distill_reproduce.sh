@@ -34,7 +34,7 @@
 # weight 48 (56) instead of 1.
 #
 # The seed's reproduction used n = 4 (2D) / 8 (3D), nt = 500 and 7 500 training simulations,
-# 30 epochs; the defaults here are smaller so that one row takes minutes on a 2-core machine.
+# 100 epochs (report/main.tex; the paper: 200); the defaults here are smaller so that one row takes minutes on a 2-core machine.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 exe="${PHYFLOW_EXE:-$root/build/src/app/phyflow}"
@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
 done
 # train.batch is per rank (docs/training.md): every row trains on the paper's global batch of
 # 64 frames whatever --ranks, so a row trains the same network (to rounding) on any rank count.
-[ $((64 % ranks)) = 0 ] || { echo "--ranks $ranks: must divide the global batch 64" >&2; exit 2; }
+[[ "$ranks" =~ ^[1-9][0-9]*$ ]] && [ $((64 % ranks)) = 0 ] || { echo "--ranks $ranks: must be a positive divisor of the global batch 64 (1, 2, 4, ...)" >&2; exit 2; }
 batch=$((64 / ranks))
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$work"
