@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "phyflow/core/error.hpp"
 
 namespace phyflow::flows {
@@ -17,13 +19,17 @@ torch::Tensor checker_mask(const LatticeShape& shape, int parity) {
   return ((sum + parity) % 2).to(torch::kFloat64);
 }
 
+namespace {
+// Smallest bin width, height and knot derivative, as in Durkan et al.'s code (nflows).
+constexpr double kSplineMinWidth = 1e-3, kSplineMinHeight = 1e-3, kSplineMinDerivative = 1e-3;
+}  // namespace
+
 std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::Tensor& x,
                                                                   const torch::Tensor& w,
                                                                   const torch::Tensor& h,
                                                                   const torch::Tensor& d,
                                                                   double bound, bool inverse) {
-  // Smallest bin width, height and knot derivative, as in Durkan et al.'s code (nflows).
-  constexpr double min_w = 1e-3, min_h = 1e-3, min_d = 1e-3;
+  constexpr double min_w = kSplineMinWidth, min_h = kSplineMinHeight, min_d = kSplineMinDerivative;
   const std::int64_t K = w.size(-1);
   const double B = bound;
   const auto inside = (x >= -B) & (x <= B);
@@ -422,7 +428,20 @@ torch::nn::Sequential make_conditioner(const LatticeShape& shape, const Conditio
     else if (o.final_tanh)
       net->push_back(torch::nn::Tanh());
   }
+  if (o.identity_init) zero_final_layer(net);
   return net;
+}
+
+void zero_final_layer(torch::nn::Sequential& net) {
+  const auto children = net->children();
+  for (auto it = children.rbegin(); it != children.rend(); ++it) {
+    const auto params = (*it)->parameters(/*recurse=*/true);
+    if (params.empty()) continue;
+    torch::NoGradGuard no_grad;
+    for (auto p : params) p.zero_();
+    return;
+  }
+  throw runtime_error("zero_final_layer: the conditioner has no parameters");
 }
 
 namespace {
@@ -555,6 +574,20 @@ SplineCoupling::SplineCoupling(const LatticeShape& shape, int parity, const Cond
     : CouplingLayer(shape, parity, o, 3 * bins - 1), bins_(bins), bound_(bound) {
   if (bins < 2) throw input_error("model.bins must be at least 2: " + std::to_string(bins));
   if (!(bound > 0)) throw input_error("model.bound must be positive: " + std::to_string(bound));
+  if (o.identity_init) {
+    // The final layer is zero (make_conditioner): equal bins. The interior knot derivatives
+    // are min_d + softplus(u); a bias u = log(e^(1 - min_d) - 1) makes them 1, and a spline
+    // with equal bins and unit slopes is the identity. The outputs are channel-major: conv
+    // biases one per channel, dense ones per (channel, site).
+    const double u = std::log(std::expm1(1.0 - kSplineMinDerivative));
+    torch::Tensor bias;
+    for (const auto& child : net_->children())
+      for (const auto& p : child->named_parameters(/*recurse=*/false))
+        if (p.key() == "bias") bias = p.value();
+    const std::int64_t per_channel = net_kind_ == "conv" ? 1 : shape.volume();
+    torch::NoGradGuard no_grad;
+    bias.narrow(0, 2 * bins * per_channel, (bins - 1) * per_channel).fill_(u);
+  }
 }
 
 std::pair<torch::Tensor, torch::Tensor> SplineCoupling::apply(const torch::Tensor& x,

@@ -85,7 +85,8 @@ Flow::Flow(FlowConfig config) : torch::nn::Module("Flow"), config_(std::move(con
   prior_ = make_prior(c.prior, c.shape, c.prior_m2);
   torch::nn::ModuleList list;
   if (c.hierarchy == "mera")
-    for (auto& layer : mera_layers(c.shape, c.disentanglers, c.layers, c.net.hidden)) {
+    for (auto& layer :
+         mera_layers(c.shape, c.disentanglers, c.layers, c.net.hidden, c.net.identity_init)) {
       list->push_back(layer);
       layers_.push_back(layer);
     }

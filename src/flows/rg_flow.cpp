@@ -24,7 +24,7 @@ const torch::Tensor& on_device(torch::Tensor& t, const torch::Device& device) {
 }  // namespace
 
 BlockRealNvp::BlockRealNvp(int dims, std::int64_t couplings,
-                           const std::vector<std::int64_t>& hidden) {
+                           const std::vector<std::int64_t>& hidden, bool identity_init) {
   const std::int64_t P = std::int64_t(1) << dims, half = P / 2;
   if (couplings < 1) throw input_error("model.layers (couplings per block) must be at least 1");
   std::vector<std::int64_t> even, odd;
@@ -42,6 +42,7 @@ BlockRealNvp::BlockRealNvp(int dims, std::int64_t couplings,
       in = h;
     }
     net->push_back(torch::nn::Linear(in, 2 * half));
+    if (identity_init) zero_final_layer(net);
     nets_.push_back(register_module("coupling" + std::to_string(i), net));
   }
 }
@@ -78,7 +79,8 @@ std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::reverse(const torch::Tenso
 }
 
 RgBlockLayer::RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int offset,
-                           std::int64_t couplings, const std::vector<std::int64_t>& hidden) {
+                           std::int64_t couplings, const std::vector<std::int64_t>& hidden,
+                           bool identity_init) {
   const int d = shape.dims;
   const std::int64_t L = shape.L, M = L / stride, P = std::int64_t(1) << d;
   if (M < 2 || M % 2 != 0 || L % stride != 0)
@@ -102,7 +104,8 @@ RgBlockLayer::RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int o
       }
       s[b][p] = flat;
     }
-  block_ = register_module("block", std::make_shared<BlockRealNvp>(d, couplings, hidden));
+  block_ =
+      register_module("block", std::make_shared<BlockRealNvp>(d, couplings, hidden, identity_init));
 }
 
 std::pair<torch::Tensor, torch::Tensor> RgBlockLayer::apply(const torch::Tensor& x, bool inverse) {
@@ -127,7 +130,8 @@ std::pair<torch::Tensor, torch::Tensor> RgBlockLayer::reverse(const torch::Tenso
 std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(const LatticeShape& shape,
                                                        std::int64_t disentanglers,
                                                        std::int64_t couplings,
-                                                       const std::vector<std::int64_t>& hidden) {
+                                                       const std::vector<std::int64_t>& hidden,
+                                                       bool identity_init) {
   const std::int64_t L = shape.L;
   if (L < 2 || (L & (L - 1)) != 0)
     throw input_error(
@@ -139,9 +143,11 @@ std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(const LatticeShape& shape
   for (std::int64_t s = 1; s < L; s *= 2) strides.push_back(s);
   std::vector<std::shared_ptr<RgBlockLayer>> layers;
   for (auto it = strides.rbegin(); it != strides.rend(); ++it) {
-    layers.push_back(std::make_shared<RgBlockLayer>(shape, *it, 0, couplings, hidden));
+    layers.push_back(
+        std::make_shared<RgBlockLayer>(shape, *it, 0, couplings, hidden, identity_init));
     for (std::int64_t k = 0; k < disentanglers; ++k)
-      layers.push_back(std::make_shared<RgBlockLayer>(shape, *it, 1, couplings, hidden));
+      layers.push_back(
+          std::make_shared<RgBlockLayer>(shape, *it, 1, couplings, hidden, identity_init));
   }
   return layers;
 }

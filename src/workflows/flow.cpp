@@ -79,6 +79,10 @@ config::Schema flow_schema() {
   s.integer("model.bins", 8, 2, 1000, "spline: bins K");
   s.real("model.bound", 5.0, 0.0, std::nullopt, "spline: interval [-B, B] (identity outside)");
   s.boolean("model.z2", false, "affine: Z2-equivariant layers (phi(-z) = -phi(z))");
+  s.boolean("model.identity_init", false,
+            "start every coupling at the identity (each conditioner's last layer at zero; "
+            "spline: equal bins, unit slopes): deep flows start from the prior instead of "
+            "compounding random scalings; false: LibTorch's default initialisation");
   s.choice("model.prior", "normal", {"normal", "free_field"},
            "base distribution: N(0,1) per site, or the free field of mass model.prior_m2");
   s.real("model.prior_m2", 1.0, 0.0, std::nullopt, "free_field prior: its m^2 (> 0)");
@@ -225,6 +229,7 @@ flows::FlowConfig flow_config(const config::Deck& deck, const FlowAction& a) {
   c.hierarchy = deck.string("model.hierarchy");
   c.disentanglers = deck.integer("model.disentanglers");
   c.symmetrize = deck.boolean("model.symmetrize");
+  c.net.identity_init = deck.boolean("model.identity_init");
   return c;
 }
 

@@ -115,6 +115,21 @@ pf 1 run "$WORK/tl.yaml"
 check "time limit: exit 0, training stopped early" bash -c "[ $RC -eq 0 ] && $PY -c \"import json; t = json.load(open('$WORK/tl.json'))['train']; assert t['stopped_by_time_limit'] and 0 < t['steps'] < 100000000\""
 check "time limit: the final progress line counts the steps done, not the steps planned" bash -c "n=\$($PY -c \"import json; print(json.load(open('$WORK/tl.json'))['train']['steps'])\") && grep -q \"flow train: \$n steps in\" $WORK/out.txt"
 
+# --- model.identity_init: an untrained flow is the identity, so with the target's own free-field
+# prior every proposal is exact (acceptance 1, ESS 1); the default initialisation is not ----------
+for init in true false; do
+  deck id_$init "action: {kind: free_field, m2: 0.5, lambda: 0.0}" \
+    "model: {prior: free_field, prior_m2: 0.5, identity_init: $init}" "train: {steps: 0}"
+  pf 1 run "$WORK/id_$init.yaml"
+  check "identity_init $init: exit 0" expect_rc 0
+done
+check "identity_init: acceptance 1 and ESS 1 on the free field with its own prior; not so by default" $PY -c "
+import json
+a, b = json.load(open('$WORK/id_true.json')), json.load(open('$WORK/id_false.json'))
+assert a['acceptance'] == 1.0 and abs(a['ess'] - 1) < 1e-9, (a['acceptance'], a['ess'])
+assert b['acceptance'] < 0.9 and b['ess'] < 0.9, (b['acceptance'], b['ess'])
+"
+
 # --- NeuralRG: the Ising model through its Hubbard-Stratonovich field, MERA-like flow ---------
 cat >"$WORK/rg.yaml" <<EOF
 workflow: flow

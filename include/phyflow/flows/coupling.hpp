@@ -41,7 +41,16 @@ struct ConditionerOptions {
   std::vector<std::int64_t> hidden{8, 8};
   std::int64_t kernel = 3;
   bool final_tanh = true;
+  /// Start as the identity: the final layer's weights and bias at zero (Glow's zero
+  /// initialisation), so that s = t = 0 (affine) or every bin equal with unit knot slopes
+  /// (spline). Deep stacks of couplings then start from the prior instead of compounding the
+  /// default initialisation's random scalings. Initialisation only: not part of the
+  /// architecture, so not in the model file.
+  bool identity_init = false;
 };
+
+/// Zero the weights and bias of the last module with parameters in `net` (identity_init).
+void zero_final_layer(torch::nn::Sequential& net);
 
 /// The conditioner: conv nets (periodic convolutions, one gather + one GEMM each) work in the
 /// site-major layout, batch innermost: (1, V, B) -> (out, V, B) with V = L^d flattened

@@ -33,7 +33,9 @@ namespace phyflow::flows {
 /// RealNVP on rows of P = 2^d variables: (R, P) -> (R, P) and log|det J| per row (R).
 class BlockRealNvp : public torch::nn::Module {
  public:
-  BlockRealNvp(int dims, std::int64_t couplings, const std::vector<std::int64_t>& hidden);
+  /// identity_init: every coupling's last layer at zero (ConditionerOptions::identity_init).
+  BlockRealNvp(int dims, std::int64_t couplings, const std::vector<std::int64_t>& hidden,
+               bool identity_init = false);
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z);
   std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& x);
 
@@ -49,7 +51,7 @@ class BlockRealNvp : public torch::nn::Module {
 class RgBlockLayer final : public Bijector {
  public:
   RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int offset, std::int64_t couplings,
-               const std::vector<std::int64_t>& hidden);
+               const std::vector<std::int64_t>& hidden, bool identity_init = false);
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) override;
   std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) override;
   /// Flat site indices (blocks, 2^d) the layer acts on (tests).
@@ -67,6 +69,7 @@ class RgBlockLayer final : public Bijector {
 std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(const LatticeShape& shape,
                                                        std::int64_t disentanglers,
                                                        std::int64_t couplings,
-                                                       const std::vector<std::int64_t>& hidden);
+                                                       const std::vector<std::int64_t>& hidden,
+                                                       bool identity_init = false);
 
 }  // namespace phyflow::flows
