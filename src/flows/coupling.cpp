@@ -578,8 +578,9 @@ SplineCoupling::SplineCoupling(const LatticeShape& shape, int parity, const Cond
     // The final layer is zero (make_conditioner): equal bins. The interior knot derivatives
     // are min_d + softplus(u); a bias u = log(e^(1 - min_d) - 1) makes them 1, and a spline
     // with equal bins and unit slopes is the identity. The outputs are channel-major: conv
-    // biases one per channel, dense ones per (channel, site).
-    const double u = std::log(std::expm1(1.0 - kSplineMinDerivative));
+    // biases one per channel, dense ones per (channel, site); through a final tanh, atanh(u).
+    const double unit = std::log(std::expm1(1.0 - kSplineMinDerivative));
+    const double u = o.final_tanh ? std::atanh(unit) : unit;
     torch::Tensor bias;
     for (const auto& child : net_->children())
       for (const auto& p : child->named_parameters(/*recurse=*/false))

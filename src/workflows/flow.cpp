@@ -82,7 +82,8 @@ config::Schema flow_schema() {
   s.boolean("model.identity_init", false,
             "start every coupling at the identity (each conditioner's last layer at zero; "
             "spline: equal bins, unit slopes): deep flows start from the prior instead of "
-            "compounding random scalings; false: LibTorch's default initialisation");
+            "compounding random scalings; false: LibTorch's default initialisation; with "
+            "model.init the file's weights are used");
   s.choice("model.prior", "normal", {"normal", "free_field"},
            "base distribution: N(0,1) per site, or the free field of mass model.prior_m2");
   s.real("model.prior_m2", 1.0, 0.0, std::nullopt, "free_field prior: its m^2 (> 0)");

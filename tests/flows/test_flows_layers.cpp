@@ -256,8 +256,10 @@ TEST(FlowLayers, IdentityInitStartsAtTheIdentityAndLearns) {
                                   tiny_flow(1, 6, "spline", "conv"),
                                   tiny_flow(2, 4, "spline", "conv"),
                                   tiny_flow(2, 2, "spline", "dense"),
+                                  tiny_flow(2, 4, "spline", "conv"),
                                   mera(2, 4),
                                   mera(1, 8, 2)};
+  configs[6].net.final_tanh = true;  // a spline whose conditioner ends in tanh
   for (auto c : configs) {
     SCOPED_TRACE(c.to_json().dump());
     torch::manual_seed(11);
