@@ -3,7 +3,12 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <mutex>
 
 #include "phyflow/core/error.hpp"
 
@@ -90,7 +95,7 @@ namespace {
 // Periodic neighbours for a kernel of side k in d dimensions: row j = kernel offset (row-major
 // over the kernel, each component in [-k/2, k/2]) holds, for every site v of the flattened
 // lattice L^d, the site v + offset (periodic). Row K - 1 - j is the opposite offset.
-torch::Tensor periodic_neighbours(std::int64_t L, int dims, std::int64_t kernel) {
+std::vector<std::int64_t> periodic_neighbours(std::int64_t L, int dims, std::int64_t kernel) {
   const std::int64_t pad = kernel / 2;
   std::int64_t K = 1, V = 1;
   for (int mu = 0; mu < dims; ++mu) K *= kernel, V *= L;
@@ -107,12 +112,159 @@ torch::Tensor periodic_neighbours(std::int64_t L, int dims, std::int64_t kernel)
       }
       index[std::size_t(j * V + v)] = site;
     }
-  return torch::tensor(index, torch::kInt64);
+  return index;
+}
+
+// A gather table (K rows of V sites) as runs of consecutive sites: row j, sites
+// [dst, dst + len) <- [src, src + len). A periodic shift moves whole lattice rows but for the
+// wrap-around, so on the tutorial's 8 x 8 lattice a kernel-3 table of 576 entries is 101 runs.
+struct SiteRun {
+  std::int64_t row, dst, src, len;
+};
+std::vector<SiteRun> site_runs(const std::vector<std::int64_t>& index, std::int64_t K,
+                               std::int64_t V) {
+  std::vector<SiteRun> runs;
+  for (std::int64_t j = 0; j < K; ++j)
+    for (std::int64_t v = 0; v < V; ++v) {
+      const auto src = index[std::size_t(j * V + v)];
+      if (v > 0 && runs.back().src + runs.back().len == src)
+        ++runs.back().len;
+      else
+        runs.push_back({j, v, src, 1});
+    }
+  return runs;
+}
+
+// The neighbour tables of one (L, d, k), on the host, with their runs. Built once per
+// lattice and kept for the program's life (a handful of lattices per run), so the autograd
+// nodes can refer to them by address.
+struct PeriodicStencil {
+  std::int64_t K = 0, V = 0;
+  torch::Tensor neighbours, opposite;  // int64 (K V): row j and row K - 1 - j
+  std::vector<SiteRun> neighbour_runs, opposite_runs;
+};
+const PeriodicStencil& periodic_stencil(std::int64_t L, int dims, std::int64_t kernel) {
+  static std::mutex mutex;
+  static std::map<std::array<std::int64_t, 3>, PeriodicStencil> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto [it, fresh] = cache.try_emplace({L, std::int64_t(dims), kernel});
+  if (fresh) {
+    auto& st = it->second;
+    const auto index = periodic_neighbours(L, dims, kernel);
+    st.V = 1;
+    for (int mu = 0; mu < dims; ++mu) st.V *= L;
+    st.K = std::int64_t(index.size()) / st.V;
+    std::vector<std::int64_t> opposite(index.size());
+    for (std::int64_t j = 0; j < st.K; ++j)
+      std::copy_n(index.begin() + (st.K - 1 - j) * st.V, st.V, opposite.begin() + j * st.V);
+    st.neighbours = torch::tensor(index, torch::kInt64);
+    st.opposite = torch::tensor(opposite, torch::kInt64);
+    st.neighbour_runs = site_runs(index, st.K, st.V);
+    st.opposite_runs = site_runs(opposite, st.K, st.V);
+  }
+  return it->second;
+}
+
+// x (C, V, B) -> (C K, V B): row (c, j) holds channel c of every site's j-th entry of the
+// table. On the host a contiguous tensor is copied run by run (a memcpy of len B elements
+// each; index_select copies one site's B elements per call, which at the tutorial's batch
+// sizes was a tenth of the training step); elsewhere one index_select. Either is a copy, so
+// the values are the same.
+torch::Tensor gather_sites(const torch::Tensor& x, const torch::Tensor& index,
+                           const std::vector<SiteRun>& runs, std::int64_t K) {
+  const std::int64_t C = x.size(0), V = x.size(1), B = x.size(2);
+  if (!x.device().is_cpu()) return x.index_select(1, index).reshape({C * K, V * B});
+  const auto xc = x.contiguous();
+  auto out = torch::empty({C * K, V * B}, xc.options());
+  const auto row = std::size_t(B) * xc.element_size();
+  const auto* src = static_cast<const char*>(xc.data_ptr());
+  auto* dst = static_cast<char*>(out.data_ptr());
+  for (std::int64_t c = 0; c < C; ++c)
+    for (const auto& r : runs)
+      std::memcpy(dst + std::size_t((c * K + r.row) * V + r.dst) * row,
+                  src + std::size_t(c * V + r.src) * row, std::size_t(r.len) * row);
+  return out;
+}
+
+// The tables on x's device: the host's, or copies made once per device.
+struct StencilOnDevice {
+  const PeriodicStencil* host = nullptr;
+  torch::Tensor neighbours, opposite;
+  void to(const torch::Device& device) {
+    if (neighbours.device() == device) return;
+    neighbours = host->neighbours.to(device);
+    opposite = host->opposite.to(device);
+  }
+  torch::Tensor gather(const torch::Tensor& x) const {
+    return gather_sites(x, neighbours, host->neighbour_runs, host->K);
+  }
+  torch::Tensor gather_opposite(const torch::Tensor& x) const {
+    return gather_sites(x, opposite, host->opposite_runs, host->K);
+  }
+};
+
+// A stencil's address kept in an autograd node's saved data (the cache never frees one).
+std::int64_t address(const PeriodicStencil* st) {
+  return std::int64_t(reinterpret_cast<std::intptr_t>(st));
+}
+const PeriodicStencil* stencil_at(const c10::IValue& v) {
+  return reinterpret_cast<const PeriodicStencil*>(std::intptr_t(v.toInt()));
+}
+
+// The convolutions' GEMMs, split along the V B columns on the host. OpenBLAS (0.3.21,
+// Debian's; AVX-512 CPUs) multiplies products of m n k <= 10^6 straight from the operands
+// ("small matrix" kernels) and larger ones through its packed kernels, which on these skinny
+// shapes (8 output channels) spend most of their time copying the V B-long operand: at batch
+// 32 on an 8 x 8 lattice, 8 x 72 by 72 x 2048, the forward product takes 52 us whole and 35 us
+// in pieces, the weight gradient 112 us whole and 28 us in pieces. Pieces of the output
+// columns (forward, input gradient) are the same products, bit for bit; the weight gradient
+// sums its pieces (beta = 1), so its rounding differs from one product's (~4e-7 relative in
+// float32). Elsewhere (GPU) one call each.
+std::int64_t gemm_columns(const torch::Tensor& t, std::int64_t rows, std::int64_t inner) {
+  if (!t.device().is_cpu()) return std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t small = 1000000, align = 64;
+  return std::max(align, small / std::max<std::int64_t>(1, rows * inner) / align * align);
+}
+
+// y (Co, N) = w2 (Co, CK) cols (CK, N) [+ bias (Co)], in pieces of columns.
+torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
+                        const torch::Tensor& bias) {
+  const std::int64_t Co = w2.size(0), CK = w2.size(1), N = cols.size(1);
+  const auto piece = gemm_columns(cols, Co, CK);
+  if (N <= piece) return bias.defined() ? torch::addmm(bias.unsqueeze(1), w2, cols) : w2.mm(cols);
+  auto y = torch::empty({Co, N}, cols.options());
+  for (std::int64_t s = 0; s < N; s += piece) {
+    const auto n = std::min(piece, N - s);
+    auto out = y.narrow(1, s, n);
+    if (bias.defined())
+      torch::addmm_out(out, bias.unsqueeze(1), w2, cols.narrow(1, s, n));
+    else
+      torch::mm_out(out, w2, cols.narrow(1, s, n));
+  }
+  return y;
+}
+
+// dw (Co, CK) = g2 (Co, N) cols (CK, N)^T, summed over pieces of columns.
+torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols) {
+  const std::int64_t Co = g2.size(0), CK = cols.size(0), N = cols.size(1);
+  const auto piece = gemm_columns(cols, Co, CK);
+  if (N <= piece) return g2.mm(cols.t());
+  torch::Tensor dw;
+  for (std::int64_t s = 0; s < N; s += piece) {
+    const auto n = std::min(piece, N - s);
+    const auto g = g2.narrow(1, s, n), c = cols.narrow(1, s, n).t();
+    if (s == 0)
+      dw = g.mm(c);
+    else
+      dw.addmm_(g, c);
+  }
+  return dw;
 }
 
 // A periodic convolution (the cross-correlation of torch's ConvNd with circular padding k/2)
 // on activations in the site-major layout (C, V, B), batch innermost: one gather of the
-// k^d neighbours of every site, which copies contiguous batch rows, then one GEMM,
+// k^d neighbours of every site, which copies contiguous batch rows (gather_sites: runs of
+// consecutive sites), then one GEMM (conv_gemm: in pieces of columns),
 //   y (C_out, V B) = W (C_out, C k^d) cols (C k^d, V B) + b.
 // Backward: dW = dy cols^T, db = sum dy, and dx is the adjoint convolution -- the gather of
 // dy at the opposite offsets times W^T -- so no scatter-add is needed.
@@ -126,36 +278,30 @@ class PeriodicConvFunction : public torch::autograd::Function<PeriodicConvFuncti
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& w, const torch::Tensor& b,
-                               const torch::Tensor& neighbours, const torch::Tensor& opposite) {
-    const auto cols = gather(x, neighbours, w);
-    ctx->save_for_backward({cols, w, opposite});
-    return torch::addmm(b.unsqueeze(1), w.reshape({w.size(0), -1}), cols)
+                               const StencilOnDevice* stencil) {
+    const auto cols = stencil->gather(x);
+    ctx->save_for_backward({cols, w, stencil->opposite});
+    ctx->saved_data["stencil"] = address(stencil->host);
+    return conv_gemm(w.reshape({w.size(0), -1}), cols, b)
         .reshape({w.size(0), x.size(1), x.size(2)});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &cols = saved[0], &w = saved[1], &opposite = saved[2];
+    const auto &cols = saved[0], &w = saved[1];
+    const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved[2]};
     const auto& dy = grads[0];
     const std::int64_t Co = w.size(0), C = w.size(1), V = dy.size(1), B = dy.size(2);
     const auto dy2 = dy.reshape({Co, V * B});
     torch::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) {
-      const auto K = opposite.size(0) / V;
-      const auto dcols = dy.index_select(1, opposite).reshape({Co * K, V * B});
-      dx = w.transpose(0, 1).reshape({C, Co * K}).mm(dcols).reshape({C, V, B});
+      const auto dcols = stencil.gather_opposite(dy);  // (Co K, V B)
+      dx = conv_gemm(w.transpose(0, 1).reshape({C, dcols.size(0)}), dcols, {}).reshape({C, V, B});
     }
-    if (ctx->needs_input_grad(1)) dw = dy2.mm(cols.t()).reshape(w.sizes());
+    if (ctx->needs_input_grad(1)) dw = conv_weight_grad(dy2, cols).reshape(w.sizes());
     if (ctx->needs_input_grad(2)) db = dy2.sum(1);
-    return {dx, dw, db, torch::Tensor(), torch::Tensor()};
-  }
-
-  /// (C k^d, V B): row (c, j) holds channel c of every site's j-th neighbour.
-  static torch::Tensor gather(const torch::Tensor& x, const torch::Tensor& neighbours,
-                              const torch::Tensor& w) {
-    return x.index_select(1, neighbours).reshape({w.size(1) * (neighbours.size(0) / x.size(1)),
-                                                  x.size(1) * x.size(2)});
+    return {dx, dw, db, torch::Tensor()};
   }
 };
 
@@ -174,9 +320,8 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
     for (int mu = 0; mu < dims_; ++mu) shape.push_back(kernel_);
     weight = register_parameter("weight", torch::empty(shape));
     bias = register_parameter("bias", torch::empty({out_}));
-    neighbours_ = periodic_neighbours(L_, dims_, kernel_);
-    const auto V = neighbours_.size(0) / (weight.numel() / (out_ * in_));
-    opposite_ = neighbours_.reshape({-1, V}).flip(0).reshape(-1).contiguous();
+    const auto& host = periodic_stencil(L_, dims_, kernel_);
+    stencil_ = StencilOnDevice{&host, host.neighbours, host.opposite};
     torch::NoGradGuard no_grad;
     torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
     const double bound = 1.0 / std::sqrt(double(weight.numel() / out_));
@@ -184,27 +329,23 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
   }
   /// x (C, V, B) -> (C_out, V, B).
   torch::Tensor forward(const torch::Tensor& x) {
-    neighbours(x.device());
+    const auto& st = stencil(x.device());
     if (!torch::GradMode::is_enabled())  // sampling: no autograd node to build
-      return torch::addmm(bias.unsqueeze(1), weight.reshape({out_, -1}),
-                          PeriodicConvFunction::gather(x, neighbours_, weight))
+      return conv_gemm(weight.reshape({out_, -1}), st.gather(x), bias)
           .reshape({out_, x.size(1), x.size(2)});
-    return PeriodicConvFunction::apply(x, weight, bias, neighbours_, opposite_);
+    return PeriodicConvFunction::apply(x, weight, bias, &st);
   }
-  const torch::Tensor& neighbours(const torch::Device& device) {
-    if (neighbours_.device() != device) {
-      neighbours_ = neighbours_.to(device);
-      opposite_ = opposite_.to(device);
-    }
-    return neighbours_;
+  /// The neighbour tables on `device` (copied there once).
+  const StencilOnDevice& stencil(const torch::Device& device) {
+    stencil_.to(device);
+    return stencil_;
   }
-  const torch::Tensor& opposite() const { return opposite_; }
   torch::Tensor weight, bias;
 
  private:
   int dims_;
   std::int64_t in_, out_, kernel_, L_;
-  torch::Tensor neighbours_, opposite_;
+  StencilOnDevice stencil_;
 };
 TORCH_MODULE(PeriodicConv);
 
@@ -212,14 +353,14 @@ TORCH_MODULE(PeriodicConv);
 // x (C, V, B); with save, what its backward needs: per layer the gathered columns and the
 // output.
 torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
-                             torch::TensorList biases, const torch::Tensor& neighbours,
-                             double slope, bool final_tanh, std::vector<torch::Tensor>* save) {
+                             torch::TensorList biases, const StencilOnDevice& stencil, double slope,
+                             bool final_tanh, std::vector<torch::Tensor>* save) {
   const std::int64_t V = x.size(1), B = x.size(2), n = std::int64_t(weights.size());
   torch::Tensor h = x;
   for (std::int64_t i = 0; i < n; ++i) {
     const auto& w = weights[std::size_t(i)];
-    const auto cols = PeriodicConvFunction::gather(h, neighbours, w);
-    auto z = torch::addmm(biases[std::size_t(i)].unsqueeze(1), w.reshape({w.size(0), -1}), cols);
+    const auto cols = stencil.gather(h);
+    auto z = conv_gemm(w.reshape({w.size(0), -1}), cols, biases[std::size_t(i)]);
     if (i + 1 < n) z = torch::leaky_relu(z, slope);
     else if (final_tanh) z = torch::tanh(z);
     h = z.reshape({w.size(0), V, B});
@@ -235,7 +376,7 @@ torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
 // left them. Fills dw and db; returns the input gradient when need_dx (else undefined).
 torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor>& saved,
                                 std::size_t first_saved, torch::TensorList weights,
-                                const torch::Tensor& opposite, double slope, bool final_tanh,
+                                const StencilOnDevice& stencil, double slope, bool final_tanh,
                                 bool need_dx, std::vector<torch::Tensor>& dw,
                                 std::vector<torch::Tensor>& db) {
   const std::size_t n = weights.size();
@@ -248,12 +389,11 @@ torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor
     if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
     else if (final_tanh) g = torch::tanh_backward(g, h);
     const auto g2 = g.reshape({Co, V * B});
-    dw[i] = g2.mm(cols.t()).reshape(w.sizes());
+    dw[i] = conv_weight_grad(g2, cols).reshape(w.sizes());
     db[i] = g2.sum(1);
     if (i > 0 || need_dx) {
-      const auto K = opposite.size(0) / V;
-      const auto dcols = g.reshape({Co, V, B}).index_select(1, opposite).reshape({Co * K, V * B});
-      g = w.transpose(0, 1).reshape({C, Co * K}).mm(dcols).reshape({C, V, B});
+      const auto dcols = stencil.gather_opposite(g.reshape({Co, V, B}));  // (Co K, V B)
+      g = conv_gemm(w.transpose(0, 1).reshape({C, dcols.size(0)}), dcols, {}).reshape({C, V, B});
     }
   }
   return need_dx ? g : torch::Tensor();
@@ -267,13 +407,13 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                torch::TensorList weights, torch::TensorList biases,
-                               const torch::Tensor& neighbours, const torch::Tensor& opposite,
-                               double slope, bool final_tanh) {
+                               const StencilOnDevice* stencil, double slope, bool final_tanh) {
     std::vector<torch::Tensor> save;
-    const auto h = conv_net_apply(x, weights, biases, neighbours, slope, final_tanh, &save);
+    const auto h = conv_net_apply(x, weights, biases, *stencil, slope, final_tanh, &save);
     for (const auto& w : weights) save.push_back(w);
-    save.push_back(opposite);
+    save.push_back(stencil->opposite);
     ctx->save_for_backward(save);
+    ctx->saved_data["stencil"] = address(stencil->host);
     ctx->saved_data["slope"] = slope;
     ctx->saved_data["final_tanh"] = final_tanh;
     return h;
@@ -286,20 +426,20 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
     const std::vector<torch::Tensor> weights(saved.begin() + std::ptrdiff_t(2 * n),
                                              saved.begin() + std::ptrdiff_t(3 * n));
     std::vector<torch::Tensor> dw, db;
-    const auto dx = conv_net_backward(grads[0], saved, 0, weights, saved.back(),
-                                      ctx->saved_data["slope"].toDouble(),
-                                      ctx->saved_data["final_tanh"].toBool(),
-                                      ctx->needs_input_grad(0), dw, db);
+    const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved.back()};
+    const auto dx =
+        conv_net_backward(grads[0], saved, 0, weights, stencil, ctx->saved_data["slope"].toDouble(),
+                          ctx->saved_data["final_tanh"].toBool(), ctx->needs_input_grad(0), dw, db);
     torch::autograd::variable_list out{dx};
     out.insert(out.end(), dw.begin(), dw.end());
     out.insert(out.end(), db.begin(), db.end());
-    out.resize(out.size() + 4);  // neighbours, opposite, slope, final_tanh
+    out.resize(out.size() + 3);  // stencil, slope, final_tanh
     return out;
   }
 };
 
 // A whole affine coupling with a conv conditioner (no Z2 symmetrisation) as one autograd node:
-// x (B, L, ..., L) -> (y, log det) with, in the site-major layout (V, B),
+// x (V, B) site-major -> (y (V, B), log det (B)) with
 //   forward (z -> phi):  y = m x + a (x e^s + t),      log det =  sum_v a s,
 //   reverse (phi -> z):  y = m x + a (x - t) e^{-s},   log det = -sum_v a s,
 // (s, t) = net(m x), a = 1 - m. The composition of ~12 autograd nodes (mask, layout copies,
@@ -316,40 +456,38 @@ class AffineConvCouplingFunction
     std::vector<torch::Tensor> net;    // conv_net_apply's saved tensors
   };
 
-  static Pass compute(const torch::Tensor& x, torch::TensorList weights, torch::TensorList biases,
-                      const torch::Tensor& neighbours, const torch::Tensor& m,
+  static Pass compute(const torch::Tensor& xt, torch::TensorList weights, torch::TensorList biases,
+                      const StencilOnDevice& stencil, const torch::Tensor& m,
                       const torch::Tensor& a, double slope, bool final_tanh, bool reverse,
                       bool save) {
     Pass p;
-    const std::int64_t B = x.size(0), V = x.numel() / B;
-    p.xt = x.reshape({B, V}).t().contiguous();  // (V, B)
+    p.xt = xt.contiguous();  // (V, B)
     const auto frozen = p.xt * m;
-    const auto out = conv_net_apply(frozen.unsqueeze(0), weights, biases, neighbours, slope,
+    const auto out = conv_net_apply(frozen.unsqueeze(0), weights, biases, stencil, slope,
                                     final_tanh, save ? &p.net : nullptr);  // (2, V, B)
     const auto s = out.select(0, 0), t = out.select(0, 1);
-    torch::Tensor yt;
     if (!reverse) {
       p.e = torch::exp(s);
       p.u = p.xt * p.e;
-      yt = torch::addcmul(frozen, a, p.u + t);
+      p.y = torch::addcmul(frozen, a, p.u + t);
       p.logdet = (a * s).sum(0);
     } else {
       p.e = torch::exp(-s);
       p.u = (p.xt - t) * p.e;
-      yt = torch::addcmul(frozen, a, p.u);
+      p.y = torch::addcmul(frozen, a, p.u);
       p.logdet = -(a * s).sum(0);
     }
-    p.y = yt.t().reshape(x.sizes());
     return p;
   }
 
-  static torch::autograd::variable_list forward(
-      torch::autograd::AutogradContext* ctx, const torch::Tensor& x, torch::TensorList weights,
-      torch::TensorList biases, const torch::Tensor& neighbours, const torch::Tensor& opposite,
-      const torch::Tensor& m, const torch::Tensor& a, double slope, bool final_tanh,
-      bool reverse) {
-    auto p = compute(x, weights, biases, neighbours, m, a, slope, final_tanh, reverse, true);
-    std::vector<torch::Tensor> save{p.xt, p.e, p.u, m, a, opposite};
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& xt, torch::TensorList weights,
+                                                torch::TensorList biases,
+                                                const StencilOnDevice* stencil,
+                                                const torch::Tensor& m, const torch::Tensor& a,
+                                                double slope, bool final_tanh, bool reverse) {
+    auto p = compute(xt, weights, biases, *stencil, m, a, slope, final_tanh, reverse, true);
+    std::vector<torch::Tensor> save{p.xt, p.e, p.u, m, a, stencil->opposite};
     save.insert(save.end(), weights.begin(), weights.end());
     save.insert(save.end(), p.net.begin(), p.net.end());
     ctx->save_for_backward(save);
@@ -357,23 +495,22 @@ class AffineConvCouplingFunction
     ctx->saved_data["final_tanh"] = final_tanh;
     ctx->saved_data["reverse"] = reverse;
     ctx->saved_data["layers"] = std::int64_t(weights.size());
+    ctx->saved_data["stencil"] = address(stencil->host);
     return {p.y, p.logdet};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &xt = saved[0], &e = saved[1], &u = saved[2], &m = saved[3], &a = saved[4],
-               &opposite = saved[5];
+    const auto &xt = saved[0], &e = saved[1], &u = saved[2], &m = saved[3], &a = saved[4];
+    const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved[5]};
     const auto n = std::size_t(ctx->saved_data["layers"].toInt());
     const std::vector<torch::Tensor> weights(saved.begin() + 6,
                                              saved.begin() + 6 + std::ptrdiff_t(n));
     const bool reverse = ctx->saved_data["reverse"].toBool();
-    const std::int64_t V = xt.size(0), B = xt.size(1);
-    const auto& gy = grads[0];
+    const auto& gyt = grads[0];  // (V, B)
     const auto& gld = grads[1];
     // (the engine materialises the gradient of an unused output as zeros)
-    const auto gyt = gy.reshape({B, V}).t();
     const auto ga = gyt * a;  // gradient of the active part before the mask
     // d y / d x along the diagonal: m + a e (both directions); d y / d s and d y / d t
     auto gx = torch::addcmul(gyt * m, ga, e);
@@ -387,15 +524,15 @@ class AffineConvCouplingFunction
     }
     gs = torch::addcmul(gs, reverse ? -a : a, gld.unsqueeze(0));
     std::vector<torch::Tensor> dw, db;
-    const auto gfrozen = conv_net_backward(torch::stack({gs, gt}), saved, 6 + n, weights,
-                                           opposite, ctx->saved_data["slope"].toDouble(),
+    const auto gfrozen = conv_net_backward(torch::stack({gs, gt}), saved, 6 + n, weights, stencil,
+                                           ctx->saved_data["slope"].toDouble(),
                                            ctx->saved_data["final_tanh"].toBool(),
                                            /*need_dx=*/true, dw, db);
     gx = torch::addcmul(gx, m, gfrozen.select(0, 0));
-    torch::autograd::variable_list out{gx.t().reshape(gy.sizes())};
+    torch::autograd::variable_list out{gx};
     out.insert(out.end(), dw.begin(), dw.end());
     out.insert(out.end(), db.begin(), db.end());
-    out.resize(out.size() + 7);  // neighbours, opposite, m, a, slope, final_tanh, reverse
+    out.resize(out.size() + 6);  // stencil, m, a, slope, final_tanh, reverse
     return out;
   }
 };
@@ -473,31 +610,47 @@ ConvNet conv_net_parts(torch::nn::Sequential& net) {
 
 torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::Tensor& x) {
   const auto c = conv_net_parts(net);
-  const auto& nb = c.first->neighbours(x.device());
+  const auto& st = c.first->stencil(x.device());
   if (!torch::GradMode::is_enabled())  // no node to build
-    return conv_net_apply(x, c.weights, c.biases, nb, c.slope, c.final_tanh, nullptr);
+    return conv_net_apply(x, c.weights, c.biases, st, c.slope, c.final_tanh, nullptr);
   return PeriodicConvNetFunction::apply(x, torch::TensorList(c.weights),
-                                        torch::TensorList(c.biases), nb, c.first->opposite(),
-                                        c.slope, c.final_tanh);
+                                        torch::TensorList(c.biases), &st, c.slope, c.final_tanh);
+}
+
+std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling_site_major(torch::nn::Sequential& net,
+                                                                        const torch::Tensor& mask,
+                                                                        const torch::Tensor& active,
+                                                                        const torch::Tensor& xt,
+                                                                        bool reverse) {
+  const auto c = conv_net_parts(net);
+  const auto& st = c.first->stencil(xt.device());
+  const auto m = mask.reshape({-1, 1}), a = active.reshape({-1, 1});
+  if (!torch::GradMode::is_enabled()) {
+    auto p = AffineConvCouplingFunction::compute(xt, c.weights, c.biases, st, m, a, c.slope,
+                                                 c.final_tanh, reverse, /*save=*/false);
+    return {p.y, p.logdet};
+  }
+  const auto out = AffineConvCouplingFunction::apply(xt, torch::TensorList(c.weights),
+                                                     torch::TensorList(c.biases), &st, m, a,
+                                                     c.slope, c.final_tanh, reverse);
+  return {out[0], out[1]};
+}
+
+torch::Tensor to_site_major(const torch::Tensor& x) {
+  return x.reshape({x.size(0), -1}).t().contiguous();
+}
+
+torch::Tensor from_site_major(const torch::Tensor& xt, const LatticeShape& shape) {
+  return xt.t().reshape(shape.batch(xt.size(1)));
 }
 
 std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling(torch::nn::Sequential& net,
                                                              const torch::Tensor& mask,
                                                              const torch::Tensor& active,
-                                                             const torch::Tensor& x,
-                                                             bool reverse) {
-  const auto c = conv_net_parts(net);
-  const auto& nb = c.first->neighbours(x.device());
-  const auto m = mask.reshape({-1, 1}), a = active.reshape({-1, 1});
-  if (!torch::GradMode::is_enabled()) {
-    auto p = AffineConvCouplingFunction::compute(x, c.weights, c.biases, nb, m, a, c.slope,
-                                                 c.final_tanh, reverse, /*save=*/false);
-    return {p.y, p.logdet};
-  }
-  const auto out = AffineConvCouplingFunction::apply(
-      x, torch::TensorList(c.weights), torch::TensorList(c.biases), nb, c.first->opposite(), m, a,
-      c.slope, c.final_tanh, reverse);
-  return {out[0], out[1]};
+                                                             const torch::Tensor& x, bool reverse) {
+  const auto [yt, logdet] =
+      affine_conv_coupling_site_major(net, mask, active, to_site_major(x), reverse);
+  return {yt.t().reshape(x.sizes()), logdet};
 }
 
 CouplingLayer::CouplingLayer(const LatticeShape& shape, int parity, const ConditionerOptions& o,
@@ -537,6 +690,12 @@ AffineCoupling::AffineCoupling(const LatticeShape& shape, int parity, const Cond
                                bool z2)
     : CouplingLayer(shape, parity, o, 2), z2_(z2) {}
 
+std::pair<torch::Tensor, torch::Tensor> AffineCoupling::site_major(const torch::Tensor& xt,
+                                                                   bool reverse) {
+  if (!fused()) throw runtime_error("AffineCoupling::site_major: not a fused conv coupling");
+  return affine_conv_coupling_site_major(net_, mask(xt), active_mask(xt), xt, reverse);
+}
+
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::shift_scale(const torch::Tensor& frozen) {
   const auto out = condition(frozen);
   auto s = out.select(1, 0), t = out.select(1, 1);
@@ -549,8 +708,7 @@ std::pair<torch::Tensor, torch::Tensor> AffineCoupling::shift_scale(const torch:
 }
 
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::forward(const torch::Tensor& z) {
-  if (net_kind_ == "conv" && !z2_)
-    return affine_conv_coupling(net_, mask(z), active_mask(z), z, /*reverse=*/false);
+  if (fused()) return affine_conv_coupling(net_, mask(z), active_mask(z), z, /*reverse=*/false);
   const auto m = mask(z), active = active_mask(z);
   const auto frozen = m * z;
   const auto [s, t] = shift_scale(frozen);
@@ -560,7 +718,7 @@ std::pair<torch::Tensor, torch::Tensor> AffineCoupling::forward(const torch::Ten
 }
 
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::reverse(const torch::Tensor& phi) {
-  if (net_kind_ == "conv" && !z2_)
+  if (fused())
     return affine_conv_coupling(net_, mask(phi), active_mask(phi), phi, /*reverse=*/true);
   const auto m = mask(phi), active = active_mask(phi);
   const auto frozen = m * phi;

@@ -17,6 +17,7 @@
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
+#include "phyflow/ml/flat_parameters.hpp"
 #include "phyflow/ml/model_file.hpp"
 
 namespace phyflow::flows {
@@ -79,6 +80,7 @@ ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
   }
   for (auto& p : flow_->parameters())
     if (p.requires_grad()) params_.push_back(p);
+  ml::flatten_parameters(params_);
   optimizer_ = ml::make_optimizer(params_, o_.optimizer);
   reducer_ = ml::make_gradient_reducer(comm_, params_, o_.reducer);
   std::vector<torch::Tensor> all;
@@ -101,8 +103,7 @@ double ReverseKlTrainer::step(bool& stop) {
   const std::int64_t n = o_.batch * (rank_ + 1) / ranks_ - first;
   const double b = beta(state_.step);
   ml::set_learning_rate(*optimizer_, schedule_.at(state_.step));
-  for (auto& p : params_)
-    if (p.grad().defined()) p.mutable_grad().zero_();
+  ml::zero_gradients(params_);
   reducer_->begin_backward();
   torch::Tensor terms, S, log_q;
   if (o_.objective == "forward_kl") {

@@ -1,11 +1,12 @@
 // Bucketed MPI all-reduce of gradients, overlapped with the backward pass (gradient_reducer.hpp).
 #include "phyflow/ml/gradient_reducer.hpp"
 
-#include "phyflow/core/error.hpp"
-
 #include <torch/torch.h>
 
 #include <thread>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/ml/flat_parameters.hpp"
 
 namespace phyflow::ml {
 namespace {
@@ -96,6 +97,17 @@ class MpiBucketReducer final : public GradientReducer {
   void finish_backward() override {
     armed_ = false;
     if (ranks_ == 1) return;
+    // Gradients laid out flat (flatten_parameters) and one bucket: nothing was launched
+    // early, so all-reduce the flat gradient in place, no copies in or out of the bucket.
+    if (buckets_.size() == 1)
+      if (auto flat = flat_alias(gradients_of(params_)); flat.defined()) {
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), int(flat.numel()),
+                                mpi_type(flat.scalar_type()), MPI_SUM, comm_),
+                  "MPI_Allreduce (gradients)");
+        torch::NoGradGuard no_grad;
+        flat.div_(double(ranks_));
+        return;
+      }
     // Parameters whose hook did not run (no gradient on this rank, or overlap off): take
     // .grad() or zero now, and launch the buckets not yet launched.
     for (std::size_t bi = 0; bi < buckets_.size(); ++bi) {

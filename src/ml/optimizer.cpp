@@ -1,16 +1,16 @@
 // Optimiser factory and learning-rate schedules (optimizer.hpp).
 #include "phyflow/ml/optimizer.hpp"
 
-#include "phyflow/core/error.hpp"
-
 #include <torch/optim.h>
-
 #include <torch/serialize.h>
 
 #include <cmath>
 #include <sstream>
 #include <type_traits>
 #include <utility>
+
+#include "phyflow/core/error.hpp"
+#include "phyflow/ml/flat_parameters.hpp"
 
 namespace phyflow::ml {
 
@@ -74,11 +74,20 @@ class FlatAdam final : public torch::optim::Optimizer {
           update(params[i], params[i].grad(), avg_views_[i], sq_views_[i], ++steps_[i], o);
       return loss;
     }
+    // Parameters and gradients laid out flat (flatten_parameters): no copies at all.
+    auto flat = flat_alias(params);
+    const auto flat_grad = flat.defined() ? flat_alias(gradients_of(params)) : torch::Tensor();
+    if (flat_grad.defined()) {
+      const auto delta = increment(flat, flat_grad, exp_avg_, exp_avg_sq_, ++steps_[0], o);
+      for (std::size_t i = 1; i < steps_.size(); ++i) steps_[i] = steps_[0];
+      flat.add_(delta);
+      return loss;
+    }
     std::vector<torch::Tensor> grads, values;
     grads.reserve(params.size());
     for (auto& p : params) grads.push_back(p.grad().reshape({-1}));
     torch::cat_out(grad_, grads);
-    torch::Tensor flat;  // the parameters themselves, for weight decay only
+    flat = torch::Tensor();  // the parameters themselves, for weight decay only
     if (o.weight_decay() != 0) {
       for (auto& p : params) values.push_back(p.reshape({-1}));
       flat = torch::cat(values);

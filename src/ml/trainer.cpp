@@ -1,6 +1,13 @@
 // The distributed training loop (trainer.hpp).
 #include "phyflow/ml/trainer.hpp"
 
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
 #include "phyflow/core/progress.hpp"
@@ -8,15 +15,9 @@
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/device.hpp"
+#include "phyflow/ml/flat_parameters.hpp"
 #include "phyflow/ml/model_file.hpp"
 #include "phyflow/ml/prefetch_loader.hpp"
-
-#include <torch/torch.h>
-
-#include <chrono>
-#include <cmath>
-#include <limits>
-#include <sstream>
 
 namespace phyflow::ml {
 
@@ -38,6 +39,7 @@ Trainer::Trainer(MPI_Comm comm, ModelPtr model, const Dataset& train, const Data
   model_->to(o_.device);  // before the optimiser and the reducer see the parameters
   for (auto& p : model_->parameters())
     if (p.requires_grad()) params_.push_back(p);
+  flatten_parameters(params_);
   optimizer_ = make_optimizer(params_, o_.optimizer);
   reducer_ = make_gradient_reducer(comm_, params_, o_.reducer);
   std::vector<torch::Tensor> all;
@@ -59,8 +61,7 @@ void Trainer::step(const Batch& batch, double& loss_sum, bool& stop) {
   const StepPlan plan{train_.size(), o_.batch, ranks_, o_.drop_last};
   const std::int64_t n = batch.size(), global_n = plan.global_count(state_.step_in_epoch);
   set_learning_rate(*optimizer_, o_.schedule.at(state_.global_step));
-  for (auto& p : params_)
-    if (p.grad().defined()) p.mutable_grad().zero_();
+  zero_gradients(params_);
   reducer_->begin_backward();
   double local = 0.0;
   if (n > 0) {

@@ -75,20 +75,29 @@ TEST(FlowLayers, AffineConvInvertsWithExactLogDet) {
 
 // The conv conditioner's periodic convolution (own layout and backward) against LibTorch's circular
 // padding + convolution with the same weights: outputs, input gradients and parameter
-// gradients, d = 1, 2, 3, kernels 3 and 5.
+// gradients, d = 1, 2, 3, kernels 3 and 5. The last case, the tutorial's 8 x 8 with hidden
+// [8, 8] at batch 40, is large enough for the host GEMMs to go in pieces of columns (conv_gemm,
+// conv_weight_grad: 8 x 72 by 72 x 2560).
 TEST(FlowLayers, PeriodicConvMatchesLibTorchCircularPadding) {
-  struct Case { int dims, L; std::int64_t kernel; };
-  for (const Case k : {Case{1, 6, 3}, Case{1, 4, 5}, Case{2, 4, 3}, Case{2, 5, 5}, Case{3, 3, 3}}) {
-    SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) +
-                 ", kernel " + std::to_string(k.kernel));
+  struct Case {
+    int dims, L;
+    std::int64_t kernel;
+    std::vector<std::int64_t> hidden;
+    std::int64_t batch;
+  };
+  for (const Case& k :
+       {Case{1, 6, 3, {4, 3}, 3}, Case{1, 4, 5, {4, 3}, 3}, Case{2, 4, 3, {4, 3}, 3},
+        Case{2, 5, 5, {4, 3}, 3}, Case{3, 3, 3, {4, 3}, 3}, Case{2, 8, 3, {8, 8}, 40}}) {
+    SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) + ", kernel " +
+                 std::to_string(k.kernel) + ", batch " + std::to_string(k.batch));
     torch::manual_seed(11);
     ConditionerOptions o;
-    o.hidden = {4, 3};
+    o.hidden = k.hidden;
     o.kernel = k.kernel;
     const LatticeShape shape{k.dims, k.L};
     auto net = make_conditioner(shape, o, 2);
     net->to(torch::kFloat64);
-    auto x = torch::randn(shape.batch(3), torch::kFloat64).unsqueeze(1).requires_grad_(true);
+    auto x = torch::randn(shape.batch(k.batch), torch::kFloat64).unsqueeze(1).requires_grad_(true);
     // the conditioner's layout: (C, V, B)
     auto site_major = [&](const torch::Tensor& t) {
       return t.reshape({t.size(0), t.size(1), -1}).permute({1, 2, 0});

@@ -2,20 +2,21 @@
 // gradients of every model against central finite differences (float64, tiny instances),
 // learning-rate schedules against their closed forms, epoch permutations and step plans,
 // datasets and model files.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
 #include "ml_test_support.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/io/input_file.hpp"
 #include "phyflow/ml/dataset.hpp"
+#include "phyflow/ml/flat_parameters.hpp"
 #include "phyflow/ml/model_file.hpp"
 #include "phyflow/ml/model_registry.hpp"
 #include "phyflow/ml/models/energy_lm.hpp"
 #include "phyflow/ml/optimizer.hpp"
 #include "phyflow/ml/sample_order.hpp"
-
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <set>
 
 using namespace phyflow;
 using namespace phyflow::ml;
@@ -242,6 +243,60 @@ TEST(Optimizers, FlatAdamIsTorchAdamBitForBit) {
         }
       }
     }
+}
+
+// flatten_parameters (what the trainers do before making the optimiser): the same model
+// trained with and without it (backward, zero_gradients, the flat Adam) has bitwise the same
+// parameters, and after every step parameters and gradients are still views of the flat
+// buffers, so the optimiser takes its no-copy path. Tied weights are left alone.
+TEST(Optimizers, FlatParametersChangeNoNumber) {
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    SCOPED_TRACE(dtype == torch::kFloat32 ? "float32" : "float64");
+    torch::manual_seed(3);
+    auto make = [&] {
+      torch::nn::Sequential net(torch::nn::Linear(4, 6), torch::nn::Tanh(),
+                                torch::nn::Linear(6, 2));
+      net->to(dtype);
+      return net;
+    };
+    auto a = make(), b = make();
+    {
+      torch::NoGradGuard no_grad;
+      auto pa = a->parameters(), pb = b->parameters();
+      for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
+    }
+    const auto pa = a->parameters(), pb = b->parameters();
+    ASSERT_TRUE(flatten_parameters(pa));
+    const auto values = flat_alias(pa);
+    ASSERT_TRUE(values.defined());
+    ASSERT_EQ(values.numel(), 4 * 6 + 6 + 6 * 2 + 2);
+    OptimizerOptions o;
+    o.lr = 1e-2;
+    auto oa = make_optimizer(pa, o), ob = make_optimizer(pb, o);
+    for (int step = 0; step < 8; ++step) {
+      const auto x = torch::randn({5, 4}, dtype);
+      zero_gradients(pa);
+      zero_gradients(pb);
+      a->forward(x).pow(2).sum().backward();
+      b->forward(x).pow(2).sum().backward();
+      oa->step();
+      ob->step();
+      for (std::size_t i = 0; i < pa.size(); ++i) {
+        ASSERT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i << " after step " << step;
+        ASSERT_TRUE(torch::equal(pa[i].grad(), pb[i].grad())) << "gradient " << i;
+      }
+      const auto v = flat_alias(pa), g = flat_alias(gradients_of(pa));
+      ASSERT_TRUE(v.defined() && g.defined()) << "left the flat layout at step " << step;
+      EXPECT_EQ(v.data_ptr(), values.data_ptr());
+    }
+    zero_gradients(pa);
+    EXPECT_EQ(flat_alias(gradients_of(pa)).abs().sum().item<double>(), 0.0);
+  }
+  // Two parameters sharing a storage stay as they are.
+  auto w = torch::randn({3, 3}).requires_grad_();
+  std::vector<torch::Tensor> tied{w, w};
+  EXPECT_FALSE(flatten_parameters(tied));
+  EXPECT_FALSE(flat_alias({torch::zeros({2}), torch::zeros({2})}).defined());
 }
 
 TEST(SampleOrder, PermutationsDependOnlyOnSeedAndEpoch) {

@@ -2,14 +2,15 @@
 // without overlap, one or many buckets); R ranks with batch B follow the trajectory of one
 // rank with batch R*B (float64, 20 steps, parameters equal to 1e-10); a small model learns a
 // known function; evaluation gives the same bits on any rank count.
+#include <gtest/gtest.h>
+
 #include "ml_test_support.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/ml/evaluation.hpp"
+#include "phyflow/ml/flat_parameters.hpp"
 #include "phyflow/ml/gradient_reducer.hpp"
 #include "phyflow/ml/model_registry.hpp"
 #include "phyflow/ml/trainer.hpp"
-
-#include <gtest/gtest.h>
 
 using namespace phyflow;
 using namespace phyflow::ml;
@@ -44,6 +45,41 @@ TEST(GradientReducer, AveragesOverRanksInEveryBucketLayout) {
       EXPECT_NEAR(params[2].grad().item<double>(), 4.0 * even / ranks, 1e-15);
       EXPECT_TRUE(torch::allclose(params[3].grad(), torch::full({4}, float(mean))));
     }
+}
+
+// Parameters and gradients laid out flat (flatten_parameters, as the trainers do): one bucket
+// is all-reduced in place on the flat gradient, which stays a view of every parameter's
+// .grad; several buckets take the per-tensor path. Both average, with a parameter that gets
+// no gradient on odd ranks (its flat gradient is zero there).
+TEST(GradientReducer, AveragesFlatGradientsInPlace) {
+  const int rank = world_rank(), ranks = world_size();
+  for (std::int64_t bucket_bytes : {std::int64_t(24), std::int64_t(1) << 20}) {
+    SCOPED_TRACE("bucket " + std::to_string(bucket_bytes));
+    std::vector<torch::Tensor> params = {torch::ones({3, 2}, torch::kFloat64).requires_grad_(),
+                                         torch::ones({5}, torch::kFloat64).requires_grad_(),
+                                         torch::ones({1}, torch::kFloat64).requires_grad_()};
+    ASSERT_TRUE(flatten_parameters(params));
+    const auto flat_grad = flat_alias(gradients_of(params));
+    ASSERT_TRUE(flat_grad.defined());
+    auto reducer = make_mpi_reducer(MPI_COMM_WORLD, params, {bucket_bytes, false});
+    for (int step = 0; step < 2; ++step) {  // the second accumulates into zeroed views again
+      zero_gradients(params);
+      reducer->begin_backward();
+      auto loss = (params[0] * (rank + 1)).sum() + (params[1] * params[1] * (rank + 1)).sum();
+      if (rank % 2 == 0) loss = loss + params[2].sum() * 4.0;
+      loss.backward();
+      reducer->finish_backward();
+      const double mean = (ranks + 1) / 2.0;
+      int even = 0;
+      for (int r = 0; r < ranks; ++r) even += (r % 2 == 0);
+      EXPECT_TRUE(torch::allclose(params[0].grad(), torch::full({3, 2}, mean, torch::kFloat64)));
+      EXPECT_TRUE(torch::allclose(params[1].grad(), torch::full({5}, 2 * mean, torch::kFloat64)));
+      EXPECT_NEAR(params[2].grad().item<double>(), 4.0 * even / ranks, 1e-15);
+      const auto again = flat_alias(gradients_of(params));
+      ASSERT_TRUE(again.defined()) << "the gradients left the flat buffer";
+      EXPECT_EQ(again.data_ptr(), flat_grad.data_ptr());
+    }
+  }
 }
 
 TEST(GradientReducer, BroadcastMakesRankZerosWeightsEverybodys) {

@@ -71,6 +71,17 @@ std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling(torch::nn::Sequenti
                                                              const torch::Tensor& active,
                                                              const torch::Tensor& x,
                                                              bool reverse);
+/// The same on fields in the site-major layout (V, B), V = L^d flattened row-major, batch
+/// innermost: what the conv conditioners work in, so a stack of these couplings needs one
+/// layout copy at each end (Flow does that) instead of two per coupling.
+std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling_site_major(torch::nn::Sequential& net,
+                                                                        const torch::Tensor& mask,
+                                                                        const torch::Tensor& active,
+                                                                        const torch::Tensor& xt,
+                                                                        bool reverse);
+/// (B, L, ..., L) -> (V, B) contiguous, and back.
+torch::Tensor to_site_major(const torch::Tensor& x);
+torch::Tensor from_site_major(const torch::Tensor& xt, const LatticeShape& shape);
 
 /// One invertible layer of a flow on fields (B, L, ..., L).
 class Bijector : public torch::nn::Module {
@@ -118,6 +129,11 @@ class AffineCoupling final : public CouplingLayer {
   AffineCoupling(const LatticeShape& shape, int parity, const ConditionerOptions& o, bool z2);
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) override;
   std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) override;
+  /// Whether the layer is one fused autograd node (a conv conditioner, no Z2 symmetrisation)
+  /// that can work in the site-major layout.
+  bool fused() const { return net_kind_ == "conv" && !z2_; }
+  /// forward (reverse = false) or reverse on xt (V, B) in the site-major layout; fused only.
+  std::pair<torch::Tensor, torch::Tensor> site_major(const torch::Tensor& xt, bool reverse);
 
  private:
   std::pair<torch::Tensor, torch::Tensor> shift_scale(const torch::Tensor& frozen);

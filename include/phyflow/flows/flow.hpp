@@ -79,6 +79,9 @@ class Flow : public torch::nn::Module {
  private:
   /// log q_f of the flow itself (without the Z2 mixture).
   torch::Tensor log_q_flow(const torch::Tensor& phi);
+  /// The layers, when every one is a fused affine conv coupling (they then run in the
+  /// site-major layout from end to end); else empty.
+  std::vector<AffineCoupling*> site_major_layers() const;
   FlowConfig config_;
   std::shared_ptr<Prior> prior_;
   std::vector<std::shared_ptr<Bijector>> layers_;
