@@ -97,10 +97,11 @@ class MpiBucketReducer final : public GradientReducer {
   void finish_backward() override {
     armed_ = false;
     if (ranks_ == 1) return;
-    // Gradients laid out flat (flatten_parameters) and one bucket: nothing was launched
-    // early, so all-reduce the flat gradient in place, no copies in or out of the bucket.
+    // Gradients laid out flat (flatten_parameters) on the host and one bucket: nothing was
+    // launched early, so all-reduce the flat gradient in place, no copies in or out of the
+    // bucket. (Device gradients go through the host bucket: MPI may not read device memory.)
     if (buckets_.size() == 1)
-      if (auto flat = flat_alias(gradients_of(params_)); flat.defined()) {
+      if (auto flat = flat_alias(gradients_of(params_)); flat.defined() && flat.is_cpu()) {
         check_mpi(MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), int(flat.numel()),
                                 mpi_type(flat.scalar_type()), MPI_SUM, comm_),
                   "MPI_Allreduce (gradients)");
