@@ -215,8 +215,9 @@ const PeriodicStencil* stencil_at(const c10::IValue& v) {
 // Debian's; AVX-512 CPUs) multiplies products of m n k <= 10^6 straight from the operands
 // ("small matrix" kernels) and larger ones through its packed kernels, which on these skinny
 // shapes (8 output channels) spend most of their time copying the V B-long operand: at batch
-// 32 on an 8 x 8 lattice, 8 x 72 by 72 x 2048, the forward product takes 52 us whole and 35 us
-// in pieces, the weight gradient 112 us whole and 28 us in pieces. Pieces of the output
+// 32 on an 8 x 8 lattice, 8 x 72 by 72 x 2048, the forward product takes 58 us whole and 29 us
+// in pieces, the weight gradient 114 us whole and 28 us in pieces (bench/bench_flow_gemm.cpp).
+// Pieces of the output
 // columns (forward, input gradient) are the same products, bit for bit; the weight gradient
 // sums its pieces (beta = 1), so its rounding differs from one product's (~4e-7 relative in
 // float32). Elsewhere (GPU) one call each.
@@ -246,8 +247,8 @@ torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
 
 // dw (Co, CK) = g2 (Co, N) cols (CK, N)^T, summed over pieces of columns. Only where the
 // pieces are long: with wider layers (16 -> 16 channels, kernel 3: pieces of 384 columns) the
-// unpacked kernels lose to one packed product (2.7 against 3.1 ms at 16 x 144 by
-// 144 x 25 088), while the forward pieces still win there.
+// unpacked kernels lose to one packed product (2.3 against 3.0 ms at 16 x 144 by
+// 144 x 25 088), while the forward pieces still win there (bench/bench_flow_gemm.cpp).
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols) {
   const std::int64_t Co = g2.size(0), CK = cols.size(0), N = cols.size(1);
   const auto piece = gemm_columns(cols, Co, CK);
