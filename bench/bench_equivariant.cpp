@@ -3,22 +3,25 @@
 // pendulum chunks, timed over a fixed batch per rank. The peer in PyTorch-Python is
 // bench/torch_equivariant.py (same models, batch, optimiser and threads).
 //
-//   OPENBLAS_NUM_THREADS=1 mpiexec -n 2 build/bench/bench_equivariant MODEL DATA.h5 BATCH STEPS [layers width activation]
+//   OPENBLAS_NUM_THREADS=1 mpiexec -n 2 build/bench/bench_equivariant MODEL DATA.h5 BATCH STEPS
+//   [layers width activation]
 // Prints "samples_per_s=..." (all ranks) of the fastest of 3 blocks of STEPS steps.
-#include "phyflow/core/runtime.hpp"
-#include "phyflow/ml/dataset.hpp"
-#include "phyflow/ml/model_registry.hpp"
-#include "phyflow/ml/trainer.hpp"
-
 #include <torch/torch.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "phyflow/core/blas.hpp"
+#include "phyflow/core/runtime.hpp"
+#include "phyflow/ml/dataset.hpp"
+#include "phyflow/ml/model_registry.hpp"
+#include "phyflow/ml/trainer.hpp"
+
 using namespace phyflow;
 
 int main(int argc, char** argv) {
+  phyflow::blas::retune_kernels(argv);  // as the phyflow program (OPENBLAS_CORETYPE stands)
   Runtime rt(argc, argv);
   if (argc < 5) {
     std::fprintf(stderr, "usage: bench_equivariant MODEL DATA.h5 BATCH STEPS [layers width activation]\n");

@@ -11,6 +11,8 @@
 
 #include <algorithm>
 
+#include "phyflow/core/blas.hpp"
+
 namespace {
 
 std::int64_t piece_of(std::int64_t rows, std::int64_t inner) {
@@ -76,4 +78,10 @@ BENCHMARK(BM_ConvWeightGrad)->Apply(shapes);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  phyflow::blas::retune_kernels(argv);  // as the phyflow program (OPENBLAS_CORETYPE stands)
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

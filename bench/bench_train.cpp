@@ -11,19 +11,20 @@
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <random>
-#include <unistd.h>
 
+#include "mpi_bench.hpp"
+#include "phyflow/core/blas.hpp"
 #include "phyflow/core/runtime.hpp"
 #include "phyflow/io/output_file.hpp"
 #include "phyflow/ml/dataset.hpp"
 #include "phyflow/ml/gradient_reducer.hpp"
 #include "phyflow/ml/model_registry.hpp"
 #include "phyflow/ml/trainer.hpp"
-#include "mpi_bench.hpp"
 
 namespace {
 
@@ -118,6 +119,7 @@ BENCHMARK(BM_AllReduce)->Apply([](benchmark::internal::Benchmark* b) { with_extr
     ->Unit(benchmark::kMicrosecond)->UseManualTime();
 
 int main(int argc, char** argv) {
+  phyflow::blas::retune_kernels(argv);  // as the phyflow program (OPENBLAS_CORETYPE stands)
   phyflow::Runtime rt(argc, argv);
   rank_ = rt.rank();
   ranks_ = rt.size();

@@ -13,6 +13,7 @@ set -euo pipefail
 rounds="${1:-5}"; models="${2:-scalar_mlp hnn}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 exe="${PHYFLOW_EXE:-$root/build/src/app/phyflow}"
+source "$root/bench/blas_env.sh"  # the same OpenBLAS kernels for phyflow and PyTorch
 bench="${PHYFLOW_BENCH:-$root/build/bench/bench_equivariant}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -10,6 +10,7 @@ set -euo pipefail
 steps="${1:-200}"; proposals="${2:-20000}"; batch="${3:-64}"; repeats="${4:-1}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 exe="${PHYFLOW_EXE:-$root/build/src/app/phyflow}"
+source "$root/bench/blas_env.sh"  # the same OpenBLAS kernels for phyflow and PyTorch
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Wall-clock rates come from the run's own summary; on a shared machine compare the CPU

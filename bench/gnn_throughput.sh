@@ -9,6 +9,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${PHYFLOW_BUILD_DIR:-$root/build}"
+exe="${PHYFLOW_EXE:-$build/src/app/phyflow}"
+source "$root/bench/blas_env.sh"  # the same OpenBLAS kernels for phyflow and PyTorch
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 out="$root/bench/results_gnn.md"
 cpp() { # ranks n d -> graphs/s (all ranks)

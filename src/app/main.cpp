@@ -13,21 +13,21 @@
 //
 // Run under MPI: mpiexec -n 4 phyflow run inputs/ising2d.yaml
 // Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 interrupted (checkpoint written).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "phyflow/core/blas.hpp"
+#include "phyflow/core/build_info.hpp"
 #include "phyflow/core/collective.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
+#include "phyflow/core/placement.hpp"
 #include "phyflow/core/runtime.hpp"
 #include "phyflow/io/compare.hpp"
 #include "phyflow/io/inspect.hpp"
 #include "phyflow/io/nbody_export.hpp"
-#include "phyflow/core/build_info.hpp"
-#include "phyflow/core/placement.hpp"
 #include "phyflow/workflows/workflow.hpp"
-
-#include <CLI/CLI.hpp>
-
-#include <cstdio>
-#include <iostream>
 
 namespace {
 
@@ -148,6 +148,8 @@ int run_command(CLI::App& app, const Cli& cli, phyflow::Runtime& rt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything starts (it may restart the program): OpenBLAS's kernels for this CPU.
+  phyflow::blas::retune_kernels(argv);
   // Runtime first: MPI must be up before anything can fail collectively.
   bool log_all = false;
   for (int i = 1; i < argc; ++i)

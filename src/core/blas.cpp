@@ -3,8 +3,12 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -33,6 +37,12 @@ F symbol(const char* name) {
   return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
 }
 
+// Only an OpenBLAS built for many CPUs (DYNAMIC_ARCH) reads OPENBLAS_CORETYPE.
+bool kernels_selectable() {
+  auto config = symbol<char* (*)()>("openblas_get_config");
+  return config && std::strstr(config(), "DYNAMIC_ARCH") != nullptr;
+}
+
 }  // namespace
 
 bool is_reference() {
@@ -57,6 +67,9 @@ std::string description() {
   const std::string path = loaded_blas_path();
   if (auto config = symbol<char* (*)()>("openblas_get_config")) {
     std::string s = std::string("OpenBLAS (") + config() + ")";
+    const std::string k = kernels(), better = better_coretype(k, cpu_level());
+    if (!better.empty() && kernels_selectable())
+      s += " -- its " + k + " kernels are below this CPU's: set OPENBLAS_CORETYPE=" + better;
     if (!path.empty()) s += " from " + path;
     return s + ", " + std::to_string(threads()) + " thread(s)";
   }
@@ -65,6 +78,109 @@ std::string description() {
     return "reference BLAS from " + path +
            " -- slow: install an optimised one (Debian: apt-get install libopenblas0-pthread)";
   return path;
+}
+
+VectorLevel cpu_level() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  // __builtin_cpu_supports also checks that the OS saves the registers (XCR0).
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    return VectorLevel::avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return VectorLevel::avx2;
+  if (__builtin_cpu_supports("avx")) return VectorLevel::avx;
+  return VectorLevel::sse;
+#else
+  return VectorLevel::unknown;
+#endif
+}
+
+VectorLevel kernel_level(const std::string& core) {
+  std::string c(core);
+  std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  // OpenBLAS's x86-64 core names (driver/others/dynamic.c), by the widest vectors their
+  // level-3 kernels use.
+  static const char* const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
+  static const char* const avx2[] = {"haswell", "zen", "excavator"};
+  static const char* const avx[] = {"sandybridge", "bulldozer", "piledriver", "steamroller"};
+  static const char* const sse[] = {"katmai",       "coppermine", "northwood", "prescott",
+                                    "banias",       "atom",       "core2",     "penryn",
+                                    "dunnington",   "nehalem",    "athlon",    "opteron",
+                                    "opteron_sse3", "barcelona",  "nano",      "bobcat"};
+  for (const char* n : avx512)
+    if (c == n) return VectorLevel::avx512;
+  for (const char* n : avx2)
+    if (c == n) return VectorLevel::avx2;
+  for (const char* n : avx)
+    if (c == n) return VectorLevel::avx;
+  for (const char* n : sse)
+    if (c == n) return VectorLevel::sse;
+  return VectorLevel::unknown;
+}
+
+std::string better_coretype(const std::string& core, VectorLevel cpu) {
+  const VectorLevel k = kernel_level(core);
+  if (k == VectorLevel::unknown || cpu == VectorLevel::unknown || k >= cpu) return "";
+  switch (cpu) {
+    case VectorLevel::avx512:
+      return "SkylakeX";
+    case VectorLevel::avx2:
+      return "Haswell";
+    case VectorLevel::avx:
+      return "Sandybridge";
+    default:
+      return "";
+  }
+}
+
+std::string kernels() {
+  auto corename = symbol<char* (*)()>("openblas_get_corename");
+  return corename ? std::string(corename()) : std::string();
+}
+
+namespace {
+constexpr const char* kRetunedFrom = "PHYFLOW_BLAS_RETUNED_FROM";
+}
+
+void retune_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  const std::string core = kernels();
+  if (core.empty() || !kernels_selectable()) return;
+  const std::string better = better_coretype(core, cpu_level());
+  if (better.empty()) return;
+  setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
+  setenv(kRetunedFrom, core.c_str(), 1);
+  std::fflush(nullptr);
+  execv("/proc/self/exe", argv);
+  // Not restarted (no /proc, say): carry on with the kernels OpenBLAS chose, and say so.
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv(kRetunedFrom);
+  std::fprintf(stderr,
+               "phyflow: warning: OpenBLAS runs its %s kernels on this CPU, which has %s; "
+               "matrix products will be slow: set OPENBLAS_CORETYPE=%s before starting phyflow\n",
+               core.c_str(),
+               better == "SkylakeX"  ? "AVX-512"
+               : better == "Haswell" ? "AVX2"
+                                     : "AVX",
+               better.c_str());
+}
+
+std::string retune_note() {
+  const char* variable = std::getenv(kRetunedFrom);
+  if (variable == nullptr) return "";
+  const std::string from_copy(variable);
+  unsetenv(kRetunedFrom);  // processes this one starts were not restarted
+  const char* from = from_copy.c_str();
+  const std::string now = kernels();
+  const char* want = std::getenv("OPENBLAS_CORETYPE");
+  if (want != nullptr && kernel_level(now) < kernel_level(want))
+    return std::string("OpenBLAS chose its ") + from + " kernels for this CPU and still runs " +
+           now + " with OPENBLAS_CORETYPE=" + want +
+           " (a build without DYNAMIC_ARCH?): matrix products will be slow";
+  return std::string("BLAS: OpenBLAS chose its generic ") + from +
+         " kernels for this CPU (a model newer than the library); restarted with "
+         "OPENBLAS_CORETYPE=" +
+         now + " (set OPENBLAS_CORETYPE yourself to choose)";
 }
 
 }  // namespace phyflow::blas

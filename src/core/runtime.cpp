@@ -110,6 +110,7 @@ Runtime::Runtime(int& argc, char**& argv, const RuntimeOptions& options) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   log::configure(rank_, size_, options.log_all_ranks);
+  if (const std::string note = blas::retune_note(); !note.empty()) log::info(note);
 
 #if PHYFLOW_HAVE_PETSC
   if (options.init_petsc) {
@@ -232,6 +233,7 @@ std::string Runtime::describe() {
     out << "  LibTorch " << (PHYFLOW_HAVE_TORCH ? "in libphyflow_ml, not loaded" : "not built in")
         << "\n";
   out << "  BLAS     " << blas::description() << "\n";
+  if (const std::string k = blas::kernels(); !k.empty()) out << "  kernels  " << k << "\n";
   return out.str();
 }
 

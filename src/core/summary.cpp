@@ -1,14 +1,15 @@
 #include "phyflow/core/summary.hpp"
 
-#include "phyflow/core/build_info.hpp"
-#include "phyflow/core/error.hpp"
-#include "phyflow/core/runtime.hpp"
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
+
+#include "phyflow/core/blas.hpp"
+#include "phyflow/core/build_info.hpp"
+#include "phyflow/core/error.hpp"
+#include "phyflow/core/runtime.hpp"
 
 namespace phyflow {
 
@@ -54,6 +55,8 @@ nlohmann::json summary_header(const std::string& workflow, const std::string& st
   j["git_sha"] = PHYFLOW_GIT_SHA;
   j["mpi_ranks"] = ranks;
   j["kokkos_backend"] = Runtime::kokkos_backend();
+  // Matrix products' speed depends on these (OpenBLAS picks its kernels per CPU model).
+  j["blas"] = {{"library", blas::description()}, {"kernels", blas::kernels()}};
   j["finished_utc"] = utc_now_iso8601();
   j["deck"] = deck;
   return j;

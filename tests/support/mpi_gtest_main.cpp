@@ -1,10 +1,12 @@
 // GoogleTest main for phyflow tests: sets up phyflow::Runtime (MPI, PETSc, Kokkos), lets only
 // rank 0 print, and fails every rank if any rank failed.
-#include "phyflow/core/runtime.hpp"
-
 #include <gtest/gtest.h>
 
+#include "phyflow/core/blas.hpp"
+#include "phyflow/core/runtime.hpp"
+
 int main(int argc, char** argv) {
+  phyflow::blas::retune_kernels(argv);  // OpenBLAS kernels that fit the CPU (may restart)
   ::testing::InitGoogleTest(&argc, argv);
   phyflow::Runtime runtime(argc, argv);
   if (runtime.rank() != 0) {
