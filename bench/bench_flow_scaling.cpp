@@ -90,6 +90,13 @@ int main(int argc, char** argv) {
   const std::int64_t batch = argc > 1 ? std::atoll(argv[1]) : 64;
   const int block = argc > 2 ? std::atoi(argv[2]) : 20;
   const int rounds = argc > 3 ? std::atoi(argv[3]) : 40;
+  if (batch < 2 || batch % 2 != 0 || block < 1 || rounds < 1) {
+    if (rt.rank() == 0)
+      std::fprintf(stderr,
+                   "bench_flow_scaling: BATCH must be even and >= 2, BLOCK and ROUNDS "
+                   ">= 1 (usage: mpiexec -n 2 bench_flow_scaling [BATCH] [BLOCK] [ROUNDS])\n");
+    return 2;
+  }
   at::set_num_threads(1);
   const auto target =
       std::make_shared<Phi4Target>(LatticeShape{2, 8}, phyflow::lattice::Phi4Couplings{-4.0, 8.0});
