@@ -2,6 +2,11 @@
 // OPENBLAS_CORETYPE that fits a CPU where OpenBLAS chose kernels below it.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
 #include "phyflow/core/blas.hpp"
 
 namespace {
@@ -37,9 +42,30 @@ TEST(BlasKernels, BetterCoreTypeOnlyWhereTheChoiceIsBelowTheCpu) {
   EXPECT_EQ(better_coretype("Prescott", VectorLevel::unknown), "");
 }
 
-TEST(BlasKernels, CpuLevelIsKnownOnX86) {
+// The level from CPUID (and XCR0) against the flags Linux reports in /proc/cpuinfo, which it
+// clears for state the OS does not save.
+TEST(BlasKernels, CpuLevelAgreesWithProcCpuinfo) {
 #if defined(__x86_64__)
-  EXPECT_GE(phyflow::blas::cpu_level(), VectorLevel::sse);
+  std::ifstream in("/proc/cpuinfo");
+  if (!in) GTEST_SKIP() << "no /proc/cpuinfo";
+  std::string line;
+  std::set<std::string> flags;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0) {
+      std::istringstream words(line.substr(line.find(':') + 1));
+      for (std::string w; words >> w;) flags.insert(w);
+      break;
+    }
+  ASSERT_FALSE(flags.empty());
+  const auto has = [&](const char* f) { return flags.count(f) > 0; };
+  VectorLevel want = VectorLevel::sse;
+  if (has("avx512f") && has("avx512bw") && has("avx512dq") && has("avx512vl"))
+    want = VectorLevel::avx512;
+  else if (has("avx2") && has("fma"))
+    want = VectorLevel::avx2;
+  else if (has("avx"))
+    want = VectorLevel::avx;
+  EXPECT_EQ(int(phyflow::blas::cpu_level()), int(want));
 #else
   EXPECT_EQ(phyflow::blas::cpu_level(), VectorLevel::unknown);
 #endif

@@ -26,6 +26,9 @@ pf 2 run "$WORK/deck.yaml"
 check "run on 2 ranks: exit 0" expect_rc 0
 check "run on 2 ranks: output written" has_file "$WORK/ising.h5"
 check "run on 2 ranks: one job of 2 ranks" grep -q '"mpi_ranks": 2' "$WORK/ising.json"
+pf 4 run "$WORK/deck.yaml" --overwrite
+check "run on 4 ranks: exit 0" expect_rc 0
+check "run on 4 ranks: one job of 4 ranks" grep -q '"mpi_ranks": 4' "$WORK/ising.json"
 
 if grep -qw avx2 /proc/cpuinfo; then
   export OPENBLAS_CORETYPE=Prescott
