@@ -1,26 +1,26 @@
-// The periodic convolutions' GEMMs (src/flows/coupling.cpp: conv_gemm, conv_weight_grad) on
-// the host, whole against in pieces of columns as the coupling layers now run them: the
-// forward y = W cols + b and the weight gradient dW = g cols^T, for the tutorial flow's 8 -> 8
-// layer (8 x 72 by 72 x 64 B) and the AKS recipe's 16 -> 16 layer (16 x 144 by 144 x V B).
-// One thread, as the flows run. Pieces: m n k <= 10^6 (OpenBLAS's unpacked kernels), in
-// multiples of 64 columns. docs/PERFORMANCE.md ("Flows") quotes it.
+// The periodic convolutions' GEMMs (phyflow/flows/conv_gemm.hpp: conv_gemm, conv_weight_grad,
+// the functions the coupling layers call) on the host, as one product against in the pieces
+// of columns the library chooses: the forward y = W cols + b and the weight gradient
+// dW = g cols^T, for the tutorial flow's 8 -> 8 layer (8 x 72 by 72 x 64 B) and the AKS
+// recipe's 16 -> 16 layer (16 x 144 by 144 x V B). One thread, as the flows run. Pieces:
+// m n k <= 10^6 (OpenBLAS's unpacked kernels), in multiples of 64 columns; the weight gradient
+// is timed in those pieces even where the library keeps one product (pieces under 512
+// columns: the 16 -> 16 layer). docs/PERFORMANCE.md ("Flows") quotes it.
 //
 //   OPENBLAS_NUM_THREADS=1 build/bench/bench_flow_gemm
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include <algorithm>
-
 #include "phyflow/core/blas.hpp"
+#include "phyflow/flows/conv_gemm.hpp"
 
 namespace {
-
-std::int64_t piece_of(std::int64_t rows, std::int64_t inner) {
-  return std::max<std::int64_t>(64, 1000000 / (rows * inner) / 64 * 64);
-}
+using phyflow::flows::conv_gemm;
+using phyflow::flows::conv_weight_grad;
+using phyflow::flows::gemm_piece_columns;
 
 // args: output channels, input channels (kernel 3 in 2D: C k^d = 9 C), sites V, batch B,
-// pieces (0 whole, 1 in pieces)
+// pieces (0: one product, 1: the library's pieces)
 void operands(const benchmark::State& state, torch::Tensor& w, torch::Tensor& cols,
               torch::Tensor& b, torch::Tensor& g) {
   at::set_num_threads(1);
@@ -32,17 +32,17 @@ void operands(const benchmark::State& state, torch::Tensor& w, torch::Tensor& co
   g = torch::randn({Co, N});
 }
 
+std::int64_t piece(const benchmark::State& state, const torch::Tensor& w,
+                   const torch::Tensor& cols) {
+  return state.range(4) ? gemm_piece_columns(cols, w.size(0), w.size(1)) : cols.size(1);
+}
+
 void BM_ConvForward(benchmark::State& state) {
   torch::Tensor w, cols, b, g;
   operands(state, w, cols, b, g);
-  const auto N = cols.size(1), piece = state.range(4) ? piece_of(w.size(0), w.size(1)) : N;
-  auto y = torch::empty({w.size(0), N});
+  const auto p = piece(state, w, cols);
   for (auto _ : state) {
-    for (std::int64_t s = 0; s < N; s += piece) {
-      const auto n = std::min(piece, N - s);
-      auto out = y.narrow(1, s, n);
-      torch::addmm_out(out, b.unsqueeze(1), w, cols.narrow(1, s, n));
-    }
+    const auto y = conv_gemm(w, cols, b, p);
     benchmark::DoNotOptimize(y.data_ptr());
   }
 }
@@ -50,17 +50,9 @@ void BM_ConvForward(benchmark::State& state) {
 void BM_ConvWeightGrad(benchmark::State& state) {
   torch::Tensor w, cols, b, g;
   operands(state, w, cols, b, g);
-  const auto N = cols.size(1), piece = state.range(4) ? piece_of(w.size(0), w.size(1)) : N;
+  const auto p = piece(state, w, cols);
   for (auto _ : state) {
-    torch::Tensor dw;
-    for (std::int64_t s = 0; s < N; s += piece) {
-      const auto n = std::min(piece, N - s);
-      const auto gs = g.narrow(1, s, n), cs = cols.narrow(1, s, n).t();
-      if (s == 0)
-        dw = gs.mm(cs);
-      else
-        dw.addmm_(gs, cs);
-    }
+    const auto dw = conv_weight_grad(g, cols, p);
     benchmark::DoNotOptimize(dw.data_ptr());
   }
 }

@@ -95,42 +95,71 @@ VectorLevel cpu_level() {
 #endif
 }
 
+namespace {
+// OpenBLAS's x86-64 core names (driver/others/dynamic.c, lower case), by the widest vectors
+// their level-3 kernels use.
+struct CoreLevel {
+  const char* name;
+  VectorLevel level;
+};
+constexpr CoreLevel kCoreLevels[] = {{"skylakex", VectorLevel::avx512},
+                                     {"cooperlake", VectorLevel::avx512},
+                                     {"sapphirerapids", VectorLevel::avx512},
+                                     {"haswell", VectorLevel::avx2},
+                                     {"zen", VectorLevel::avx2},
+                                     {"excavator", VectorLevel::avx2},
+                                     {"sandybridge", VectorLevel::avx},
+                                     {"bulldozer", VectorLevel::avx},
+                                     {"piledriver", VectorLevel::avx},
+                                     {"steamroller", VectorLevel::avx},
+                                     {"katmai", VectorLevel::sse},
+                                     {"coppermine", VectorLevel::sse},
+                                     {"northwood", VectorLevel::sse},
+                                     {"prescott", VectorLevel::sse},
+                                     {"banias", VectorLevel::sse},
+                                     {"atom", VectorLevel::sse},
+                                     {"core2", VectorLevel::sse},
+                                     {"penryn", VectorLevel::sse},
+                                     {"dunnington", VectorLevel::sse},
+                                     {"nehalem", VectorLevel::sse},
+                                     {"athlon", VectorLevel::sse},
+                                     {"opteron", VectorLevel::sse},
+                                     {"opteron_sse3", VectorLevel::sse},
+                                     {"barcelona", VectorLevel::sse},
+                                     {"nano", VectorLevel::sse},
+                                     {"bobcat", VectorLevel::sse}};
+
+// Per vector level, the core whose kernels use it (the one OPENBLAS_CORETYPE names) and the
+// level's name for messages.
+struct LevelCore {
+  VectorLevel level;
+  const char* coretype;
+  const char* vectors;
+};
+constexpr LevelCore kLevelCores[] = {{VectorLevel::avx512, "SkylakeX", "AVX-512"},
+                                     {VectorLevel::avx2, "Haswell", "AVX2"},
+                                     {VectorLevel::avx, "Sandybridge", "AVX"}};
+
+const LevelCore* level_core(VectorLevel level) {
+  for (const auto& l : kLevelCores)
+    if (l.level == level) return &l;
+  return nullptr;
+}
+}  // namespace
+
 VectorLevel kernel_level(const std::string& core) {
   std::string c(core);
   std::transform(c.begin(), c.end(), c.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  // OpenBLAS's x86-64 core names (driver/others/dynamic.c), by the widest vectors their
-  // level-3 kernels use.
-  static const char* const avx512[] = {"skylakex", "cooperlake", "sapphirerapids"};
-  static const char* const avx2[] = {"haswell", "zen", "excavator"};
-  static const char* const avx[] = {"sandybridge", "bulldozer", "piledriver", "steamroller"};
-  static const char* const sse[] = {"katmai",       "coppermine", "northwood", "prescott",
-                                    "banias",       "atom",       "core2",     "penryn",
-                                    "dunnington",   "nehalem",    "athlon",    "opteron",
-                                    "opteron_sse3", "barcelona",  "nano",      "bobcat"};
-  for (const char* n : avx512)
-    if (c == n) return VectorLevel::avx512;
-  for (const char* n : avx2)
-    if (c == n) return VectorLevel::avx2;
-  for (const char* n : avx)
-    if (c == n) return VectorLevel::avx;
-  for (const char* n : sse)
-    if (c == n) return VectorLevel::sse;
+  for (const auto& k : kCoreLevels)
+    if (c == k.name) return k.level;
   return VectorLevel::unknown;
 }
 
 std::string better_coretype(const std::string& core, VectorLevel cpu) {
   const VectorLevel k = kernel_level(core);
   if (k == VectorLevel::unknown || cpu == VectorLevel::unknown || k >= cpu) return "";
-  switch (cpu) {
-    case VectorLevel::avx512:
-      return "SkylakeX";
-    case VectorLevel::avx2:
-      return "Haswell";
-    case VectorLevel::avx:
-      return "Sandybridge";
-    default:
-      return "";
-  }
+  const LevelCore* l = level_core(cpu);
+  return l ? l->coretype : "";
 }
 
 std::string kernels() {
@@ -146,7 +175,8 @@ void retune_kernels(char** argv) {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
   const std::string core = kernels();
   if (core.empty() || !kernels_selectable()) return;
-  const std::string better = better_coretype(core, cpu_level());
+  const VectorLevel cpu = cpu_level();
+  const std::string better = better_coretype(core, cpu);  // non-empty: cpu is in kLevelCores
   if (better.empty()) return;
   setenv("OPENBLAS_CORETYPE", better.c_str(), 1);
   setenv(kRetunedFrom, core.c_str(), 1);
@@ -158,11 +188,7 @@ void retune_kernels(char** argv) {
   std::fprintf(stderr,
                "phyflow: warning: OpenBLAS runs its %s kernels on this CPU, which has %s; "
                "matrix products will be slow: set OPENBLAS_CORETYPE=%s before starting phyflow\n",
-               core.c_str(),
-               better == "SkylakeX"  ? "AVX-512"
-               : better == "Haswell" ? "AVX2"
-                                     : "AVX",
-               better.c_str());
+               core.c_str(), level_core(cpu)->vectors, better.c_str());
 }
 
 std::string retune_note() {

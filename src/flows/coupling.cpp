@@ -6,11 +6,11 @@
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <map>
 #include <mutex>
 
 #include "phyflow/core/error.hpp"
+#include "phyflow/flows/conv_gemm.hpp"
 
 namespace phyflow::flows {
 
@@ -209,61 +209,6 @@ std::int64_t address(const PeriodicStencil* st) {
 }
 const PeriodicStencil* stencil_at(const c10::IValue& v) {
   return reinterpret_cast<const PeriodicStencil*>(std::intptr_t(v.toInt()));
-}
-
-// The convolutions' GEMMs, split along the V B columns on the host. OpenBLAS (0.3.21,
-// Debian's; AVX-512 CPUs) multiplies products of m n k <= 10^6 straight from the operands
-// ("small matrix" kernels) and larger ones through its packed kernels, which on these skinny
-// shapes (8 output channels) spend most of their time copying the V B-long operand: at batch
-// 32 on an 8 x 8 lattice, 8 x 72 by 72 x 2048, the forward product takes 58 us whole and 29 us
-// in pieces, the weight gradient 114 us whole and 28 us in pieces (bench/bench_flow_gemm.cpp).
-// Pieces of the output
-// columns (forward, input gradient) are the same products, bit for bit; the weight gradient
-// sums its pieces (beta = 1), so its rounding differs from one product's (~4e-7 relative in
-// float32). Elsewhere (GPU) one call each.
-std::int64_t gemm_columns(const torch::Tensor& t, std::int64_t rows, std::int64_t inner) {
-  if (!t.device().is_cpu()) return std::numeric_limits<std::int64_t>::max();
-  constexpr std::int64_t small = 1000000, align = 64;
-  return std::max(align, small / std::max<std::int64_t>(1, rows * inner) / align * align);
-}
-
-// y (Co, N) = w2 (Co, CK) cols (CK, N) [+ bias (Co)], in pieces of columns.
-torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
-                        const torch::Tensor& bias) {
-  const std::int64_t Co = w2.size(0), CK = w2.size(1), N = cols.size(1);
-  const auto piece = gemm_columns(cols, Co, CK);
-  if (N <= piece) return bias.defined() ? torch::addmm(bias.unsqueeze(1), w2, cols) : w2.mm(cols);
-  auto y = torch::empty({Co, N}, cols.options());
-  for (std::int64_t s = 0; s < N; s += piece) {
-    const auto n = std::min(piece, N - s);
-    auto out = y.narrow(1, s, n);
-    if (bias.defined())
-      torch::addmm_out(out, bias.unsqueeze(1), w2, cols.narrow(1, s, n));
-    else
-      torch::mm_out(out, w2, cols.narrow(1, s, n));
-  }
-  return y;
-}
-
-// dw (Co, CK) = g2 (Co, N) cols (CK, N)^T, summed over pieces of columns. Only where the
-// pieces are long: with wider layers (16 -> 16 channels, kernel 3: pieces of 384 columns) the
-// unpacked kernels lose to one packed product (2.3 against 3.0 ms at 16 x 144 by
-// 144 x 25 088), while the forward pieces still win there (bench/bench_flow_gemm.cpp).
-torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols) {
-  const std::int64_t Co = g2.size(0), CK = cols.size(0), N = cols.size(1);
-  const auto piece = gemm_columns(cols, Co, CK);
-  constexpr std::int64_t shortest = 512;
-  if (N <= piece || piece < shortest) return g2.mm(cols.t());
-  torch::Tensor dw;
-  for (std::int64_t s = 0; s < N; s += piece) {
-    const auto n = std::min(piece, N - s);
-    const auto g = g2.narrow(1, s, n), c = cols.narrow(1, s, n).t();
-    if (s == 0)
-      dw = g.mm(c);
-    else
-      dw.addmm_(g, c);
-  }
-  return dw;
 }
 
 // A periodic convolution (the cross-correlation of torch's ConvNd with circular padding k/2)
@@ -507,7 +452,7 @@ class AffineConvCouplingFunction
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &xt = saved[0], &e = saved[1], &u = saved[2], &m = saved[3], &a = saved[4];
+    const auto &e = saved[1], &u = saved[2], &m = saved[3], &a = saved[4];
     const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved[5]};
     const auto n = std::size_t(ctx->saved_data["layers"].toInt());
     const std::vector<torch::Tensor> weights(saved.begin() + 6,

@@ -12,6 +12,7 @@
 #include "flow_test_configs.hpp"
 #include "phyflow/core/error.hpp"
 #include "phyflow/flows/action.hpp"
+#include "phyflow/flows/conv_gemm.hpp"
 #include "phyflow/flows/coupling.hpp"
 #include "phyflow/flows/flow.hpp"
 #include "phyflow/flows/prior.hpp"
@@ -146,6 +147,43 @@ TEST(FlowLayers, PeriodicConvMatchesLibTorchCircularPadding) {
     torch::NoGradGuard ng;
     EXPECT_LT((net->forward(site_major(x)) - y).abs().max().item<double>(), 1e-15);
   }
+}
+
+// The host GEMMs in pieces of columns (conv_gemm.hpp) against one product, with and without
+// a bias, for the library's piece length, short pieces, a ragged last piece and one product:
+// equal to float32 rounding (which kernel OpenBLAS picks for a piece's shape decides the last
+// bit: the SkylakeX small-matrix kernel sums in another order than the packed one) and the
+// same bits on every call. The library's own choice splits the tutorial layer at batch 32
+// (8 x 72 by 72 x 2048) and keeps the weight gradient of a 16 -> 16 layer (pieces under 512
+// columns) in one product.
+TEST(FlowLayers, ConvGemmPiecesEqualOneProduct) {
+  torch::manual_seed(3);
+  const auto w = torch::randn({8, 72}), cols = torch::randn({72, 2048 + 40}), b = torch::randn({8}),
+             g = torch::randn({8, 2048 + 40});
+  const auto whole = torch::addmm(b.unsqueeze(1), w, cols), whole_nb = w.mm(cols);
+  const auto dw_whole = g.mm(cols.t());
+  const std::int64_t N = cols.size(1);
+  EXPECT_EQ(gemm_piece_columns(cols, 8, 72), 1728);  // 10^6 / 576 = 1736, down to 64s
+  const auto close = [](const torch::Tensor& a, const torch::Tensor& ref) {
+    return (a - ref).abs().max().item<double>() <= 1e-6 * ref.abs().max().item<double>();
+  };
+  for (const std::int64_t piece :
+       {std::int64_t(0), std::int64_t(64), std::int64_t(700), N, 2 * N}) {
+    SCOPED_TRACE("piece " + std::to_string(piece));
+    const auto y = conv_gemm(w, cols, b, piece), y_nb = conv_gemm(w, cols, {}, piece);
+    EXPECT_TRUE(close(y, whole));
+    EXPECT_TRUE(close(y_nb, whole_nb));
+    EXPECT_TRUE(torch::equal(conv_gemm(w, cols, b, piece), y));
+    const auto dw = conv_weight_grad(g, cols, piece);
+    EXPECT_LT((dw - dw_whole).abs().max().item<double>(),
+              1e-5 * dw_whole.abs().max().item<double>());
+    EXPECT_TRUE(torch::equal(conv_weight_grad(g, cols, piece), dw));
+  }
+  // 16 -> 16: pieces of 384 columns, so the weight gradient stays one product (bit for bit).
+  const auto w16 = torch::randn({16, 144}), cols16 = torch::randn({144, 4096}),
+             g16 = torch::randn({16, 4096});
+  EXPECT_EQ(gemm_piece_columns(cols16, 16, 144), 384);
+  EXPECT_TRUE(torch::equal(conv_weight_grad(g16, cols16), g16.mm(cols16.t())));
 }
 
 // The affine coupling with a conv conditioner is one fused autograd node (affine_conv_coupling,

@@ -1,0 +1,40 @@
+// The GEMMs of the flows' periodic convolutions (coupling.cpp), split along the V B columns on
+// the host. OpenBLAS (0.3.21, Debian's; AVX-512 CPUs) multiplies products of m n k <= 10^6
+// straight from the operands ("small matrix" kernels) and larger ones through its packed
+// kernels, which on these skinny shapes (8 output channels) spend most of their time copying
+// the V B-long operand: at batch 32 on an 8 x 8 lattice, 8 x 72 by 72 x 2048, the forward
+// product takes 58 us whole and 29 us in pieces, the weight gradient 114 us whole and 28 us in
+// pieces (bench/bench_flow_gemm.cpp, which times these functions). Pieces of the output columns
+// (forward, input gradient) are products of their own: with the Cooper Lake kernels their bits
+// are one product's, with the SkylakeX kernels the small-matrix kernel sums in another order
+// than the packed one (1 ulp in float32); the weight gradient sums its pieces (beta = 1),
+// ~4e-7 relative. The same shapes give the same bits on every call, and the pieces depend only
+// on the shapes, so a run is reproducible bit for bit on the same kernels. Elsewhere (GPU) one
+// call each.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace phyflow::flows {
+
+/// Columns per piece for a (rows x inner) by (inner x N) product with the columns in t: the
+/// most whose product stays within OpenBLAS's unpacked kernels (m n k <= 10^6), in multiples
+/// of 64; on a GPU, no pieces (the largest int64).
+std::int64_t gemm_piece_columns(const torch::Tensor& t, std::int64_t rows, std::int64_t inner);
+
+/// y (Co, N) = w2 (Co, CK) cols (CK, N) [+ bias (Co), if defined], in pieces of `piece`
+/// columns; piece 0: gemm_piece_columns. A piece >= N is one product.
+torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
+                        const torch::Tensor& bias, std::int64_t piece = 0);
+
+/// dw (Co, CK) = g2 (Co, N) cols (CK, N)^T, summed over pieces of `piece` columns. Piece 0:
+/// gemm_piece_columns where that is at least 512 columns, else one product: with wider layers
+/// (16 -> 16 channels, kernel 3: pieces of 384 columns) the unpacked kernels lose to one packed
+/// product (2.3 against 3.0 ms at 16 x 144 by 144 x 25 088), while the forward pieces still
+/// win there.
+torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols,
+                               std::int64_t piece = 0);
+
+}  // namespace phyflow::flows
