@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench_data.hpp"
 #include "mpi_bench.hpp"
 #include "phyflow/core/blas.hpp"
 #include "phyflow/core/runtime.hpp"
@@ -145,20 +146,9 @@ int main(int argc, char** argv) {
   }
   // N-body frames (random states and accelerations: the step's cost does not depend on them).
   for (int k = 0; k < 2; ++k) {
-    const int n = k == 0 ? 4 : 8, d = k == 0 ? 2 : 3, w = 2 * d + 2, nt = 16;
-    const int ns = (64 * ranks_ + nt - 1) / nt;
+    const int n = k == 0 ? 4 : 8, d = k == 0 ? 2 : 3;
     nbody_path[k] = "/tmp/phyflow_bench_gnn" + std::to_string(n) + "_" + std::to_string(pid) + ".h5";
-    if (rank_ != 0) continue;
-    std::mt19937 gen(2);
-    std::normal_distribution<double> normal;
-    std::vector<double> x(std::size_t(ns) * nt * n * w), a(std::size_t(ns) * nt * n * d);
-    for (auto& v : x) v = normal(gen);
-    for (auto& v : a) v = normal(gen);
-    const auto u = [](int v) { return std::uint64_t(v); };
-    auto out = io::OutputFile::create(MPI_COMM_SELF, nbody_path[k], true);
-    out.write_array("/data", x.data(), {u(ns), u(nt), u(n), u(w)}, "x, v, q, m per body", "1");
-    out.write_array("/accel", a.data(), {u(ns), u(nt), u(n), u(d)}, "accelerations", "1");
-    out.commit();
+    if (rank_ == 0) phyflow::bench::write_random_nbody(nbody_path[k], n, d, 64 * ranks_);
   }
   MPI_Barrier(rt.comm());
   phyflow::bench::run_benchmarks(rank_);
