@@ -186,6 +186,47 @@ torch::Tensor gather_sites(const torch::Tensor& x, const torch::Tensor& index,
   return out;
 }
 
+// Columns [s, s + n) of gather_sites(x, ...) into out (C K rows, at least n columns, any row
+// stride), x contiguous on the host: each run's part inside the columns, one memcpy. The
+// convolutions gather piece by piece (StencilOnDevice::columns) so that a piece is still in
+// cache for its product: the whole gathered matrix is K times x (10 MB for 16 channels on
+// 12 x 12 at batch 128), and saving it for the backward pass wrote and read back ~0.5 GB per
+// training step of the AKS recipe's flow at L = 12.
+void gather_site_columns(const torch::Tensor& xc, const std::vector<SiteRun>& runs, std::int64_t K,
+                         std::int64_t s, std::int64_t n, torch::Tensor& out) {
+  const std::int64_t C = xc.size(0), V = xc.size(1), B = xc.size(2), ld = out.stride(0);
+  const auto size = std::size_t(xc.element_size());
+  const auto* src = static_cast<const char*>(xc.data_ptr());
+  auto* dst = static_cast<char*>(out.data_ptr());
+  for (std::int64_t c = 0; c < C; ++c)
+    for (const auto& r : runs) {
+      const std::int64_t lo = std::max(r.dst * B, s), hi = std::min((r.dst + r.len) * B, s + n);
+      if (lo >= hi) continue;
+      std::memcpy(dst + std::size_t((c * K + r.row) * ld + (lo - s)) * size,
+                  src + std::size_t((c * V + r.src) * B + (lo - r.dst * B)) * size,
+                  std::size_t(hi - lo) * size);
+    }
+}
+
+// The gathered columns of x as a ColumnSource: on the host each piece is gathered into one
+// buffer reused from piece to piece; elsewhere the whole matrix at once (one index_select; no
+// pieces there).
+ColumnSource gathered_columns(const torch::Tensor& x, const torch::Tensor& index,
+                              const std::vector<SiteRun>& runs, std::int64_t K) {
+  if (!x.device().is_cpu())
+    return [x, index, runs = &runs, K](std::int64_t, std::int64_t) {
+      return gather_sites(x, index, *runs, K);
+    };
+  auto buffer = std::make_shared<torch::Tensor>();
+  return [xc = x.contiguous(), runs = &runs, K, buffer](std::int64_t s, std::int64_t n) {
+    const std::int64_t rows = xc.size(0) * K;
+    if (!buffer->defined() || buffer->size(1) < n) *buffer = torch::empty({rows, n}, xc.options());
+    auto out = buffer->size(1) == n ? *buffer : buffer->narrow(1, 0, n);
+    gather_site_columns(xc, *runs, K, s, n, out);
+    return out;
+  };
+}
+
 // The tables on x's device: the host's, or copies made once per device.
 struct StencilOnDevice {
   const PeriodicStencil* host = nullptr;
@@ -195,11 +236,18 @@ struct StencilOnDevice {
     neighbours = host->neighbours.to(device);
     opposite = host->opposite.to(device);
   }
-  torch::Tensor gather(const torch::Tensor& x) const {
-    return gather_sites(x, neighbours, host->neighbour_runs, host->K);
+  ColumnSource columns(const torch::Tensor& x) const {
+    return gathered_columns(x, neighbours, host->neighbour_runs, host->K);
   }
-  torch::Tensor gather_opposite(const torch::Tensor& x) const {
-    return gather_sites(x, opposite, host->opposite_runs, host->K);
+  ColumnSource opposite_columns(const torch::Tensor& x) const {
+    return gathered_columns(x, opposite, host->opposite_runs, host->K);
+  }
+  // Rebuilt in a backward pass from the host tables and the saved opposite table: the
+  // neighbour table on x's device (a copy per pass off the host; none on the host).
+  static StencilOnDevice in_backward(const PeriodicStencil* host, const torch::Tensor& opposite) {
+    StencilOnDevice st{host, {}, opposite};
+    if (!opposite.device().is_cpu()) st.neighbours = host->neighbours.to(opposite.device());
+    return st;
   }
 };
 
@@ -229,27 +277,30 @@ class PeriodicConvFunction : public torch::autograd::Function<PeriodicConvFuncti
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& w, const torch::Tensor& b,
                                const StencilOnDevice* stencil) {
-    const auto cols = stencil->gather(x);
-    ctx->save_for_backward({cols, w, stencil->opposite});
+    ctx->save_for_backward({x, w, stencil->opposite});
     ctx->saved_data["stencil"] = address(stencil->host);
-    return conv_gemm(w.reshape({w.size(0), -1}), cols, b)
-        .reshape({w.size(0), x.size(1), x.size(2)});
+    const std::int64_t V = x.size(1), B = x.size(2);
+    return conv_gemm(w.reshape({w.size(0), -1}), V * B, stencil->columns(x), b)
+        .reshape({w.size(0), V, B});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &cols = saved[0], &w = saved[1];
-    const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved[2]};
+    const auto &x = saved[0], &w = saved[1];
+    const auto stencil =
+        StencilOnDevice::in_backward(stencil_at(ctx->saved_data["stencil"]), saved[2]);
     const auto& dy = grads[0];
     const std::int64_t Co = w.size(0), C = w.size(1), V = dy.size(1), B = dy.size(2);
+    const std::int64_t K = stencil.host->K;
     const auto dy2 = dy.reshape({Co, V * B});
     torch::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0)) {
-      const auto dcols = stencil.gather_opposite(dy);  // (Co K, V B)
-      dx = conv_gemm(w.transpose(0, 1).reshape({C, dcols.size(0)}), dcols, {}).reshape({C, V, B});
-    }
-    if (ctx->needs_input_grad(1)) dw = conv_weight_grad(dy2, cols).reshape(w.sizes());
+    if (ctx->needs_input_grad(0))
+      dx =
+          conv_gemm(w.transpose(0, 1).reshape({C, Co * K}), V * B, stencil.opposite_columns(dy), {})
+              .reshape({C, V, B});
+    if (ctx->needs_input_grad(1))
+      dw = conv_weight_grad(dy2, C * K, stencil.columns(x)).reshape(w.sizes());
     if (ctx->needs_input_grad(2)) db = dy2.sum(1);
     return {dx, dw, db, torch::Tensor()};
   }
@@ -281,7 +332,7 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
   torch::Tensor forward(const torch::Tensor& x) {
     const auto& st = stencil(x.device());
     if (!torch::GradMode::is_enabled())  // sampling: no autograd node to build
-      return conv_gemm(weight.reshape({out_, -1}), st.gather(x), bias)
+      return conv_gemm(weight.reshape({out_, -1}), x.size(1) * x.size(2), st.columns(x), bias)
           .reshape({out_, x.size(1), x.size(2)});
     return PeriodicConvFunction::apply(x, weight, bias, &st);
   }
@@ -300,8 +351,8 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
 TORCH_MODULE(PeriodicConv);
 
 // A conv net's pass (periodic convolutions, LeakyReLU between them, optional final tanh) on
-// x (C, V, B); with save, what its backward needs: per layer the gathered columns and the
-// output.
+// x (C, V, B); with save, what its backward needs: per layer its input and its output (the
+// backward gathers the input's columns again, piece by piece).
 torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
                              torch::TensorList biases, const StencilOnDevice& stencil, double slope,
                              bool final_tanh, std::vector<torch::Tensor>* save) {
@@ -309,21 +360,20 @@ torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
   torch::Tensor h = x;
   for (std::int64_t i = 0; i < n; ++i) {
     const auto& w = weights[std::size_t(i)];
-    const auto cols = stencil.gather(h);
-    auto z = conv_gemm(w.reshape({w.size(0), -1}), cols, biases[std::size_t(i)]);
+    auto z =
+        conv_gemm(w.reshape({w.size(0), -1}), V * B, stencil.columns(h), biases[std::size_t(i)]);
     if (i + 1 < n) z = torch::leaky_relu(z, slope);
     else if (final_tanh) z = torch::tanh(z);
+    if (save != nullptr) save->push_back(h);
     h = z.reshape({w.size(0), V, B});
-    if (save != nullptr) {
-      save->push_back(cols);
-      save->push_back(h);
-    }
+    if (save != nullptr) save->push_back(h);
   }
   return h;
 }
 
-// Its backward: g, the gradient of the output; saved = (cols, h) per layer as conv_net_apply
-// left them. Fills dw and db; returns the input gradient when need_dx (else undefined).
+// Its backward: g, the gradient of the output; saved = (input, output) per layer as
+// conv_net_apply left them. Fills dw and db; returns the input gradient when need_dx (else
+// undefined).
 torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor>& saved,
                                 std::size_t first_saved, torch::TensorList weights,
                                 const StencilOnDevice& stencil, double slope, bool final_tanh,
@@ -333,18 +383,19 @@ torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor
   dw.assign(n, torch::Tensor());
   db.assign(n, torch::Tensor());
   for (std::size_t i = n; i-- > 0;) {
-    const auto &cols = saved[first_saved + 2 * i], &h = saved[first_saved + 2 * i + 1];
+    const auto &in = saved[first_saved + 2 * i], &h = saved[first_saved + 2 * i + 1];
     const auto& w = weights[i];
     const std::int64_t Co = w.size(0), C = w.size(1), V = h.size(1), B = h.size(2);
+    const std::int64_t K = stencil.host->K;
     if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
     else if (final_tanh) g = torch::tanh_backward(g, h);
     const auto g2 = g.reshape({Co, V * B});
-    dw[i] = conv_weight_grad(g2, cols).reshape(w.sizes());
+    dw[i] = conv_weight_grad(g2, C * K, stencil.columns(in)).reshape(w.sizes());
     db[i] = g2.sum(1);
-    if (i > 0 || need_dx) {
-      const auto dcols = stencil.gather_opposite(g.reshape({Co, V, B}));  // (Co K, V B)
-      g = conv_gemm(w.transpose(0, 1).reshape({C, dcols.size(0)}), dcols, {}).reshape({C, V, B});
-    }
+    if (i > 0 || need_dx)
+      g = conv_gemm(w.transpose(0, 1).reshape({C, Co * K}), V * B,
+                    stencil.opposite_columns(g.reshape({Co, V, B})), {})
+              .reshape({C, V, B});
   }
   return need_dx ? g : torch::Tensor();
 }
@@ -376,7 +427,8 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
     const std::vector<torch::Tensor> weights(saved.begin() + std::ptrdiff_t(2 * n),
                                              saved.begin() + std::ptrdiff_t(3 * n));
     std::vector<torch::Tensor> dw, db;
-    const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved.back()};
+    const auto stencil =
+        StencilOnDevice::in_backward(stencil_at(ctx->saved_data["stencil"]), saved.back());
     const auto dx =
         conv_net_backward(grads[0], saved, 0, weights, stencil, ctx->saved_data["slope"].toDouble(),
                           ctx->saved_data["final_tanh"].toBool(), ctx->needs_input_grad(0), dw, db);
@@ -453,7 +505,8 @@ class AffineConvCouplingFunction
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto &e = saved[1], &u = saved[2], &m = saved[3], &a = saved[4];
-    const StencilOnDevice stencil{stencil_at(ctx->saved_data["stencil"]), {}, saved[5]};
+    const auto stencil =
+        StencilOnDevice::in_backward(stencil_at(ctx->saved_data["stencil"]), saved[5]);
     const auto n = std::size_t(ctx->saved_data["layers"].toInt());
     const std::vector<torch::Tensor> weights(saved.begin() + 6,
                                              saved.begin() + 6 + std::ptrdiff_t(n));

@@ -16,8 +16,15 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace phyflow::flows {
+
+/// The columns [s, s + n) of a product's right operand (K rows) as a (K, n) tensor whose rows
+/// may be strided: a view of a whole operand, or a piece made on demand (the periodic
+/// convolutions gather each piece of their columns just before its product, so it is still
+/// in cache). Valid until the next call.
+using ColumnSource = std::function<torch::Tensor(std::int64_t s, std::int64_t n)>;
 
 /// Columns per piece for a (rows x inner) by (inner x N) product with the columns in t: the
 /// most whose product stays within OpenBLAS's unpacked kernels (m n k <= 10^6), in multiples
@@ -28,6 +35,9 @@ std::int64_t gemm_piece_columns(const torch::Tensor& t, std::int64_t rows, std::
 /// columns; piece 0: gemm_piece_columns. A piece >= N is one product.
 torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
                         const torch::Tensor& bias, std::int64_t piece = 0);
+/// The same with the N columns from `cols` (asked for piece by piece, in order).
+torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSource& cols,
+                        const torch::Tensor& bias, std::int64_t piece = 0);
 
 /// dw (Co, CK) = g2 (Co, N) cols (CK, N)^T, summed over pieces of `piece` columns. Piece 0:
 /// gemm_piece_columns where that is at least 512 columns, else one product: with wider layers
@@ -35,6 +45,9 @@ torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
 /// product (2.3 against 3.0 ms at 16 x 144 by 144 x 25 088), while the forward pieces still
 /// win there.
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols,
+                               std::int64_t piece = 0);
+/// The same with the CK rows of the columns from `cols` (asked for piece by piece, in order).
+torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const ColumnSource& cols,
                                std::int64_t piece = 0);
 
 }  // namespace phyflow::flows
