@@ -480,11 +480,11 @@ class IsingRun {
                                                         {"step", pos.sweep}, {"samples", pos.samples}}}};
             write_summary(split, "interrupted", 0.0, extra);
           }
-          throw detail::interrupted_error(
-              signalled, s_.stop_after, ckpt,
-              std::to_string(pos.samples) + "/" + std::to_string(n_samples) + " samples at T=" +
-                  short_number(T),
-              deck_.origin());
+          throw detail::interrupted_error(signalled, s_.stop_after, ckpt,
+                                          std::to_string(pos.samples) + "/" +
+                                              std::to_string(n_samples) +
+                                              " samples at T=" + short_number(T),
+                                          deck_);
         }
       }
     }

@@ -720,10 +720,10 @@ class NbodyRun {
                                {{"simulations_done", sims_done}, {"frames_done", frames_done}}}};
       write_summary(split, "interrupted", 0.0, extra);
     }
-    throw detail::interrupted_error(!budget, s_.stop_after, ckpt,
-                                    std::to_string(sims_done) + " of " +
-                                        std::to_string(split.ns) + " simulations complete",
-                                    deck_.origin());
+    throw detail::interrupted_error(
+        !budget, s_.stop_after, ckpt,
+        std::to_string(sims_done) + " of " + std::to_string(split.ns) + " simulations complete",
+        deck_);
   }
 
   // ---- summary -----------------------------------------------------------------------------

@@ -296,10 +296,9 @@ class Phi4Run {
                                     {"interrupted_at", {{"update", pos.update}, {"samples", pos.samples}}}};
             write_summary("interrupted", nlohmann::json::object(), 0.0, extra);
           }
-          throw detail::interrupted_error(stop_pending_, s_.stop_after, ckpt,
-                                          std::to_string(pos.samples) + "/" +
-                                              std::to_string(s_.samples) + " samples",
-                                          deck_.origin());
+          throw detail::interrupted_error(
+              stop_pending_, s_.stop_after, ckpt,
+              std::to_string(pos.samples) + "/" + std::to_string(s_.samples) + " samples", deck_);
         }
       }
     }

@@ -1,11 +1,15 @@
 // Split files and the --restart decision (see split_files.hpp).
 #include "split_files.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/signals.hpp"
 #include "phyflow/core/summary.hpp"
-
-#include <sys/stat.h>
 
 namespace phyflow::workflows::detail {
 
@@ -59,13 +63,30 @@ bool restart_compatible(const config::Deck& saved, const config::Deck& now,
   return strip(saved.values()) == strip(now.values());
 }
 
+namespace {
+std::string shell_word(const std::string& w) {
+  const bool plain = !w.empty() && std::all_of(w.begin(), w.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::strchr("_-.,/:=+@%", c) != nullptr;
+  });
+  if (plain) return w;
+  std::string q = "'";
+  for (const char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
+std::string resume_command(const config::Deck& deck) {
+  std::string cmd = "phyflow run " + shell_word(deck.origin());
+  for (const auto& o : deck.overrides()) cmd += " --set " + shell_word(o);
+  return cmd + " --restart";
+}
+
 Error interrupted_error(bool signalled, std::uint64_t stop_after, const std::string& ckpt,
-                        const std::string& done, const std::string& deck_origin) {
+                        const std::string& done, const config::Deck& deck) {
   const std::string why = signalled ? "signal " + std::to_string(signals::received_signal())
                                     : "checkpoint.stop_after = " + std::to_string(stop_after);
   return Error(ExitCode::interrupted, "stopped by " + why + " after writing checkpoint '" + ckpt +
-                                          "' (" + done + "); resume with: phyflow run " +
-                                          deck_origin + " --restart")
+                                          "' (" + done + "); resume with: " + resume_command(deck))
       .agreed_from(0);
 }
 

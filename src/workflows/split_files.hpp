@@ -38,10 +38,14 @@ SplitStart split_start(const std::string& output, const RunOptions& options,
 bool restart_compatible(const config::Deck& saved, const config::Deck& now,
                         const std::vector<std::string>& may_change);
 
+/// The command that resumes a run of `deck`: its file and every --set override it was given,
+/// each quoted for a POSIX shell where it needs it, then --restart.
+std::string resume_command(const config::Deck& deck);
+
 /// The exit-3 error of a run that stopped after writing checkpoint `ckpt` (every rank throws
 /// it alike): why it stopped (the signal, or checkpoint.stop_after = `stop_after` when not
 /// `signalled`), how far it got (`done`), and the command that resumes it.
 Error interrupted_error(bool signalled, std::uint64_t stop_after, const std::string& ckpt,
-                        const std::string& done, const std::string& deck_origin);
+                        const std::string& done, const config::Deck& deck);
 
 }  // namespace phyflow::workflows::detail

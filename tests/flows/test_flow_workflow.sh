@@ -108,6 +108,19 @@ check "stop_after: exit 3 with a checkpoint" bash -c "[ $RC -eq 3 ] && [ -e $WOR
 pf 1 run "$WORK/r.yaml" --restart --set checkpoint.stop_after=0
 check "--restart completes" bash -c "[ $RC -eq 0 ] && [ -e $WORK/r.h5 ] && [ ! -e $WORK/r.ckpt.h5 ]"
 check "restarted run equals the uninterrupted one bit for bit" $PY "$WORK/same.py" "$WORK/a.h5" "$WORK/r.h5"
+# The resume hint names the run's --set overrides, quoted where a shell needs it, and works as
+# printed: run twice (it keeps stop_after = 8: steps 8 -> 16, then 16 -> 20 and the sampling).
+pf 1 run "$WORK/a.yaml" --set checkpoint.stop_after=8 --set 'model.hidden=[4]' --set output.path="$WORK/rq.h5"
+check "resume hint: every override, quoted where needed" bash -c "[ $RC -eq 3 ] && grep -qF -- \
+  \"resume with: phyflow run $WORK/a.yaml --set checkpoint.stop_after=8 --set 'model.hidden=[4]' --set output.path=$WORK/rq.h5 --restart\" $WORK/out.txt"
+resume="$(sed -n 's/.*resume with: phyflow //p' "$WORK/out.txt" | head -1)"
+eval "\"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
+RC=$?
+check "resume hint as printed: the next leg stops again (exit 3)" expect_rc 3
+eval "\"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
+RC=$?
+check "resume hint as printed: the last leg completes, bit for bit the uninterrupted run" \
+  bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/a.h5 $WORK/rq.h5"
 
 # --- train.time_limit_s stops training and samples with the flow so far -----------------------
 deck tl "train: {steps: 100000000, time_limit_s: 2}"

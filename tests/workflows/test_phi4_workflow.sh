@@ -79,7 +79,8 @@ for algo in metropolis hmc; do
   pf 2 run "$WORK/d.yaml" --set output.path="$WORK/cut.h5" --set checkpoint.stop_after=23
   check "$algo: stop_after exits 3" expect_rc 3
   check "$algo: interrupted run leaves partial + checkpoint, no final file" bash -c "[ -f '$WORK/cut.h5.partial' ] && [ -f '$WORK/cut.ckpt.h5' ] && [ ! -e '$WORK/cut.h5' ]"
-  check "$algo: message says how to resume" output_has "--restart"
+  check "$algo: message says how to resume, with the run's --set overrides" output_has \
+    "resume with: phyflow run $WORK/d.yaml --set output.path=$WORK/cut.h5 --set checkpoint.stop_after=23 --restart"
   check "$algo: summary says interrupted" $PY -c "import json,sys; j=json.load(open('$WORK/cut.json')); sys.exit(j['status']!='interrupted')"
   pf 4 run "$WORK/d.yaml" --set output.path="$WORK/cut.h5" --set checkpoint.stop_after=17 --restart
   check "$algo: second leg stops again" expect_rc 3
