@@ -1,12 +1,61 @@
 // The periodic convolutions' GEMMs in pieces of columns (conv_gemm.hpp).
 #include "phyflow/flows/conv_gemm.hpp"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <climits>
 #include <limits>
+#include <type_traits>
 
 namespace phyflow::flows {
+
+namespace {
+// The host BLAS's Fortran GEMM, the one LibTorch's CPU products call, found in the loaded
+// libraries (this library's scope: LibTorch's libblas.so.3); nullptr where none is exported
+// (a LibTorch with its BLAS linked in), and then the products go through LibTorch.
+template <typename T>
+using FortranGemm = void (*)(const char*, const char*, const int*, const int*, const int*, const T*,
+                             const T*, const int*, const T*, const int*, const T*, T*, const int*);
+template <typename T>
+FortranGemm<T> host_gemm() {
+  static const auto fn = reinterpret_cast<FortranGemm<T>>(
+      dlsym(RTLD_DEFAULT, std::is_same_v<T, float> ? "sgemm_" : "dgemm_"));
+  return fn;
+}
+
+// Row-major C (m x n, ldc) = op(A) op(B) + beta C, as column-major C^T = op(B)^T op(A)^T: the
+// call LibTorch makes for a product of row-major tensors.
+template <typename T>
+void gemm_row_major(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a,
+                    std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+                    std::int64_t ldc) {
+  const char tA = ta ? 'T' : 'N', tB = tb ? 'T' : 'N';
+  const int M = int(n), N = int(m), K = int(k), LDA = int(lda), LDB = int(ldb), LDC = int(ldc);
+  const T one = 1;
+  host_gemm<T>()(&tB, &tA, &M, &N, &K, &one, b, &LDB, a, &LDA, &beta, c, &LDC);
+}
+
+// Whether the products of these operands can call the BLAS directly: host float32/float64
+// matrices with unit column stride and a BLAS to call. Every piece of a convolution's
+// product otherwise goes through LibTorch's dispatch (mm_out/addmm_out: checks, a
+// TensorIterator for the bias, a few us a call), which on the tutorial's 8 x 8 lattices was a
+// fixed cost per training step (nine products per coupling layer) that did not shrink with
+// the batch per rank.
+bool direct_blas(std::initializer_list<const torch::Tensor*> ts) {
+  const auto type = (*ts.begin())->scalar_type();
+  if (type != torch::kFloat32 && type != torch::kFloat64) return false;
+  if (type == torch::kFloat32 ? !host_gemm<float>() : !host_gemm<double>()) return false;
+  for (const auto* t : ts) {
+    if (!t->defined()) continue;
+    if (!t->device().is_cpu() || t->scalar_type() != type || t->dim() > 2 || t->stride(-1) != 1 ||
+        t->numel() > INT_MAX)
+      return false;
+  }
+  return true;
+}
+}  // namespace
 
 std::int64_t gemm_piece_columns(const torch::Tensor& t, std::int64_t rows, std::int64_t inner) {
   if (!t.device().is_cpu()) return std::numeric_limits<std::int64_t>::max();
@@ -18,6 +67,27 @@ torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSou
                         const torch::Tensor& bias, std::int64_t piece) {
   const std::int64_t Co = w2.size(0), CK = w2.size(1);
   if (piece <= 0) piece = gemm_piece_columns(w2, Co, CK);
+  const auto w2c = w2.contiguous();
+  if (direct_blas({&w2c, &bias})) {
+    auto y = torch::empty({Co, N}, w2c.options());
+    AT_DISPATCH_FLOATING_TYPES(w2c.scalar_type(), "conv_gemm", [&] {
+      auto* out = y.data_ptr<scalar_t>();
+      const auto bc = bias.defined() ? bias.contiguous() : bias;
+      const auto* b = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
+      for (std::int64_t s = 0; s < N; s += piece) {
+        const auto n = std::min(piece, N - s);
+        const auto c = cols(s, n);
+        TORCH_CHECK(c.stride(1) == 1 && c.scalar_type() == w2c.scalar_type() && c.is_cpu(),
+                    "conv_gemm: columns of another kind than the weights");
+        if (b != nullptr)  // as addmm: the bias copied into the output, then beta = 1
+          for (std::int64_t o = 0; o < Co; ++o) std::fill_n(out + o * N + s, n, b[o]);
+        gemm_row_major<scalar_t>(false, false, Co, n, CK, w2c.data_ptr<scalar_t>(), CK,
+                                 c.data_ptr<scalar_t>(), c.stride(0), scalar_t(b ? 1 : 0), out + s,
+                                 N);
+      }
+    });
+    return y;
+  }
   if (N <= piece) {
     const auto c = cols(0, N);
     return bias.defined() ? torch::addmm(bias.unsqueeze(1), w2, c) : w2.mm(c);
@@ -49,6 +119,22 @@ torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const C
     constexpr std::int64_t shortest = 512;
     piece = gemm_piece_columns(g2, Co, CK);
     if (piece < shortest) piece = N;
+  }
+  const auto g2c = g2.contiguous();
+  if (direct_blas({&g2c})) {
+    auto dw = torch::empty({Co, CK}, g2c.options());
+    AT_DISPATCH_FLOATING_TYPES(g2c.scalar_type(), "conv_weight_grad", [&] {
+      for (std::int64_t s = 0; s < N; s += piece) {
+        const auto n = std::min(piece, N - s);
+        const auto c = cols(s, n);
+        TORCH_CHECK(c.stride(1) == 1 && c.scalar_type() == g2c.scalar_type() && c.is_cpu(),
+                    "conv_weight_grad: columns of another kind than the gradient");
+        gemm_row_major<scalar_t>(false, true, Co, CK, n, g2c.data_ptr<scalar_t>() + s, N,
+                                 c.data_ptr<scalar_t>(), c.stride(0), scalar_t(s == 0 ? 0 : 1),
+                                 dw.data_ptr<scalar_t>(), CK);
+      }
+    });
+    return dw;
   }
   if (N <= piece) return g2.mm(cols(0, N).t());
   torch::Tensor dw;

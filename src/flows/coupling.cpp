@@ -3,7 +3,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -350,6 +352,15 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
 };
 TORCH_MODULE(PeriodicConv);
 
+// The fused affine coupling's elementwise part runs on the host as one hand-written pass
+// (affine_tail_host below); set_host_coupling_loops(false) routes it through the LibTorch ops
+// that other devices run.
+std::atomic<bool> host_coupling_loops{true};
+bool use_host_loops(const torch::Tensor& x) {
+  return host_coupling_loops.load(std::memory_order_relaxed) && x.device().is_cpu() &&
+         (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64);
+}
+
 // A conv net's pass (periodic convolutions, LeakyReLU between them, optional final tanh) on
 // x (C, V, B); with save, what its backward needs: per layer its input and its output (the
 // backward gathers the input's columns again, piece by piece).
@@ -362,8 +373,11 @@ torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
     const auto& w = weights[std::size_t(i)];
     auto z =
         conv_gemm(w.reshape({w.size(0), -1}), V * B, stencil.columns(h), biases[std::size_t(i)]);
-    if (i + 1 < n) z = torch::leaky_relu(z, slope);
-    else if (final_tanh) z = torch::tanh(z);
+    // in place: z is the product's own fresh tensor (no autograd records inside the node)
+    if (i + 1 < n)
+      torch::leaky_relu_(z, slope);
+    else if (final_tanh)
+      z.tanh_();
     if (save != nullptr) save->push_back(h);
     h = z.reshape({w.size(0), V, B});
     if (save != nullptr) save->push_back(h);
@@ -390,8 +404,8 @@ torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor
     if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
     else if (final_tanh) g = torch::tanh_backward(g, h);
     const auto g2 = g.reshape({Co, V * B});
-    dw[i] = conv_weight_grad(g2, C * K, stencil.columns(in)).reshape(w.sizes());
     db[i] = g2.sum(1);
+    dw[i] = conv_weight_grad(g2, C * K, stencil.columns(in)).reshape(w.sizes());
     if (i > 0 || need_dx)
       g = conv_gemm(w.transpose(0, 1).reshape({C, Co * K}), V * B,
                     stencil.opposite_columns(g.reshape({Co, V, B})), {})
@@ -440,6 +454,69 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
   }
 };
 
+// The affine coupling's elementwise part on the host as one pass over the sites, in place of
+// ~10 LibTorch ops (on 8 x 8 x batch elements: dispatch and allocation, a fixed cost per
+// training step with the conv nets' own ops). Same arithmetic, operation by operation, as the
+// ops kept for other devices, but for the order of the log-det site sum.
+// x, frozen = m x, t, e (e^s, or e^{-s} reversed): (V, B) contiguous; s the same; m, a (V).
+// Writes u = x e (forward) or (x - t) e (reverse), y = frozen + a (u + t) or frozen + a u, and
+// log det = +- sum_v a s per column.
+template <typename T>
+void affine_tail_host(const T* __restrict x, const T* __restrict f, const T* __restrict s,
+                      const T* __restrict t, const T* __restrict e, const T* __restrict a,
+                      std::int64_t V, std::int64_t B, bool reverse, T* __restrict u,
+                      T* __restrict y, T* __restrict ld) {
+  std::fill(ld, ld + B, T(0));
+  for (std::int64_t v = 0; v < V; ++v) {
+    const T av = a[v];
+    const std::int64_t o = v * B;
+    if (!reverse)
+      for (std::int64_t b = 0; b < B; ++b) {
+        const T uu = x[o + b] * e[o + b];
+        u[o + b] = uu;
+        y[o + b] = f[o + b] + av * (uu + t[o + b]);
+        ld[b] += av * s[o + b];
+      }
+    else
+      for (std::int64_t b = 0; b < B; ++b) {
+        const T uu = (x[o + b] - t[o + b]) * e[o + b];
+        u[o + b] = uu;
+        y[o + b] = f[o + b] + av * uu;
+        ld[b] += av * s[o + b];
+      }
+  }
+  if (reverse)
+    for (std::int64_t b = 0; b < B; ++b) ld[b] = -ld[b];
+}
+
+// Its backward: gy (V, B), gl (B) the gradients of y and log det; e, u as saved. Writes
+// gx = gy m + gy a e (the part through the conditioner is added later) and g (2, V, B) = the
+// gradients of s and t.
+template <typename T>
+void affine_tail_backward_host(const T* __restrict gy, const T* __restrict gl,
+                               const T* __restrict e, const T* __restrict u, const T* __restrict m,
+                               const T* __restrict a, std::int64_t V, std::int64_t B, bool reverse,
+                               T* __restrict gx, T* __restrict gs, T* __restrict gt) {
+  for (std::int64_t v = 0; v < V; ++v) {
+    const T mv = m[v], av = a[v], nav = -av;
+    const std::int64_t o = v * B;
+    if (!reverse)
+      for (std::int64_t b = 0; b < B; ++b) {
+        const T ga = gy[o + b] * av;
+        gx[o + b] = gy[o + b] * mv + ga * e[o + b];
+        gs[o + b] = ga * u[o + b] + av * gl[b];
+        gt[o + b] = ga;
+      }
+    else
+      for (std::int64_t b = 0; b < B; ++b) {
+        const T ga = gy[o + b] * av;
+        gx[o + b] = gy[o + b] * mv + ga * e[o + b];
+        gs[o + b] = -(ga * u[o + b]) + nav * gl[b];
+        gt[o + b] = -(ga * e[o + b]);
+      }
+  }
+}
+
 // A whole affine coupling with a conv conditioner (no Z2 symmetrisation) as one autograd node:
 // x (V, B) site-major -> (y (V, B), log det (B)) with
 //   forward (z -> phi):  y = m x + a (x e^s + t),      log det =  sum_v a s,
@@ -468,7 +545,20 @@ class AffineConvCouplingFunction
     const auto out = conv_net_apply(frozen.unsqueeze(0), weights, biases, stencil, slope,
                                     final_tanh, save ? &p.net : nullptr);  // (2, V, B)
     const auto s = out.select(0, 0), t = out.select(0, 1);
-    if (!reverse) {
+    if (use_host_loops(p.xt)) {
+      p.e = torch::exp(reverse ? -s : s);
+      p.u = torch::empty_like(p.xt);
+      p.y = torch::empty_like(p.xt);
+      p.logdet = torch::empty({p.xt.size(1)}, p.xt.options());
+      const auto mc = m.contiguous(), ac = a.contiguous();
+      AT_DISPATCH_FLOATING_TYPES(p.xt.scalar_type(), "affine_tail_host", [&] {
+        affine_tail_host<scalar_t>(p.xt.data_ptr<scalar_t>(), frozen.data_ptr<scalar_t>(),
+                                   s.data_ptr<scalar_t>(), t.data_ptr<scalar_t>(),
+                                   p.e.data_ptr<scalar_t>(), ac.data_ptr<scalar_t>(), p.xt.size(0),
+                                   p.xt.size(1), reverse, p.u.data_ptr<scalar_t>(),
+                                   p.y.data_ptr<scalar_t>(), p.logdet.data_ptr<scalar_t>());
+      });
+    } else if (!reverse) {
       p.e = torch::exp(s);
       p.u = p.xt * p.e;
       p.y = torch::addcmul(frozen, a, p.u + t);
@@ -511,27 +601,42 @@ class AffineConvCouplingFunction
     const std::vector<torch::Tensor> weights(saved.begin() + 6,
                                              saved.begin() + 6 + std::ptrdiff_t(n));
     const bool reverse = ctx->saved_data["reverse"].toBool();
-    const auto& gyt = grads[0];  // (V, B)
-    const auto& gld = grads[1];
     // (the engine materialises the gradient of an unused output as zeros)
-    const auto ga = gyt * a;  // gradient of the active part before the mask
-    // d y / d x along the diagonal: m + a e (both directions); d y / d s and d y / d t
-    auto gx = torch::addcmul(gyt * m, ga, e);
-    torch::Tensor gs, gt;
-    if (!reverse) {
-      gs = ga * u;
-      gt = ga;
+    const auto gyt = grads[0].contiguous();  // (V, B)
+    const auto gld = grads[1].contiguous();
+    torch::Tensor gx, gst;  // d y / d x along the diagonal; d y / d (s, t), (2, V, B)
+    if (use_host_loops(gyt)) {
+      gx = torch::empty_like(gyt);
+      gst = torch::empty({2, gyt.size(0), gyt.size(1)}, gyt.options());
+      const auto mc = m.contiguous(), ac = a.contiguous();
+      AT_DISPATCH_FLOATING_TYPES(gyt.scalar_type(), "affine_tail_backward_host", [&] {
+        affine_tail_backward_host<scalar_t>(
+            gyt.data_ptr<scalar_t>(), gld.data_ptr<scalar_t>(), e.data_ptr<scalar_t>(),
+            u.data_ptr<scalar_t>(), mc.data_ptr<scalar_t>(), ac.data_ptr<scalar_t>(), gyt.size(0),
+            gyt.size(1), reverse, gx.data_ptr<scalar_t>(), gst.data_ptr<scalar_t>(),
+            gst.data_ptr<scalar_t>() + gyt.numel());
+      });
     } else {
-      gs = -(ga * u);
-      gt = -(ga * e);
+      const auto ga = gyt * a;  // gradient of the active part before the mask
+      // d y / d x along the diagonal: m + a e (both directions); d y / d s and d y / d t
+      gx = torch::addcmul(gyt * m, ga, e);
+      torch::Tensor gs, gt;
+      if (!reverse) {
+        gs = ga * u;
+        gt = ga;
+      } else {
+        gs = -(ga * u);
+        gt = -(ga * e);
+      }
+      gs = torch::addcmul(gs, reverse ? -a : a, gld.unsqueeze(0));
+      gst = torch::stack({gs, gt});
     }
-    gs = torch::addcmul(gs, reverse ? -a : a, gld.unsqueeze(0));
     std::vector<torch::Tensor> dw, db;
-    const auto gfrozen = conv_net_backward(torch::stack({gs, gt}), saved, 6 + n, weights, stencil,
-                                           ctx->saved_data["slope"].toDouble(),
-                                           ctx->saved_data["final_tanh"].toBool(),
-                                           /*need_dx=*/true, dw, db);
-    gx = torch::addcmul(gx, m, gfrozen.select(0, 0));
+    const auto gfrozen =
+        conv_net_backward(gst, saved, 6 + n, weights, stencil, ctx->saved_data["slope"].toDouble(),
+                          ctx->saved_data["final_tanh"].toBool(),
+                          /*need_dx=*/true, dw, db);
+    gx.addcmul_(m, gfrozen.select(0, 0));
     torch::autograd::variable_list out{gx};
     out.insert(out.end(), dw.begin(), dw.end());
     out.insert(out.end(), db.begin(), db.end());
@@ -541,6 +646,8 @@ class AffineConvCouplingFunction
 };
 
 }  // namespace
+
+void set_host_coupling_loops(bool on) { host_coupling_loops.store(on); }
 
 torch::nn::Sequential make_conditioner(const LatticeShape& shape, const ConditionerOptions& o,
                                        std::int64_t out_channels) {

@@ -190,60 +190,103 @@ TEST(FlowLayers, ConvGemmPiecesEqualOneProduct) {
 // what AffineCoupling calls): its values and the gradients of every input and parameter, in
 // both directions, against the same coupling composed of autograd ops on the layered
 // conditioner (whose gradients the test above checks against LibTorch).
+// Both ways of computing its elementwise part: the host loops and the LibTorch ops of other
+// devices.
 TEST(FlowLayers, FusedAffineConvCouplingMatchesTheComposition) {
   struct Case { int dims, L, parity; };
-  for (const Case k : {Case{1, 6, 0}, Case{2, 4, 1}, Case{2, 6, 0}, Case{3, 4, 1}}) {
-    for (const bool reverse : {false, true}) {
-      SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) +
-                   (reverse ? ", reverse" : ", forward"));
-      torch::manual_seed(5);
-      ConditionerOptions o;
-      o.hidden = {4, 3};
-      const LatticeShape shape{k.dims, k.L};
-      auto net = make_conditioner(shape, o, 2);
-      net->to(torch::kFloat64);
-      {  // far from the identity
+  struct Restore {
+    ~Restore() { set_host_coupling_loops(true); }
+  } restore;
+  for (const bool loops : {true, false})
+    for (const Case k : {Case{1, 6, 0}, Case{2, 4, 1}, Case{2, 6, 0}, Case{3, 4, 1}}) {
+      for (const bool reverse : {false, true}) {
+        set_host_coupling_loops(loops);
+        SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) +
+                     (reverse ? ", reverse" : ", forward") + (loops ? ", host loops" : ", ops"));
+        torch::manual_seed(5);
+        ConditionerOptions o;
+        o.hidden = {4, 3};
+        const LatticeShape shape{k.dims, k.L};
+        auto net = make_conditioner(shape, o, 2);
+        net->to(torch::kFloat64);
+        {  // far from the identity
+          torch::NoGradGuard ng;
+          for (auto& p : net->parameters()) p.mul_(3.0);
+        }
+        const auto m = checker_mask(shape, k.parity), a = 1.0 - m;
+        const std::int64_t B = 3, V = shape.volume();
+        const auto x = (1.5 * torch::randn(shape.batch(B), torch::kFloat64)).requires_grad_(true);
+        const auto [y, ld] = affine_conv_coupling(net, m, a, x, reverse);
+
+        // the composition: layered conditioner in the site-major layout, then the affine map
+        const auto frozen = x * m;
+        const auto out = net->forward(frozen.reshape({B, V}).t().unsqueeze(0));  // (2, V, B)
+        const auto s = out.select(0, 0).t().reshape(x.sizes()),
+                   t = out.select(0, 1).t().reshape(x.sizes());
+        const auto yr =
+            reverse ? frozen + a * (x - t) * torch::exp(-s) : frozen + a * (x * torch::exp(s) + t);
+        const auto ldr = (reverse ? -1.0 : 1.0) * (a * s).reshape({B, V}).sum(1);
+        EXPECT_GT((yr - x).abs().max().item<double>(), 0.1) << "the identity: no test";
+        EXPECT_LT((y - yr).abs().max().item<double>(), 1e-13);
+        EXPECT_LT((ld - ldr).abs().max().item<double>(), 1e-12);
+
+        std::vector<torch::Tensor> inputs{x};
+        for (const auto& p : net->parameters()) inputs.push_back(p);
+        const auto cy = torch::randn_like(y), cl = torch::randn_like(ld);
+        const auto g = torch::autograd::grad({(cy * y).sum() + (cl * ld).sum()}, inputs, {},
+                                             /*retain_graph=*/true);
+        const auto gr = torch::autograd::grad({(cy * yr).sum() + (cl * ldr).sum()}, inputs, {},
+                                              /*retain_graph=*/true);
+        for (std::size_t i = 0; i < g.size(); ++i) {
+          ASSERT_TRUE(g[i].defined()) << "gradient " << i;
+          EXPECT_GT(gr[i].abs().max().item<double>(), 1e-3) << "gradient " << i;
+          EXPECT_LT((g[i] - gr[i]).abs().max().item<double>(), 1e-11) << "gradient " << i;
+        }
+        // only one of the outputs used: the other's gradient counts as zero
+        const auto gy = torch::autograd::grad({(cy * y).sum()}, {x})[0];
+        const auto gyr = torch::autograd::grad({(cy * yr).sum()}, {x})[0];
+        EXPECT_LT((gy - gyr).abs().max().item<double>(), 1e-11);
+        // without autograd (the sampler's path): the same numbers
         torch::NoGradGuard ng;
-        for (auto& p : net->parameters()) p.mul_(3.0);
+        const auto [y0, ld0] = affine_conv_coupling(net, m, a, x, reverse);
+        EXPECT_TRUE(torch::equal(y0, y));
+        EXPECT_TRUE(torch::equal(ld0, ld));
       }
-      const auto m = checker_mask(shape, k.parity), a = 1.0 - m;
-      const std::int64_t B = 3, V = shape.volume();
-      const auto x = (1.5 * torch::randn(shape.batch(B), torch::kFloat64)).requires_grad_(true);
+    }
+}
+
+// In float32 (the flows' default dtype) the host loops and the LibTorch ops agree to rounding,
+// values and gradients, both directions.
+TEST(FlowLayers, FusedAffineConvCouplingHostLoopsInFloat32) {
+  struct Restore {
+    ~Restore() { set_host_coupling_loops(true); }
+  } restore;
+  const LatticeShape shape{2, 6};
+  for (const bool reverse : {false, true}) {
+    SCOPED_TRACE(reverse ? "reverse" : "forward");
+    torch::manual_seed(7);
+    ConditionerOptions o;
+    o.hidden = {5, 4};
+    auto net = make_conditioner(shape, o, 2);
+    const auto m = checker_mask(shape, 0).to(torch::kFloat32), a = 1.0 - m;
+    const auto x = torch::randn(shape.batch(9)).requires_grad_(true);
+    std::vector<torch::Tensor> inputs{x};
+    for (const auto& p : net->parameters()) inputs.push_back(p);
+    std::vector<torch::Tensor> results[2];
+    for (const bool loops : {true, false}) {
+      set_host_coupling_loops(loops);
       const auto [y, ld] = affine_conv_coupling(net, m, a, x, reverse);
-
-      // the composition: layered conditioner in the site-major layout, then the affine map
-      const auto frozen = x * m;
-      const auto out = net->forward(frozen.reshape({B, V}).t().unsqueeze(0));  // (2, V, B)
-      const auto s = out.select(0, 0).t().reshape(x.sizes()),
-                 t = out.select(0, 1).t().reshape(x.sizes());
-      const auto yr = reverse ? frozen + a * (x - t) * torch::exp(-s)
-                              : frozen + a * (x * torch::exp(s) + t);
-      const auto ldr = (reverse ? -1.0 : 1.0) * (a * s).reshape({B, V}).sum(1);
-      EXPECT_GT((yr - x).abs().max().item<double>(), 0.1) << "the identity: no test";
-      EXPECT_LT((y - yr).abs().max().item<double>(), 1e-13);
-      EXPECT_LT((ld - ldr).abs().max().item<double>(), 1e-12);
-
-      std::vector<torch::Tensor> inputs{x};
-      for (const auto& p : net->parameters()) inputs.push_back(p);
+      torch::manual_seed(8);
       const auto cy = torch::randn_like(y), cl = torch::randn_like(ld);
-      const auto g = torch::autograd::grad({(cy * y).sum() + (cl * ld).sum()}, inputs, {},
-                                           /*retain_graph=*/true);
-      const auto gr = torch::autograd::grad({(cy * yr).sum() + (cl * ldr).sum()}, inputs, {},
-                                            /*retain_graph=*/true);
-      for (std::size_t i = 0; i < g.size(); ++i) {
-        ASSERT_TRUE(g[i].defined()) << "gradient " << i;
-        EXPECT_GT(gr[i].abs().max().item<double>(), 1e-3) << "gradient " << i;
-        EXPECT_LT((g[i] - gr[i]).abs().max().item<double>(), 1e-11) << "gradient " << i;
-      }
-      // only one of the outputs used: the other's gradient counts as zero
-      const auto gy = torch::autograd::grad({(cy * y).sum()}, {x})[0];
-      const auto gyr = torch::autograd::grad({(cy * yr).sum()}, {x})[0];
-      EXPECT_LT((gy - gyr).abs().max().item<double>(), 1e-11);
-      // without autograd (the sampler's path): the same numbers
-      torch::NoGradGuard ng;
-      const auto [y0, ld0] = affine_conv_coupling(net, m, a, x, reverse);
-      EXPECT_TRUE(torch::equal(y0, y));
-      EXPECT_TRUE(torch::equal(ld0, ld));
+      auto& r = results[loops ? 0 : 1];
+      r = torch::autograd::grad({(cy * y).sum() + (cl * ld).sum()}, inputs);
+      r.push_back(y.detach());
+      r.push_back(ld.detach());
+    }
+    for (std::size_t i = 0; i < results[0].size(); ++i) {
+      const auto scale = results[1][i].abs().max().item<double>();
+      EXPECT_GT(scale, 1e-3) << i;
+      EXPECT_LT((results[0][i] - results[1][i]).abs().max().item<double>(), 1e-5 * scale) << i;
     }
   }
 }

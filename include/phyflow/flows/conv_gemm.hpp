@@ -9,8 +9,11 @@
 // are one product's, with the SkylakeX kernels the small-matrix kernel sums in another order
 // than the packed one (1 ulp in float32); the weight gradient sums its pieces (beta = 1),
 // ~4e-7 relative. The same shapes give the same bits on every call, and the pieces depend only
-// on the shapes, so a run is reproducible bit for bit on the same kernels. Elsewhere (GPU) one
-// call each.
+// on the shapes, so a run is reproducible bit for bit on the same kernels. On the host the
+// pieces call the BLAS's sgemm_/dgemm_ directly, as LibTorch's products would but without its
+// dispatch per call (the convolutions of the tutorial's flow make ~150 small products per
+// training step); where LibTorch's BLAS exports no such symbol, through LibTorch. Elsewhere
+// (GPU) one LibTorch call each.
 #pragma once
 
 #include <torch/types.h>

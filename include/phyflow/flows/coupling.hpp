@@ -71,6 +71,9 @@ std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling(torch::nn::Sequenti
                                                              const torch::Tensor& active,
                                                              const torch::Tensor& x,
                                                              bool reverse);
+/// On the host the fused coupling's elementwise part is one hand-written pass over the sites;
+/// false routes it through the LibTorch ops that other devices run (for tests of that path).
+void set_host_coupling_loops(bool on);
 /// The same on fields in the site-major layout (V, B), V = L^d flattened row-major, batch
 /// innermost: what the conv conditioners work in, so a stack of these couplings needs one
 /// layout copy at each end (Flow does that) instead of two per coupling.
