@@ -7,7 +7,7 @@
 // is timed in those pieces even where the library keeps one product (pieces under 512
 // columns: the 16 -> 16 layer). docs/PERFORMANCE.md ("Flows") quotes it.
 //
-//   OPENBLAS_NUM_THREADS=1 build/bench/bench_flow_gemm
+//   build/bench/bench_flow_gemm        (sets one BLAS and one torch thread itself)
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -72,6 +72,10 @@ BENCHMARK(BM_ConvWeightGrad)->Apply(shapes);
 
 int main(int argc, char** argv) {
   phyflow::blas::retune_kernels(argv);  // as the phyflow program (OPENBLAS_CORETYPE stands)
+  // One thread, as each rank of the flows runs (the runtime's rule): OpenBLAS's own threads
+  // on the whole products made them 10-70x slower on a 2-core VM with another process busy.
+  phyflow::blas::set_threads(1);
+  at::set_num_threads(1);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
