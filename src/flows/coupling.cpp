@@ -404,8 +404,8 @@ torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor
     if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
     else if (final_tanh) g = torch::tanh_backward(g, h);
     const auto g2 = g.reshape({Co, V * B});
-    db[i] = g2.sum(1);
     dw[i] = conv_weight_grad(g2, C * K, stencil.columns(in)).reshape(w.sizes());
+    db[i] = g2.sum(1);
     if (i > 0 || need_dx)
       g = conv_gemm(w.transpose(0, 1).reshape({C, Co * K}), V * B,
                     stencil.opposite_columns(g.reshape({Co, V, B})), {})
@@ -543,14 +543,15 @@ class AffineConvCouplingFunction
     p.xt = xt.contiguous();  // (V, B)
     const auto frozen = p.xt * m;
     const auto out = conv_net_apply(frozen.unsqueeze(0), weights, biases, stencil, slope,
-                                    final_tanh, save ? &p.net : nullptr);  // (2, V, B)
+                                    final_tanh, save ? &p.net : nullptr)
+                         .contiguous();  // (2, V, B)
     const auto s = out.select(0, 0), t = out.select(0, 1);
     if (use_host_loops(p.xt)) {
       p.e = torch::exp(reverse ? -s : s);
       p.u = torch::empty_like(p.xt);
       p.y = torch::empty_like(p.xt);
       p.logdet = torch::empty({p.xt.size(1)}, p.xt.options());
-      const auto mc = m.contiguous(), ac = a.contiguous();
+      const auto ac = a.contiguous();
       AT_DISPATCH_FLOATING_TYPES(p.xt.scalar_type(), "affine_tail_host", [&] {
         affine_tail_host<scalar_t>(p.xt.data_ptr<scalar_t>(), frozen.data_ptr<scalar_t>(),
                                    s.data_ptr<scalar_t>(), t.data_ptr<scalar_t>(),
