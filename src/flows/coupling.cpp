@@ -10,6 +10,8 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <tuple>
+#include <utility>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/flows/conv_gemm.hpp"
@@ -144,6 +146,18 @@ struct PeriodicStencil {
   std::int64_t K = 0, V = 0;
   torch::Tensor neighbours, opposite;  // int64 (K V): row j and row K - 1 - j
   std::vector<SiteRun> neighbour_runs, opposite_runs;
+  /// The two tables on `device`: the host's, or copies made once per device and kept (the
+  /// backward pass of every coupling asks again; a copy each time was a synchronous
+  /// host-to-device transfer per layer and training step).
+  std::pair<torch::Tensor, torch::Tensor> on(const torch::Device& device) const {
+    if (device.is_cpu()) return {neighbours, opposite};
+    const std::lock_guard<std::mutex> lock(copies_mutex);
+    auto& c = copies[{int(device.type()), int(device.index())}];
+    if (!c.first.defined()) c = {neighbours.to(device), opposite.to(device)};
+    return c;
+  }
+  mutable std::mutex copies_mutex;
+  mutable std::map<std::pair<int, int>, std::pair<torch::Tensor, torch::Tensor>> copies;
 };
 const PeriodicStencil& periodic_stencil(std::int64_t L, int dims, std::int64_t kernel) {
   static std::mutex mutex;
@@ -235,8 +249,7 @@ struct StencilOnDevice {
   torch::Tensor neighbours, opposite;
   void to(const torch::Device& device) {
     if (neighbours.device() == device) return;
-    neighbours = host->neighbours.to(device);
-    opposite = host->opposite.to(device);
+    std::tie(neighbours, opposite) = host->on(device);
   }
   ColumnSource columns(const torch::Tensor& x) const {
     return gathered_columns(x, neighbours, host->neighbour_runs, host->K);
@@ -245,10 +258,10 @@ struct StencilOnDevice {
     return gathered_columns(x, opposite, host->opposite_runs, host->K);
   }
   // Rebuilt in a backward pass from the host tables and the saved opposite table: the
-  // neighbour table on x's device (a copy per pass off the host; none on the host).
+  // neighbour table on its device (copied there once); on the host the gathers read the runs.
   static StencilOnDevice in_backward(const PeriodicStencil* host, const torch::Tensor& opposite) {
     StencilOnDevice st{host, {}, opposite};
-    if (!opposite.device().is_cpu()) st.neighbours = host->neighbours.to(opposite.device());
+    if (!opposite.device().is_cpu()) st.neighbours = host->on(opposite.device()).first;
     return st;
   }
 };
