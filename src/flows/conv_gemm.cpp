@@ -76,8 +76,9 @@ torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSou
       const auto* b = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
       for (std::int64_t s = 0; s < N; s += piece) {
         const auto n = std::min(piece, N - s);
-        const auto c = cols(s, n);
-        TORCH_CHECK(c.stride(1) == 1 && c.scalar_type() == w2c.scalar_type() && c.is_cpu(),
+        const auto piece_cols = cols(s, n);  // rows may be strided, elements not
+        const auto c = piece_cols.stride(1) == 1 ? piece_cols : piece_cols.contiguous();
+        TORCH_CHECK(c.scalar_type() == w2c.scalar_type() && c.is_cpu(),
                     "conv_gemm: columns of another kind than the weights");
         if (b != nullptr)  // as addmm: the bias copied into the output, then beta = 1
           for (std::int64_t o = 0; o < Co; ++o) std::fill_n(out + o * N + s, n, b[o]);
@@ -126,8 +127,9 @@ torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const C
     AT_DISPATCH_FLOATING_TYPES(g2c.scalar_type(), "conv_weight_grad", [&] {
       for (std::int64_t s = 0; s < N; s += piece) {
         const auto n = std::min(piece, N - s);
-        const auto c = cols(s, n);
-        TORCH_CHECK(c.stride(1) == 1 && c.scalar_type() == g2c.scalar_type() && c.is_cpu(),
+        const auto piece_cols = cols(s, n);
+        const auto c = piece_cols.stride(1) == 1 ? piece_cols : piece_cols.contiguous();
+        TORCH_CHECK(c.scalar_type() == g2c.scalar_type() && c.is_cpu(),
                     "conv_weight_grad: columns of another kind than the gradient");
         gemm_row_major<scalar_t>(false, true, Co, CK, n, g2c.data_ptr<scalar_t>() + s, N,
                                  c.data_ptr<scalar_t>(), c.stride(0), scalar_t(s == 0 ? 0 : 1),

@@ -179,6 +179,16 @@ TEST(FlowLayers, ConvGemmPiecesEqualOneProduct) {
               1e-5 * dw_whole.abs().max().item<double>());
     EXPECT_TRUE(torch::equal(conv_weight_grad(g, cols, piece), dw));
   }
+  // Columns whose elements are strided (a transposed view), and float64: the same products.
+  const auto strided = cols.t().contiguous().t();
+  ASSERT_NE(strided.stride(1), 1);
+  EXPECT_TRUE(close(conv_gemm(w, strided, b, 700), whole));
+  EXPECT_LT((conv_weight_grad(g, strided, 700) - dw_whole).abs().max().item<double>(),
+            1e-5 * dw_whole.abs().max().item<double>());
+  const auto wd = w.to(torch::kFloat64), cd = cols.to(torch::kFloat64), bd = b.to(torch::kFloat64);
+  const auto yd = torch::addmm(bd.unsqueeze(1), wd, cd);
+  EXPECT_LT((conv_gemm(wd, cd, bd, 700) - yd).abs().max().item<double>(),
+            1e-12 * yd.abs().max().item<double>());
   // 16 -> 16: pieces of 384 columns, so the weight gradient stays one product (bit for bit).
   const auto w16 = torch::randn({16, 144}), cols16 = torch::randn({144, 4096}),
              g16 = torch::randn({16, 4096});
