@@ -63,45 +63,48 @@ std::int64_t gemm_piece_columns(const torch::Tensor& t, std::int64_t rows, std::
   return std::max(align, small / std::max<std::int64_t>(1, rows * inner) / align * align);
 }
 
+namespace {
+// A piece of columns as the direct BLAS calls read it: host, the operands' dtype, unit element
+// stride (rows may be strided; a view with strided elements is copied first).
+torch::Tensor direct_columns(const torch::Tensor& piece_cols, const torch::Tensor& like) {
+  TORCH_CHECK(piece_cols.scalar_type() == like.scalar_type() && piece_cols.is_cpu(),
+              "conv_gemm: columns of another kind than the weights");
+  return piece_cols.stride(1) == 1 ? piece_cols : piece_cols.contiguous();
+}
+}  // namespace
+
 torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSource& cols,
                         const torch::Tensor& bias, std::int64_t piece) {
   const std::int64_t Co = w2.size(0), CK = w2.size(1);
   if (piece <= 0) piece = gemm_piece_columns(w2, Co, CK);
   const auto w2c = w2.contiguous();
-  if (direct_blas({&w2c, &bias})) {
-    auto y = torch::empty({Co, N}, w2c.options());
-    AT_DISPATCH_FLOATING_TYPES(w2c.scalar_type(), "conv_gemm", [&] {
-      auto* out = y.data_ptr<scalar_t>();
-      const auto bc = bias.defined() ? bias.contiguous() : bias;
-      const auto* b = bc.defined() ? bc.data_ptr<scalar_t>() : nullptr;
-      for (std::int64_t s = 0; s < N; s += piece) {
-        const auto n = std::min(piece, N - s);
-        const auto piece_cols = cols(s, n);  // rows may be strided, elements not
-        const auto c = piece_cols.stride(1) == 1 ? piece_cols : piece_cols.contiguous();
-        TORCH_CHECK(c.scalar_type() == w2c.scalar_type() && c.is_cpu(),
-                    "conv_gemm: columns of another kind than the weights");
-        if (b != nullptr)  // as addmm: the bias copied into the output, then beta = 1
-          for (std::int64_t o = 0; o < Co; ++o) std::fill_n(out + o * N + s, n, b[o]);
-        gemm_row_major<scalar_t>(false, false, Co, n, CK, w2c.data_ptr<scalar_t>(), CK,
-                                 c.data_ptr<scalar_t>(), c.stride(0), scalar_t(b ? 1 : 0), out + s,
-                                 N);
-      }
-    });
-    return y;
-  }
-  if (N <= piece) {
+  const bool direct = direct_blas({&w2c, &bias});
+  if (!direct && N <= piece) {  // (a GPU: one call, no output made first)
     const auto c = cols(0, N);
     return bias.defined() ? torch::addmm(bias.unsqueeze(1), w2, c) : w2.mm(c);
   }
-  auto y = torch::empty({Co, N}, w2.options());
+  auto y = torch::empty({Co, N}, w2c.options());
   for (std::int64_t s = 0; s < N; s += piece) {
     const auto n = std::min(piece, N - s);
-    auto out = y.narrow(1, s, n);
-    const auto c = cols(s, n);
-    if (bias.defined())
-      torch::addmm_out(out, bias.unsqueeze(1), w2, c);
-    else
-      torch::mm_out(out, w2, c);
+    if (!direct) {
+      auto out = y.narrow(1, s, n);
+      if (bias.defined())
+        torch::addmm_out(out, bias.unsqueeze(1), w2c, cols(s, n));
+      else
+        torch::mm_out(out, w2c, cols(s, n));
+      continue;
+    }
+    const auto c = direct_columns(cols(s, n), w2c);
+    AT_DISPATCH_FLOATING_TYPES(w2c.scalar_type(), "conv_gemm", [&] {
+      auto* out = y.data_ptr<scalar_t>();
+      if (bias.defined()) {  // as addmm: the bias copied into the output, then beta = 1
+        const auto* b = bias.data_ptr<scalar_t>();
+        for (std::int64_t o = 0; o < Co; ++o) std::fill_n(out + o * N + s, n, b[o]);
+      }
+      gemm_row_major<scalar_t>(false, false, Co, n, CK, w2c.data_ptr<scalar_t>(), CK,
+                               c.data_ptr<scalar_t>(), c.stride(0),
+                               scalar_t(bias.defined() ? 1 : 0), out + s, N);
+    });
   }
   return y;
 }
@@ -122,31 +125,25 @@ torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const C
     if (piece < shortest) piece = N;
   }
   const auto g2c = g2.contiguous();
-  if (direct_blas({&g2c})) {
-    auto dw = torch::empty({Co, CK}, g2c.options());
-    AT_DISPATCH_FLOATING_TYPES(g2c.scalar_type(), "conv_weight_grad", [&] {
-      for (std::int64_t s = 0; s < N; s += piece) {
-        const auto n = std::min(piece, N - s);
-        const auto piece_cols = cols(s, n);
-        const auto c = piece_cols.stride(1) == 1 ? piece_cols : piece_cols.contiguous();
-        TORCH_CHECK(c.scalar_type() == g2c.scalar_type() && c.is_cpu(),
-                    "conv_weight_grad: columns of another kind than the gradient");
-        gemm_row_major<scalar_t>(false, true, Co, CK, n, g2c.data_ptr<scalar_t>() + s, N,
-                                 c.data_ptr<scalar_t>(), c.stride(0), scalar_t(s == 0 ? 0 : 1),
-                                 dw.data_ptr<scalar_t>(), CK);
-      }
-    });
-    return dw;
-  }
-  if (N <= piece) return g2.mm(cols(0, N).t());
-  torch::Tensor dw;
+  const bool direct = direct_blas({&g2c});
+  if (!direct && N <= piece) return g2.mm(cols(0, N).t());
+  torch::Tensor dw = direct ? torch::empty({Co, CK}, g2c.options()) : torch::Tensor();
   for (std::int64_t s = 0; s < N; s += piece) {
     const auto n = std::min(piece, N - s);
-    const auto g = g2.narrow(1, s, n), c = cols(s, n).t();
-    if (s == 0)
-      dw = g.mm(c);
-    else
-      dw.addmm_(g, c);
+    if (!direct) {
+      const auto g = g2c.narrow(1, s, n), c = cols(s, n).t();
+      if (s == 0)
+        dw = g.mm(c);
+      else
+        dw.addmm_(g, c);
+      continue;
+    }
+    const auto c = direct_columns(cols(s, n), g2c);
+    AT_DISPATCH_FLOATING_TYPES(g2c.scalar_type(), "conv_weight_grad", [&] {
+      gemm_row_major<scalar_t>(false, true, Co, CK, n, g2c.data_ptr<scalar_t>() + s, N,
+                               c.data_ptr<scalar_t>(), c.stride(0), scalar_t(s == 0 ? 0 : 1),
+                               dw.data_ptr<scalar_t>(), CK);
+    });
   }
   return dw;
 }

@@ -543,6 +543,9 @@ void affine_tail_backward_host(const T* __restrict gy, const T* __restrict gl,
 class AffineConvCouplingFunction
     : public torch::autograd::Function<AffineConvCouplingFunction> {
  public:
+  // Saved for the backward pass: xt, e, u, m, a, the opposite table; then the conv net's
+  // weights; then conv_net_apply's saved tensors.
+  static constexpr std::size_t kFixedSaved = 6;
   struct Pass {
     torch::Tensor y, logdet, xt, e, u;  // u: x e^s (forward) or (x - t) e^{-s} (reverse)
     std::vector<torch::Tensor> net;    // conv_net_apply's saved tensors
@@ -593,7 +596,7 @@ class AffineConvCouplingFunction
                                                 const torch::Tensor& m, const torch::Tensor& a,
                                                 double slope, bool final_tanh, bool reverse) {
     auto p = compute(xt, weights, biases, *stencil, m, a, slope, final_tanh, reverse, true);
-    std::vector<torch::Tensor> save{p.xt, p.e, p.u, m, a, stencil->opposite};
+    std::vector<torch::Tensor> save{p.xt, p.e, p.u, m, a, stencil->opposite};  // kFixedSaved
     save.insert(save.end(), weights.begin(), weights.end());
     save.insert(save.end(), p.net.begin(), p.net.end());
     ctx->save_for_backward(save);
@@ -612,8 +615,8 @@ class AffineConvCouplingFunction
     const auto stencil =
         StencilOnDevice::in_backward(stencil_at(ctx->saved_data["stencil"]), saved[5]);
     const auto n = std::size_t(ctx->saved_data["layers"].toInt());
-    const std::vector<torch::Tensor> weights(saved.begin() + 6,
-                                             saved.begin() + 6 + std::ptrdiff_t(n));
+    const std::vector<torch::Tensor> weights(saved.begin() + kFixedSaved,
+                                             saved.begin() + kFixedSaved + std::ptrdiff_t(n));
     const bool reverse = ctx->saved_data["reverse"].toBool();
     // (the engine materialises the gradient of an unused output as zeros)
     const auto gyt = grads[0].contiguous();  // (V, B)
@@ -646,10 +649,10 @@ class AffineConvCouplingFunction
       gst = torch::stack({gs, gt});
     }
     std::vector<torch::Tensor> dw, db;
-    const auto gfrozen =
-        conv_net_backward(gst, saved, 6 + n, weights, stencil, ctx->saved_data["slope"].toDouble(),
-                          ctx->saved_data["final_tanh"].toBool(),
-                          /*need_dx=*/true, dw, db);
+    const auto gfrozen = conv_net_backward(gst, saved, kFixedSaved + n, weights, stencil,
+                                           ctx->saved_data["slope"].toDouble(),
+                                           ctx->saved_data["final_tanh"].toBool(),
+                                           /*need_dx=*/true, dw, db);
     gx.addcmul_(m, gfrozen.select(0, 0));
     torch::autograd::variable_list out{gx};
     out.insert(out.end(), dw.begin(), dw.end());
