@@ -477,7 +477,8 @@ class FlowRun {
           write_json_atomic(summary_path_for(out_path), j);
         }
         throw detail::interrupted_error(trainer.signalled(), keys.stop_after, ckpt,
-                                        "step " + std::to_string(train_state.step), deck_);
+                                        "step " + std::to_string(train_state.step), deck_,
+                                        rt_.size());
       }
     }
     const double train_seconds =

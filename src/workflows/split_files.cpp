@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 
 #include "phyflow/core/error.hpp"
@@ -75,18 +76,25 @@ std::string shell_word(const std::string& w) {
 }
 }  // namespace
 
-std::string resume_command(const config::Deck& deck) {
-  std::string cmd = "phyflow run " + shell_word(deck.origin());
+std::string resume_command(const config::Deck& deck, int same_ranks) {
+  std::string cmd;
+  if (same_ranks > 1) {
+    const char* job = std::getenv("SLURM_JOB_ID");
+    cmd = std::string(job != nullptr && *job != '\0' ? "srun" : "mpiexec") + " -n " +
+          std::to_string(same_ranks) + " ";
+  }
+  cmd += "phyflow run " + shell_word(deck.origin());
   for (const auto& o : deck.overrides()) cmd += " --set " + shell_word(o);
   return cmd + " --restart";
 }
 
 Error interrupted_error(bool signalled, std::uint64_t stop_after, const std::string& ckpt,
-                        const std::string& done, const config::Deck& deck) {
+                        const std::string& done, const config::Deck& deck, int same_ranks) {
   const std::string why = signalled ? "signal " + std::to_string(signals::received_signal())
                                     : "checkpoint.stop_after = " + std::to_string(stop_after);
   return Error(ExitCode::interrupted, "stopped by " + why + " after writing checkpoint '" + ckpt +
-                                          "' (" + done + "); resume with: " + resume_command(deck))
+                                          "' (" + done +
+                                          "); resume with: " + resume_command(deck, same_ranks))
       .agreed_from(0);
 }
 

@@ -39,13 +39,18 @@ bool restart_compatible(const config::Deck& saved, const config::Deck& now,
                         const std::vector<std::string>& may_change);
 
 /// The command that resumes a run of `deck`: its file and every --set override it was given,
-/// each quoted for a POSIX shell where it needs it, then --restart.
-std::string resume_command(const config::Deck& deck);
+/// each quoted for a POSIX shell where it needs it, then --restart. `same_ranks` > 1: the
+/// checkpoint resumes only on that many ranks (a trainer's: its batch is split over them), and
+/// the command starts with the launcher for them (`srun -n N` inside a Slurm allocation,
+/// `mpiexec -n N` elsewhere); 0 or 1: `phyflow run ...` as it stands (checkpoints of the
+/// simulation workflows resume on any number of ranks).
+std::string resume_command(const config::Deck& deck, int same_ranks = 0);
 
 /// The exit-3 error of a run that stopped after writing checkpoint `ckpt` (every rank throws
 /// it alike): why it stopped (the signal, or checkpoint.stop_after = `stop_after` when not
-/// `signalled`), how far it got (`done`), and the command that resumes it.
+/// `signalled`), how far it got (`done`), and the command that resumes it (`same_ranks` as
+/// for resume_command).
 Error interrupted_error(bool signalled, std::uint64_t stop_after, const std::string& ckpt,
-                        const std::string& done, const config::Deck& deck);
+                        const std::string& done, const config::Deck& deck, int same_ranks = 0);
 
 }  // namespace phyflow::workflows::detail

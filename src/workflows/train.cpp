@@ -368,7 +368,8 @@ class TrainRun {
         write_json_atomic(summary_path_for(out_path), j);
       }
       throw detail::interrupted_error(trainer.signalled(), keys.stop_after, ckpt,
-                                      "step " + std::to_string(trainer.state().global_step), deck_);
+                                      "step " + std::to_string(trainer.state().global_step), deck_,
+                                      rt_.size());
     }
 
     // 6. Output.

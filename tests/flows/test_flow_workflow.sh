@@ -121,6 +121,25 @@ eval "\"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
 RC=$?
 check "resume hint as printed: the last leg completes, bit for bit the uninterrupted run" \
   bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/a.h5 $WORK/rq.h5"
+# A training checkpoint resumes only on the rank count that wrote it, so a 2-rank run's hint
+# starts with the launcher for 2 ranks; as printed (our mpiexec and executable in place of the
+# bare names) it finishes the run bit for bit as the uninterrupted 2-rank run t2. (Inside a
+# Slurm allocation the hint names srun: not here.)
+unset SLURM_JOB_ID
+pf 2 run "$WORK/t2.yaml" --set checkpoint.stop_after=8 --set output.path="$WORK/rq2.h5"
+check "resume hint on 2 ranks: names the launcher and the rank count" bash -c "[ $RC -eq 3 ] && grep -qF -- \
+  \"resume with: mpiexec -n 2 phyflow run $WORK/t2.yaml --set checkpoint.stop_after=8 --set output.path=$WORK/rq2.h5 --restart\" $WORK/out.txt"
+resume="$(sed -n 's/.*resume with: mpiexec -n 2 phyflow //p' "$WORK/out.txt" | head -1)"
+pf 1 run "$WORK/t2.yaml" --set checkpoint.stop_after=8 --set output.path="$WORK/rq2.h5" --restart
+check "a 2-rank training checkpoint resumed on 1 rank: exit 2, says so" bash -c \
+  "[ $RC -eq 2 ] && grep -q 'written by a run on 2 ranks; resume it on the same number of ranks' $WORK/out.txt"
+eval "\"\$MPIEXEC\" -n 2 --oversubscribe \"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
+RC=$?
+check "resume hint on 2 ranks as printed: the next leg stops again (exit 3)" expect_rc 3
+eval "\"\$MPIEXEC\" -n 2 --oversubscribe \"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
+RC=$?
+check "resume hint on 2 ranks as printed: completes, bit for bit the uninterrupted 2-rank run" \
+  bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/t2.h5 $WORK/rq2.h5"
 
 # --- train.time_limit_s stops training and samples with the flow so far -----------------------
 deck tl "train: {steps: 100000000, time_limit_s: 2}"
