@@ -452,6 +452,7 @@ class FlowRun {
     const auto t0 = std::chrono::steady_clock::now();
     flows::ReverseKlState train_state;
     flows::TrainEnd train_end = flows::TrainEnd::finished;
+    std::int64_t first_step = 0;  // where this run's training began (> 0 on --restart)
     if (to.steps > 0) {
       flows::ReverseKlTrainer trainer(rt_.comm(), flow, action.target, to);
       trainer.annotate_checkpoint = [&](io::OutputFile& f) {
@@ -460,8 +461,8 @@ class FlowRun {
       };
       if (resuming) {
         collective_try(rt_.comm(), [&] { trainer.restore(ckpt); });
-        log::info("flow: resuming from " + ckpt + " at step " +
-                  std::to_string(trainer.state().step));
+        first_step = trainer.state().step;
+        log::info("flow: resuming from " + ckpt + " at step " + std::to_string(first_step));
       }
       signals::install();
       train_end = trainer.run();
@@ -629,8 +630,11 @@ class FlowRun {
           {"stopped_by_time_limit", train_end == flows::TrainEnd::time_limit},
           {"final_loss", train_state.loss.empty() ? 0.0 : train_state.loss.back()},
           {"final_batch_ess", train_state.ess.empty() ? 0.0 : train_state.ess.back()},
+          // seconds and rate of this run's steps (a restarted run's first_step > 0)
+          {"resumed_at_step", first_step},
           {"seconds", train_seconds},
-          {"steps_per_s", train_seconds > 0 ? double(train_state.step) / train_seconds : 0.0}};
+          {"steps_per_s",
+           train_seconds > 0 ? double(train_state.step - first_step) / train_seconds : 0.0}};
       j["device"] = device.str();
       j["proposals"] = po.proposals;
       j["acceptance"] = diag.acceptance;

@@ -140,6 +140,10 @@ eval "\"\$MPIEXEC\" -n 2 --oversubscribe \"\$PHYFLOW_EXE\" $resume" >"$WORK/out.
 RC=$?
 check "resume hint on 2 ranks as printed: completes, bit for bit the uninterrupted 2-rank run" \
   bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/t2.h5 $WORK/rq2.h5"
+check "a resumed run's summary: where it resumed, and the rate of its own steps" $PY -c "
+import json; t = json.load(open('$WORK/rq2.json'))['train']
+assert t['steps'] == 20 and t['resumed_at_step'] == 16, t
+assert abs(t['steps_per_s'] * t['seconds'] - 4) < 1e-6, t"
 
 # --- train.time_limit_s stops training and samples with the flow so far -----------------------
 deck tl "train: {steps: 100000000, time_limit_s: 2}"
