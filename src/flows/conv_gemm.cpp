@@ -8,6 +8,7 @@
 #include <climits>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 namespace phyflow::flows {
 
@@ -49,11 +50,19 @@ bool direct_blas(std::initializer_list<const torch::Tensor*> ts) {
   if (type == torch::kFloat32 ? !host_gemm<float>() : !host_gemm<double>()) return false;
   for (const auto* t : ts) {
     if (!t->defined()) continue;
-    if (!t->device().is_cpu() || t->scalar_type() != type || t->dim() > 2 || t->stride(-1) != 1 ||
+    if (!t->device().is_cpu() || t->scalar_type() != type || !t->is_contiguous() ||
         t->numel() > INT_MAX)
       return false;
   }
   return true;
+}
+
+// t as the matrix (size 0, the rest); a view only where the products go through LibTorch.
+torch::Tensor as_matrix(const torch::Tensor& t) {
+  return t.dim() == 2 ? t : t.reshape({t.size(0), -1});
+}
+torch::Tensor shaped(const torch::Tensor& y, at::IntArrayRef out_sizes) {
+  return out_sizes.empty() || y.sizes() == out_sizes ? y : y.reshape(out_sizes);
 }
 }  // namespace
 
@@ -74,26 +83,34 @@ torch::Tensor direct_columns(const torch::Tensor& piece_cols, const torch::Tenso
 }  // namespace
 
 torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSource& cols,
-                        const torch::Tensor& bias, std::int64_t piece) {
-  const std::int64_t Co = w2.size(0), CK = w2.size(1);
+                        const torch::Tensor& bias, std::int64_t piece, at::IntArrayRef out_sizes) {
+  const std::int64_t Co = w2.size(0), CK = w2.numel() / std::max<std::int64_t>(1, Co);
   if (piece <= 0) piece = gemm_piece_columns(w2, Co, CK);
   const auto w2c = w2.contiguous();
   const bool direct = direct_blas({&w2c, &bias});
   if (!direct && N <= piece) {  // (a GPU: one call, no output made first)
     const auto c = cols(0, N);
-    return bias.defined() ? torch::addmm(bias.unsqueeze(1), w2, c) : w2.mm(c);
+    const auto w = as_matrix(w2);
+    return shaped(bias.defined() ? torch::addmm(bias.unsqueeze(1), w, c) : w.mm(c), out_sizes);
   }
-  auto y = torch::empty({Co, N}, w2c.options());
+  auto y = out_sizes.empty() ? torch::empty({Co, N}, w2c.options())
+                             : torch::empty(out_sizes, w2c.options());
+  TORCH_CHECK(y.numel() == Co * N, "conv_gemm: out_sizes ", out_sizes, " hold no ", Co, " x ", N,
+              " product");
+  if (!direct) {  // (host, no BLAS symbol to call: LibTorch's products into the pieces)
+    const auto w = as_matrix(w2c), y2 = as_matrix(y);
+    for (std::int64_t s = 0; s < N; s += piece) {
+      const auto n = std::min(piece, N - s);
+      auto out = y2.narrow(1, s, n);
+      if (bias.defined())
+        torch::addmm_out(out, bias.unsqueeze(1), w, cols(s, n));
+      else
+        torch::mm_out(out, w, cols(s, n));
+    }
+    return y;
+  }
   for (std::int64_t s = 0; s < N; s += piece) {
     const auto n = std::min(piece, N - s);
-    if (!direct) {
-      auto out = y.narrow(1, s, n);
-      if (bias.defined())
-        torch::addmm_out(out, bias.unsqueeze(1), w2c, cols(s, n));
-      else
-        torch::mm_out(out, w2c, cols(s, n));
-      continue;
-    }
     const auto c = direct_columns(cols(s, n), w2c);
     AT_DISPATCH_FLOATING_TYPES(w2c.scalar_type(), "conv_gemm", [&] {
       auto* out = y.data_ptr<scalar_t>();
@@ -117,8 +134,8 @@ torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
 }
 
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const ColumnSource& cols,
-                               std::int64_t piece) {
-  const std::int64_t Co = g2.size(0), N = g2.size(1);
+                               std::int64_t piece, at::IntArrayRef out_sizes) {
+  const std::int64_t Co = g2.size(0), N = g2.numel() / std::max<std::int64_t>(1, Co);
   if (piece <= 0) {
     constexpr std::int64_t shortest = 512;
     piece = gemm_piece_columns(g2, Co, CK);
@@ -126,18 +143,26 @@ torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const C
   }
   const auto g2c = g2.contiguous();
   const bool direct = direct_blas({&g2c});
-  if (!direct && N <= piece) return g2.mm(cols(0, N).t());
-  torch::Tensor dw = direct ? torch::empty({Co, CK}, g2c.options()) : torch::Tensor();
+  if (!direct) {
+    const auto g = as_matrix(g2c);
+    if (N <= piece) return shaped(g.mm(cols(0, N).t()), out_sizes);
+    torch::Tensor dw;
+    for (std::int64_t s = 0; s < N; s += piece) {
+      const auto n = std::min(piece, N - s);
+      const auto gs = g.narrow(1, s, n), c = cols(s, n).t();
+      if (s == 0)
+        dw = gs.mm(c);
+      else
+        dw.addmm_(gs, c);
+    }
+    return shaped(dw, out_sizes);
+  }
+  auto dw = out_sizes.empty() ? torch::empty({Co, CK}, g2c.options())
+                              : torch::empty(out_sizes, g2c.options());
+  TORCH_CHECK(dw.numel() == Co * CK, "conv_weight_grad: out_sizes ", out_sizes, " hold no ", Co,
+              " x ", CK, " matrix");
   for (std::int64_t s = 0; s < N; s += piece) {
     const auto n = std::min(piece, N - s);
-    if (!direct) {
-      const auto g = g2c.narrow(1, s, n), c = cols(s, n).t();
-      if (s == 0)
-        dw = g.mm(c);
-      else
-        dw.addmm_(g, c);
-      continue;
-    }
     const auto c = direct_columns(cols(s, n), g2c);
     AT_DISPATCH_FLOATING_TYPES(g2c.scalar_type(), "conv_weight_grad", [&] {
       gemm_row_major<scalar_t>(false, true, Co, CK, n, g2c.data_ptr<scalar_t>() + s, N,
@@ -146,6 +171,52 @@ torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const C
     });
   }
   return dw;
+}
+
+torch::Tensor bias_grad(const torch::Tensor& g) {
+  const auto type = g.scalar_type();
+  if (!g.device().is_cpu() || (type != torch::kFloat32 && type != torch::kFloat64)) {
+    std::vector<std::int64_t> dims(std::size_t(std::max<std::int64_t>(0, g.dim() - 1)));
+    for (std::size_t i = 0; i < dims.size(); ++i) dims[i] = std::int64_t(i) + 1;
+    return g.sum(dims);
+  }
+  const auto gc = g.contiguous();
+  const std::int64_t Co = g.size(0), N = g.numel() / std::max<std::int64_t>(1, Co);
+  auto db = torch::empty({Co}, gc.options());
+  AT_DISPATCH_FLOATING_TYPES(type, "bias_grad", [&] {
+    const auto* src = gc.data_ptr<scalar_t>();
+    auto* out = db.data_ptr<scalar_t>();
+    constexpr std::int64_t lanes = 8;
+    for (std::int64_t o = 0; o < Co; ++o) {
+      const scalar_t* row = src + o * N;
+      double acc[lanes] = {};
+      std::int64_t i = 0;
+      for (; i + lanes <= N; i += lanes)
+        for (std::int64_t l = 0; l < lanes; ++l) acc[l] += double(row[i + l]);
+      for (; i < N; ++i) acc[i % lanes] += double(row[i]);
+      out[o] = scalar_t(((acc[0] + acc[4]) + (acc[2] + acc[6])) +
+                        ((acc[1] + acc[5]) + (acc[3] + acc[7])));
+    }
+  });
+  return db;
+}
+
+torch::Tensor transposed_weight(const torch::Tensor& w) {
+  const std::int64_t Co = w.size(0), C = w.size(1);
+  const std::int64_t K = w.numel() / std::max<std::int64_t>(1, Co * C);
+  const auto type = w.scalar_type();
+  if (!w.device().is_cpu() || (type != torch::kFloat32 && type != torch::kFloat64))
+    return w.transpose(0, 1).reshape({C, Co * K});
+  const auto wc = w.contiguous();
+  auto wt = torch::empty({C, Co * K}, wc.options());
+  AT_DISPATCH_FLOATING_TYPES(type, "transposed_weight", [&] {
+    const auto* src = wc.data_ptr<scalar_t>();
+    auto* dst = wt.data_ptr<scalar_t>();
+    for (std::int64_t o = 0; o < Co; ++o)
+      for (std::int64_t c = 0; c < C; ++c)
+        std::copy_n(src + (o * C + c) * K, K, dst + (c * Co + o) * K);
+  });
+  return wt;
 }
 
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols,

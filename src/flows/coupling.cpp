@@ -224,20 +224,42 @@ void gather_site_columns(const torch::Tensor& xc, const std::vector<SiteRun>& ru
     }
 }
 
-// The gathered columns of x as a ColumnSource: on the host each piece is gathered into one
-// buffer reused from piece to piece; elsewhere the whole matrix at once (one index_select; no
-// pieces there).
+// A (rows, n) buffer of `like`'s dtype for a piece of gathered columns. Every piece is
+// consumed by its product before the next is gathered, and a training step asks for the same
+// few shapes again and again: each thread keeps one block of memory per dtype, as large as the
+// largest piece so far, and a view of it per shape, made once (a fresh buffer per convolution
+// was an allocation and LibTorch calls, ~150 per step of the tutorial's flow; one block for all
+// shapes keeps the gathers in the same cache lines, as the freed and reallocated buffers were).
+torch::Tensor column_buffer(std::int64_t rows, std::int64_t n, const torch::Tensor& like) {
+  struct Block {
+    torch::Tensor memory;
+    std::map<std::pair<std::int64_t, std::int64_t>, torch::Tensor> views;
+  };
+  thread_local std::map<int, Block> blocks;
+  auto& b = blocks[int(like.scalar_type())];
+  const auto it = b.views.find({rows, n});
+  if (it != b.views.end()) return it->second;
+  if (!b.memory.defined() || b.memory.numel() < rows * n) {
+    b.memory = torch::empty({rows * n}, like.options());
+    b.views.clear();
+  }
+  if (b.views.size() >= 32) b.views.clear();  // many shapes (batches that vary): start again
+  auto view = b.memory.narrow(0, 0, rows * n).view({rows, n});
+  b.views.emplace(std::make_pair(rows, n), view);
+  return view;
+}
+
+// The gathered columns of x as a ColumnSource: on the host each piece is gathered into a
+// buffer of this thread (column_buffer; valid until the next piece of any source); elsewhere
+// the whole matrix at once (one index_select; no pieces there).
 ColumnSource gathered_columns(const torch::Tensor& x, const torch::Tensor& index,
                               const std::vector<SiteRun>& runs, std::int64_t K) {
   if (!x.device().is_cpu())
     return [x, index, runs = &runs, K](std::int64_t, std::int64_t) {
       return gather_sites(x, index, *runs, K);
     };
-  auto buffer = std::make_shared<torch::Tensor>();
-  return [xc = x.contiguous(), runs = &runs, K, buffer](std::int64_t s, std::int64_t n) {
-    const std::int64_t rows = xc.size(0) * K;
-    if (!buffer->defined() || buffer->size(1) < n) *buffer = torch::empty({rows, n}, xc.options());
-    auto out = buffer->size(1) == n ? *buffer : buffer->narrow(1, 0, n);
+  return [xc = x.contiguous(), runs = &runs, K](std::int64_t s, std::int64_t n) {
+    auto out = column_buffer(xc.size(0) * K, n, xc);
     gather_site_columns(xc, *runs, K, s, n, out);
     return out;
   };
@@ -295,8 +317,7 @@ class PeriodicConvFunction : public torch::autograd::Function<PeriodicConvFuncti
     ctx->save_for_backward({x, w, stencil->opposite});
     ctx->saved_data["stencil"] = address(stencil->host);
     const std::int64_t V = x.size(1), B = x.size(2);
-    return conv_gemm(w.reshape({w.size(0), -1}), V * B, stencil->columns(x), b)
-        .reshape({w.size(0), V, B});
+    return conv_gemm(w, V * B, stencil->columns(x), b, 0, {w.size(0), V, B});
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -306,17 +327,14 @@ class PeriodicConvFunction : public torch::autograd::Function<PeriodicConvFuncti
     const auto stencil =
         StencilOnDevice::in_backward(stencil_at(ctx->saved_data["stencil"]), saved[2]);
     const auto& dy = grads[0];
-    const std::int64_t Co = w.size(0), C = w.size(1), V = dy.size(1), B = dy.size(2);
+    const std::int64_t C = w.size(1), V = dy.size(1), B = dy.size(2);
     const std::int64_t K = stencil.host->K;
-    const auto dy2 = dy.reshape({Co, V * B});
     torch::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0))
-      dx =
-          conv_gemm(w.transpose(0, 1).reshape({C, Co * K}), V * B, stencil.opposite_columns(dy), {})
-              .reshape({C, V, B});
+      dx = conv_gemm(transposed_weight(w), V * B, stencil.opposite_columns(dy), {}, 0, {C, V, B});
     if (ctx->needs_input_grad(1))
-      dw = conv_weight_grad(dy2, C * K, stencil.columns(x)).reshape(w.sizes());
-    if (ctx->needs_input_grad(2)) db = dy2.sum(1);
+      dw = conv_weight_grad(dy, C * K, stencil.columns(x), 0, w.sizes());
+    if (ctx->needs_input_grad(2)) db = bias_grad(dy);
     return {dx, dw, db, torch::Tensor()};
   }
 };
@@ -347,8 +365,8 @@ class PeriodicConvImpl : public torch::nn::Cloneable<PeriodicConvImpl> {
   torch::Tensor forward(const torch::Tensor& x) {
     const auto& st = stencil(x.device());
     if (!torch::GradMode::is_enabled())  // sampling: no autograd node to build
-      return conv_gemm(weight.reshape({out_, -1}), x.size(1) * x.size(2), st.columns(x), bias)
-          .reshape({out_, x.size(1), x.size(2)});
+      return conv_gemm(weight, x.size(1) * x.size(2), st.columns(x), bias, 0,
+                       {out_, x.size(1), x.size(2)});
     return PeriodicConvFunction::apply(x, weight, bias, &st);
   }
   /// The neighbour tables on `device` (copied there once).
@@ -384,15 +402,14 @@ torch::Tensor conv_net_apply(const torch::Tensor& x, torch::TensorList weights,
   torch::Tensor h = x;
   for (std::int64_t i = 0; i < n; ++i) {
     const auto& w = weights[std::size_t(i)];
-    auto z =
-        conv_gemm(w.reshape({w.size(0), -1}), V * B, stencil.columns(h), biases[std::size_t(i)]);
+    auto z = conv_gemm(w, V * B, stencil.columns(h), biases[std::size_t(i)], 0, {w.size(0), V, B});
     // in place: z is the product's own fresh tensor (no autograd records inside the node)
     if (i + 1 < n)
       torch::leaky_relu_(z, slope);
     else if (final_tanh)
       z.tanh_();
     if (save != nullptr) save->push_back(h);
-    h = z.reshape({w.size(0), V, B});
+    h = z;
     if (save != nullptr) save->push_back(h);
   }
   return h;
@@ -412,17 +429,15 @@ torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor
   for (std::size_t i = n; i-- > 0;) {
     const auto &in = saved[first_saved + 2 * i], &h = saved[first_saved + 2 * i + 1];
     const auto& w = weights[i];
-    const std::int64_t Co = w.size(0), C = w.size(1), V = h.size(1), B = h.size(2);
+    const std::int64_t C = w.size(1), V = h.size(1), B = h.size(2);
     const std::int64_t K = stencil.host->K;
     if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
     else if (final_tanh) g = torch::tanh_backward(g, h);
-    const auto g2 = g.reshape({Co, V * B});
-    dw[i] = conv_weight_grad(g2, C * K, stencil.columns(in)).reshape(w.sizes());
-    db[i] = g2.sum(1);
+    // g (Co, V, B) throughout: the products take and give these layouts (no reshapes)
+    dw[i] = conv_weight_grad(g, C * K, stencil.columns(in), 0, w.sizes());
+    db[i] = bias_grad(g);
     if (i > 0 || need_dx)
-      g = conv_gemm(w.transpose(0, 1).reshape({C, Co * K}), V * B,
-                    stencil.opposite_columns(g.reshape({Co, V, B})), {})
-              .reshape({C, V, B});
+      g = conv_gemm(transposed_weight(w), V * B, stencil.opposite_columns(g), {}, 0, {C, V, B});
   }
   return need_dx ? g : torch::Tensor();
 }
@@ -473,12 +488,12 @@ class PeriodicConvNetFunction : public torch::autograd::Function<PeriodicConvNet
 // ops kept for other devices, but for the order of the log-det site sum.
 // x, frozen = m x, t, e (e^s, or e^{-s} reversed): (V, B) contiguous; s the same; m, a (V).
 // Writes u = x e (forward) or (x - t) e (reverse), y = frozen + a (u + t) or frozen + a u, and
-// log det = +- sum_v a s per column.
+// log det = +- sum_v a s per column, plus ld_in (the log det of the layers before) where given.
 template <typename T>
 void affine_tail_host(const T* __restrict x, const T* __restrict f, const T* __restrict s,
                       const T* __restrict t, const T* __restrict e, const T* __restrict a,
                       std::int64_t V, std::int64_t B, bool reverse, T* __restrict u,
-                      T* __restrict y, T* __restrict ld) {
+                      T* __restrict y, T* __restrict ld, const T* __restrict ld_in) {
   std::fill(ld, ld + B, T(0));
   for (std::int64_t v = 0; v < V; ++v) {
     const T av = a[v];
@@ -500,6 +515,8 @@ void affine_tail_host(const T* __restrict x, const T* __restrict f, const T* __r
   }
   if (reverse)
     for (std::int64_t b = 0; b < B; ++b) ld[b] = -ld[b];
+  if (ld_in != nullptr)
+    for (std::int64_t b = 0; b < B; ++b) ld[b] = ld_in[b] + ld[b];
 }
 
 // Its backward: gy (V, B), gl (B) the gradients of y and log det; e, u as saved. Writes
@@ -551,7 +568,10 @@ class AffineConvCouplingFunction
     std::vector<torch::Tensor> net;    // conv_net_apply's saved tensors
   };
 
-  static Pass compute(const torch::Tensor& xt, torch::TensorList weights, torch::TensorList biases,
+  // logdet_in: the log det of the layers before, added to this one's (undefined: none), so a
+  // stack of couplings needs no add node per layer.
+  static Pass compute(const torch::Tensor& xt, const torch::Tensor& logdet_in,
+                      torch::TensorList weights, torch::TensorList biases,
                       const StencilOnDevice& stencil, const torch::Tensor& m,
                       const torch::Tensor& a, double slope, bool final_tanh, bool reverse,
                       bool save) {
@@ -568,12 +588,13 @@ class AffineConvCouplingFunction
       p.y = torch::empty_like(p.xt);
       p.logdet = torch::empty({p.xt.size(1)}, p.xt.options());
       const auto ac = a.contiguous();
+      const auto ldc = logdet_in.defined() ? logdet_in.contiguous() : logdet_in;
       AT_DISPATCH_FLOATING_TYPES(p.xt.scalar_type(), "affine_tail_host", [&] {
-        affine_tail_host<scalar_t>(p.xt.data_ptr<scalar_t>(), frozen.data_ptr<scalar_t>(),
-                                   s.data_ptr<scalar_t>(), t.data_ptr<scalar_t>(),
-                                   p.e.data_ptr<scalar_t>(), ac.data_ptr<scalar_t>(), p.xt.size(0),
-                                   p.xt.size(1), reverse, p.u.data_ptr<scalar_t>(),
-                                   p.y.data_ptr<scalar_t>(), p.logdet.data_ptr<scalar_t>());
+        affine_tail_host<scalar_t>(
+            p.xt.data_ptr<scalar_t>(), frozen.data_ptr<scalar_t>(), s.data_ptr<scalar_t>(),
+            t.data_ptr<scalar_t>(), p.e.data_ptr<scalar_t>(), ac.data_ptr<scalar_t>(), p.xt.size(0),
+            p.xt.size(1), reverse, p.u.data_ptr<scalar_t>(), p.y.data_ptr<scalar_t>(),
+            p.logdet.data_ptr<scalar_t>(), ldc.defined() ? ldc.data_ptr<scalar_t>() : nullptr);
       });
     } else if (!reverse) {
       p.e = torch::exp(s);
@@ -586,16 +607,19 @@ class AffineConvCouplingFunction
       p.y = torch::addcmul(frozen, a, p.u);
       p.logdet = -(a * s).sum(0);
     }
+    if (logdet_in.defined() && !use_host_loops(p.xt)) p.logdet = logdet_in + p.logdet;
     return p;
   }
 
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
-                                                const torch::Tensor& xt, torch::TensorList weights,
-                                                torch::TensorList biases,
+                                                const torch::Tensor& xt,
+                                                const torch::Tensor& logdet_in,
+                                                torch::TensorList weights, torch::TensorList biases,
                                                 const StencilOnDevice* stencil,
                                                 const torch::Tensor& m, const torch::Tensor& a,
                                                 double slope, bool final_tanh, bool reverse) {
-    auto p = compute(xt, weights, biases, *stencil, m, a, slope, final_tanh, reverse, true);
+    auto p =
+        compute(xt, logdet_in, weights, biases, *stencil, m, a, slope, final_tanh, reverse, true);
     std::vector<torch::Tensor> save{p.xt, p.e, p.u, m, a, stencil->opposite};  // kFixedSaved
     save.insert(save.end(), weights.begin(), weights.end());
     save.insert(save.end(), p.net.begin(), p.net.end());
@@ -654,7 +678,8 @@ class AffineConvCouplingFunction
                                            ctx->saved_data["final_tanh"].toBool(),
                                            /*need_dx=*/true, dw, db);
     gx.addcmul_(m, gfrozen.select(0, 0));
-    torch::autograd::variable_list out{gx};
+    // log det out = logdet_in + this layer's: logdet_in's gradient is the output's
+    torch::autograd::variable_list out{gx, ctx->needs_input_grad(1) ? grads[1] : torch::Tensor()};
     out.insert(out.end(), dw.begin(), dw.end());
     out.insert(out.end(), db.begin(), db.end());
     out.resize(out.size() + 6);  // stencil, m, a, slope, final_tanh, reverse
@@ -744,20 +769,20 @@ torch::Tensor conv_conditioner_forward(torch::nn::Sequential& net, const torch::
                                         torch::TensorList(c.biases), &st, c.slope, c.final_tanh);
 }
 
-std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling_site_major(torch::nn::Sequential& net,
-                                                                        const torch::Tensor& mask,
-                                                                        const torch::Tensor& active,
-                                                                        const torch::Tensor& xt,
-                                                                        bool reverse) {
+std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling_site_major(
+    torch::nn::Sequential& net, const torch::Tensor& mask, const torch::Tensor& active,
+    const torch::Tensor& xt, bool reverse, const torch::Tensor& logdet_in) {
   const auto c = conv_net_parts(net);
   const auto& st = c.first->stencil(xt.device());
   const auto m = mask.reshape({-1, 1}), a = active.reshape({-1, 1});
   if (!torch::GradMode::is_enabled()) {
-    auto p = AffineConvCouplingFunction::compute(xt, c.weights, c.biases, st, m, a, c.slope,
-                                                 c.final_tanh, reverse, /*save=*/false);
+    auto p = AffineConvCouplingFunction::compute(xt, logdet_in, c.weights, c.biases, st, m, a,
+                                                 c.slope, c.final_tanh, reverse, /*save=*/false);
     return {p.y, p.logdet};
   }
-  const auto out = AffineConvCouplingFunction::apply(xt, torch::TensorList(c.weights),
+  // (an autograd node takes no undefined tensor: zeros for "no layers before")
+  const auto ld_in = logdet_in.defined() ? logdet_in : torch::zeros({xt.size(1)}, xt.options());
+  const auto out = AffineConvCouplingFunction::apply(xt, ld_in, torch::TensorList(c.weights),
                                                      torch::TensorList(c.biases), &st, m, a,
                                                      c.slope, c.final_tanh, reverse);
   return {out[0], out[1]};
@@ -818,9 +843,10 @@ AffineCoupling::AffineCoupling(const LatticeShape& shape, int parity, const Cond
     : CouplingLayer(shape, parity, o, 2), z2_(z2) {}
 
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::site_major(const torch::Tensor& xt,
-                                                                   bool reverse) {
+                                                                   bool reverse,
+                                                                   const torch::Tensor& logdet_in) {
   if (!fused()) throw runtime_error("AffineCoupling::site_major: not a fused conv coupling");
-  return affine_conv_coupling_site_major(net_, mask(xt), active_mask(xt), xt, reverse);
+  return affine_conv_coupling_site_major(net_, mask(xt), active_mask(xt), xt, reverse, logdet_in);
 }
 
 std::pair<torch::Tensor, torch::Tensor> AffineCoupling::shift_scale(const torch::Tensor& frozen) {

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/rng.hpp"
@@ -118,16 +119,13 @@ std::vector<AffineCoupling*> Flow::site_major_layers() const {
 }
 
 std::pair<torch::Tensor, torch::Tensor> Flow::forward(torch::Tensor z) {
-  auto logdet = torch::zeros({z.size(0)}, z.options());
   if (const auto fused = site_major_layers(); !fused.empty()) {
     auto xt = to_site_major(z);
-    for (auto* layer : fused) {
-      auto [y, ld] = layer->site_major(xt, /*reverse=*/false);
-      xt = y;
-      logdet = logdet + ld;
-    }
+    torch::Tensor logdet;  // each coupling adds its own inside its autograd node
+    for (auto* layer : fused) std::tie(xt, logdet) = layer->site_major(xt, false, logdet);
     return {from_site_major(xt, config_.shape), logdet};
   }
+  auto logdet = torch::zeros({z.size(0)}, z.options());
   for (auto& layer : layers_) {
     auto [x, ld] = layer->forward(z);
     z = x;
@@ -137,16 +135,14 @@ std::pair<torch::Tensor, torch::Tensor> Flow::forward(torch::Tensor z) {
 }
 
 std::pair<torch::Tensor, torch::Tensor> Flow::reverse(torch::Tensor phi) {
-  auto logdet = torch::zeros({phi.size(0)}, phi.options());
   if (const auto fused = site_major_layers(); !fused.empty()) {
     auto xt = to_site_major(phi);
-    for (auto it = fused.rbegin(); it != fused.rend(); ++it) {
-      auto [z, ld] = (*it)->site_major(xt, /*reverse=*/true);
-      xt = z;
-      logdet = logdet + ld;
-    }
+    torch::Tensor logdet;
+    for (auto it = fused.rbegin(); it != fused.rend(); ++it)
+      std::tie(xt, logdet) = (*it)->site_major(xt, true, logdet);
     return {from_site_major(xt, config_.shape), logdet};
   }
+  auto logdet = torch::zeros({phi.size(0)}, phi.options());
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     auto [z, ld] = (*it)->reverse(phi);
     phi = z;

@@ -252,6 +252,26 @@ TEST(FlowLayers, FusedAffineConvCouplingMatchesTheComposition) {
           EXPECT_GT(gr[i].abs().max().item<double>(), 1e-3) << "gradient " << i;
           EXPECT_LT((g[i] - gr[i]).abs().max().item<double>(), 1e-11) << "gradient " << i;
         }
+        // with the log det of the layers before (Flow's stack of couplings): added inside the
+        // node, its gradient passed through; the sampler's path (no autograd) gives the same
+        const auto l0 = torch::randn({B}, torch::kFloat64).requires_grad_(true);
+        const auto [yt1, ld1] =
+            affine_conv_coupling_site_major(net, m, a, to_site_major(x), reverse, l0);
+        EXPECT_LT((ld1 - (l0 + ldr)).abs().max().item<double>(), 1e-12);
+        auto inputs1 = inputs;
+        inputs1.push_back(l0);
+        const auto g1 = torch::autograd::grad(
+            {(cy * from_site_major(yt1, shape)).sum() + (cl * ld1).sum()}, inputs1);
+        for (std::size_t i = 0; i < g.size(); ++i)
+          EXPECT_LT((g1[i] - gr[i]).abs().max().item<double>(), 1e-11) << "gradient " << i;
+        EXPECT_TRUE(torch::equal(g1.back(), cl)) << "the gradient of the log det before";
+        {
+          torch::NoGradGuard ng;
+          const auto [yt0, ld10] =
+              affine_conv_coupling_site_major(net, m, a, to_site_major(x), reverse, l0);
+          EXPECT_TRUE(torch::equal(yt0, yt1));
+          EXPECT_TRUE(torch::equal(ld10, ld1));
+        }
         // only one of the outputs used: the other's gradient counts as zero
         const auto gy = torch::autograd::grad({(cy * y).sum()}, {x})[0];
         const auto gyr = torch::autograd::grad({(cy * yr).sum()}, {x})[0];

@@ -26,7 +26,8 @@ namespace phyflow::flows {
 /// The columns [s, s + n) of a product's right operand (K rows) as a (K, n) tensor whose rows
 /// may be strided: a view of a whole operand, or a piece made on demand (the periodic
 /// convolutions gather each piece of their columns just before its product, so it is still
-/// in cache). Valid until the next call.
+/// in cache). Valid until the next call (the convolutions' gathers on the host: until the next
+/// piece of any of them on this thread).
 using ColumnSource = std::function<torch::Tensor(std::int64_t s, std::int64_t n)>;
 
 /// Columns per piece for a (rows x inner) by (inner x N) product with the columns in t: the
@@ -38,9 +39,15 @@ std::int64_t gemm_piece_columns(const torch::Tensor& t, std::int64_t rows, std::
 /// columns; piece 0: gemm_piece_columns. A piece >= N is one product.
 torch::Tensor conv_gemm(const torch::Tensor& w2, const torch::Tensor& cols,
                         const torch::Tensor& bias, std::int64_t piece = 0);
-/// The same with the N columns from `cols` (asked for piece by piece, in order).
+/// The same with the N columns from `cols` (asked for piece by piece, in order). w2 may have
+/// more than two dimensions (a convolution's weight (Co, C, k, ...)): it is read as the matrix
+/// (size 0, the rest). `out_sizes`, when given, is y's shape (its elements Co N, e.g. (Co, V,
+/// B)): the convolutions ask for their layouts directly instead of reshaping, which on the
+/// tutorial's lattices was a tenth of a training step (LibTorch's reshape of a tensor with
+/// autograd history is a dispatch, a stride computation and a view record, ~1 us).
 torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSource& cols,
-                        const torch::Tensor& bias, std::int64_t piece = 0);
+                        const torch::Tensor& bias, std::int64_t piece = 0,
+                        at::IntArrayRef out_sizes = {});
 
 /// dw (Co, CK) = g2 (Co, N) cols (CK, N)^T, summed over pieces of `piece` columns. Piece 0:
 /// gemm_piece_columns where that is at least 512 columns, else one product: with wider layers
@@ -50,7 +57,19 @@ torch::Tensor conv_gemm(const torch::Tensor& w2, std::int64_t N, const ColumnSou
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols,
                                std::int64_t piece = 0);
 /// The same with the CK rows of the columns from `cols` (asked for piece by piece, in order).
+/// g2 may have more than two dimensions ((Co, V, B)): read as (size 0, the rest); `out_sizes`,
+/// when given, is dw's shape (the weight's).
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const ColumnSource& cols,
-                               std::int64_t piece = 0);
+                               std::int64_t piece = 0, at::IntArrayRef out_sizes = {});
+
+/// The bias gradient of a convolution: g (Co, ...) summed over all but its first dimension.
+/// On the host (float32/float64) one pass with eight double-precision partial sums per
+/// channel, summed pairwise at the end, in place of LibTorch's reduction (a TensorIterator set
+/// up per call: ~2.5 us, 48 calls per step of the tutorial's flow); elsewhere g's sum.
+torch::Tensor bias_grad(const torch::Tensor& g);
+
+/// A convolution weight w (Co, C, K...) as the matrix of its adjoint, (C, Co K): element
+/// (c, o K + j) = w[o, c, j] (w.transpose(0, 1).reshape({C, Co K}); on the host one loop).
+torch::Tensor transposed_weight(const torch::Tensor& w);
 
 }  // namespace phyflow::flows

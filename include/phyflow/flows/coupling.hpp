@@ -76,12 +76,12 @@ std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling(torch::nn::Sequenti
 void set_host_coupling_loops(bool on);
 /// The same on fields in the site-major layout (V, B), V = L^d flattened row-major, batch
 /// innermost: what the conv conditioners work in, so a stack of these couplings needs one
-/// layout copy at each end (Flow does that) instead of two per coupling.
-std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling_site_major(torch::nn::Sequential& net,
-                                                                        const torch::Tensor& mask,
-                                                                        const torch::Tensor& active,
-                                                                        const torch::Tensor& xt,
-                                                                        bool reverse);
+/// layout copy at each end (Flow does that) instead of two per coupling. With `logdet_in`
+/// (B) defined, the log det returned is logdet_in + the coupling's, inside the coupling's
+/// autograd node (a stack of couplings then needs no add node per layer).
+std::pair<torch::Tensor, torch::Tensor> affine_conv_coupling_site_major(
+    torch::nn::Sequential& net, const torch::Tensor& mask, const torch::Tensor& active,
+    const torch::Tensor& xt, bool reverse, const torch::Tensor& logdet_in = {});
 /// (B, L, ..., L) -> (V, B) contiguous, and back.
 torch::Tensor to_site_major(const torch::Tensor& x);
 torch::Tensor from_site_major(const torch::Tensor& xt, const LatticeShape& shape);
@@ -136,7 +136,9 @@ class AffineCoupling final : public CouplingLayer {
   /// that can work in the site-major layout.
   bool fused() const { return net_kind_ == "conv" && !z2_; }
   /// forward (reverse = false) or reverse on xt (V, B) in the site-major layout; fused only.
-  std::pair<torch::Tensor, torch::Tensor> site_major(const torch::Tensor& xt, bool reverse);
+  /// The log det returned includes `logdet_in` where defined (affine_conv_coupling_site_major).
+  std::pair<torch::Tensor, torch::Tensor> site_major(const torch::Tensor& xt, bool reverse,
+                                                     const torch::Tensor& logdet_in = {});
 
  private:
   std::pair<torch::Tensor, torch::Tensor> shift_scale(const torch::Tensor& frozen);
