@@ -547,6 +547,23 @@ void affine_tail_backward_host(const T* __restrict gy, const T* __restrict gl,
   }
 }
 
+// x (V, B) times m (V, 1): on the host (float32/float64, contiguous) one loop, else x * m.
+torch::Tensor masked_rows(const torch::Tensor& x, const torch::Tensor& m) {
+  if (!use_host_loops(x) || m.scalar_type() != x.scalar_type() || !m.device().is_cpu())
+    return x * m;
+  const auto mc = m.contiguous();
+  auto out = torch::empty_like(x);
+  const std::int64_t V = x.size(0), B = x.size(1);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "masked_rows", [&] {
+    const auto* src = x.data_ptr<scalar_t>();
+    const auto* mv = mc.data_ptr<scalar_t>();
+    auto* dst = out.data_ptr<scalar_t>();
+    for (std::int64_t v = 0; v < V; ++v)
+      for (std::int64_t b = 0; b < B; ++b) dst[v * B + b] = src[v * B + b] * mv[v];
+  });
+  return out;
+}
+
 // A whole affine coupling with a conv conditioner (no Z2 symmetrisation) as one autograd node:
 // x (V, B) site-major -> (y (V, B), log det (B)) with
 //   forward (z -> phi):  y = m x + a (x e^s + t),      log det =  sum_v a s,
@@ -577,7 +594,7 @@ class AffineConvCouplingFunction
                       bool save) {
     Pass p;
     p.xt = xt.contiguous();  // (V, B)
-    const auto frozen = p.xt * m;
+    const auto frozen = masked_rows(p.xt, m);
     const auto out = conv_net_apply(frozen.unsqueeze(0), weights, biases, stencil, slope,
                                     final_tanh, save ? &p.net : nullptr)
                          .contiguous();  // (2, V, B)

@@ -583,7 +583,9 @@ TEST(FlowAction, MatchesSerialReferenceInEveryDimension) {
     const lattice::Phi4Couplings c{-1.3, 0.7};
     const auto phi = torch::randn(s.batch(3), torch::kFloat64).requires_grad_(true);
     const auto S = phi4_action(phi, d, c);
-    const auto grad = torch::autograd::grad({S.sum()}, {phi})[0];
+    const double weight[3] = {0.5, -1.25, 2.0};  // each configuration's gradient scaled apart
+    const auto grad = torch::autograd::grad(
+        {(S * torch::tensor({weight[0], weight[1], weight[2]}, torch::kFloat64)).sum()}, {phi})[0];
     for (int b = 0; b < 3; ++b) {
       const auto pb = phi[b].detach().contiguous();
       EXPECT_NEAR(S[b].item<double>(), lattice::phi4_action(pb.data_ptr<double>(), d, L, c),
@@ -591,7 +593,8 @@ TEST(FlowAction, MatchesSerialReferenceInEveryDimension) {
       std::vector<double> g(static_cast<std::size_t>(s.volume()));
       lattice::phi4_action_gradient(pb.data_ptr<double>(), d, L, c, g.data());
       const auto gb = grad[b].contiguous();
-      for (std::size_t x = 0; x < g.size(); ++x) EXPECT_NEAR(gb.data_ptr<double>()[x], g[x], 1e-11);
+      for (std::size_t x = 0; x < g.size(); ++x)
+        EXPECT_NEAR(gb.data_ptr<double>()[x], weight[b] * g[x], 1e-11);
     }
   }
 }
