@@ -5,9 +5,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <limits>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace phyflow::flows {
@@ -44,7 +46,9 @@ void gemm_row_major(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64
 // TensorIterator for the bias, a few us a call), which on the tutorial's 8 x 8 lattices was a
 // fixed cost per training step (nine products per coupling layer) that did not shrink with
 // the batch per rank.
+std::atomic<bool> direct_blas_on{true};
 bool direct_blas(std::initializer_list<const torch::Tensor*> ts) {
+  if (!direct_blas_on.load(std::memory_order_relaxed)) return false;
   const auto type = (*ts.begin())->scalar_type();
   if (type != torch::kFloat32 && type != torch::kFloat64) return false;
   if (type == torch::kFloat32 ? !host_gemm<float>() : !host_gemm<double>()) return false;
@@ -65,6 +69,8 @@ torch::Tensor shaped(const torch::Tensor& y, at::IntArrayRef out_sizes) {
   return out_sizes.empty() || y.sizes() == out_sizes ? y : y.reshape(out_sizes);
 }
 }  // namespace
+
+void set_direct_blas(bool on) { direct_blas_on.store(on); }
 
 std::int64_t gemm_piece_columns(const torch::Tensor& t, std::int64_t rows, std::int64_t inner) {
   if (!t.device().is_cpu()) return std::numeric_limits<std::int64_t>::max();
@@ -217,6 +223,51 @@ torch::Tensor transposed_weight(const torch::Tensor& w) {
         std::copy_n(src + (o * C + c) * K, K, dst + (c * Co + o) * K);
   });
   return wt;
+}
+
+std::pair<torch::Tensor, torch::Tensor> conv_input_and_weight_grad(const torch::Tensor& w,
+                                                                   std::int64_t N,
+                                                                   const ColumnSource& opposite,
+                                                                   const torch::Tensor& x,
+                                                                   at::IntArrayRef dx_sizes) {
+  const std::int64_t Co = w.size(0), C = w.size(1);
+  const std::int64_t K = w.numel() / std::max<std::int64_t>(1, Co * C), CoK = Co * K;
+  const auto wt = transposed_weight(w).contiguous();  // (C, Co K)
+  const auto xc = x.contiguous();
+  torch::Tensor dx, r;             // r (Co K, C): r[(o, j), c] = dw[o, c, j]
+  if (!direct_blas({&wt, &xc})) {  // (a GPU: one gather, two products)
+    const auto cols = opposite(0, N);
+    dx = shaped(wt.mm(cols), dx_sizes);
+    r = cols.mm(as_matrix(xc).t());
+  } else {
+    dx = dx_sizes.empty() ? torch::empty({C, N}, wt.options())
+                          : torch::empty(dx_sizes, wt.options());
+    r = torch::empty({CoK, C}, wt.options());
+    const std::int64_t piece = gemm_piece_columns(wt, C, CoK);
+    for (std::int64_t s = 0; s < N; s += piece) {
+      const auto n = std::min(piece, N - s);
+      const auto c = direct_columns(opposite(s, n), wt);
+      AT_DISPATCH_FLOATING_TYPES(wt.scalar_type(), "conv_input_and_weight_grad", [&] {
+        gemm_row_major<scalar_t>(false, false, C, n, CoK, wt.data_ptr<scalar_t>(), CoK,
+                                 c.data_ptr<scalar_t>(), c.stride(0), scalar_t(0),
+                                 dx.data_ptr<scalar_t>() + s, N);
+        gemm_row_major<scalar_t>(false, true, CoK, C, n, c.data_ptr<scalar_t>(), c.stride(0),
+                                 xc.data_ptr<scalar_t>() + s, N, scalar_t(s == 0 ? 0 : 1),
+                                 r.data_ptr<scalar_t>(), C);
+      });
+    }
+  }
+  if (!r.device().is_cpu() || !direct_blas({&r}))
+    return {dx, r.view({Co, K, C}).permute({0, 2, 1}).reshape(w.sizes())};
+  auto dw = torch::empty(w.sizes(), r.options());
+  AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "conv_input_and_weight_grad", [&] {
+    const auto* src = r.data_ptr<scalar_t>();
+    auto* dst = dw.data_ptr<scalar_t>();
+    for (std::int64_t o = 0; o < Co; ++o)
+      for (std::int64_t c = 0; c < C; ++c)
+        for (std::int64_t j = 0; j < K; ++j) dst[(o * C + c) * K + j] = src[(o * K + j) * C + c];
+  });
+  return {dx, dw};
 }
 
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& cols,

@@ -434,10 +434,12 @@ torch::Tensor conv_net_backward(torch::Tensor g, const std::vector<torch::Tensor
     if (i + 1 < n) g = torch::leaky_relu_backward(g, h, slope, /*self_is_result=*/true);
     else if (final_tanh) g = torch::tanh_backward(g, h);
     // g (Co, V, B) throughout: the products take and give these layouts (no reshapes)
-    dw[i] = conv_weight_grad(g, C * K, stencil.columns(in), 0, w.sizes());
     db[i] = bias_grad(g);
-    if (i > 0 || need_dx)
-      g = conv_gemm(transposed_weight(w), V * B, stencil.opposite_columns(g), {}, 0, {C, V, B});
+    if (i > 0 || need_dx)  // one gather of g for both gradients
+      std::tie(g, dw[i]) =
+          conv_input_and_weight_grad(w, V * B, stencil.opposite_columns(g), in, {C, V, B});
+    else
+      dw[i] = conv_weight_grad(g, C * K, stencil.columns(in), 0, w.sizes());
   }
   return need_dx ? g : torch::Tensor();
 }

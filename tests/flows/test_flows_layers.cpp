@@ -205,12 +205,17 @@ TEST(FlowLayers, ConvGemmPiecesEqualOneProduct) {
 TEST(FlowLayers, FusedAffineConvCouplingMatchesTheComposition) {
   struct Case { int dims, L, parity; };
   struct Restore {
-    ~Restore() { set_host_coupling_loops(true); }
+    ~Restore() {
+      set_host_coupling_loops(true);
+      set_direct_blas(true);
+    }
   } restore;
+  // loops = false: LibTorch's ops and products throughout, the path of other devices
   for (const bool loops : {true, false})
     for (const Case k : {Case{1, 6, 0}, Case{2, 4, 1}, Case{2, 6, 0}, Case{3, 4, 1}}) {
       for (const bool reverse : {false, true}) {
         set_host_coupling_loops(loops);
+        set_direct_blas(loops);
         SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) +
                      (reverse ? ", reverse" : ", forward") + (loops ? ", host loops" : ", ops"));
         torch::manual_seed(5);

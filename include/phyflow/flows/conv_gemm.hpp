@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 namespace phyflow::flows {
 
@@ -29,6 +30,10 @@ namespace phyflow::flows {
 /// in cache). Valid until the next call (the convolutions' gathers on the host: until the next
 /// piece of any of them on this thread).
 using ColumnSource = std::function<torch::Tensor(std::int64_t s, std::int64_t n)>;
+
+/// Whether the host products may call the BLAS directly (default true); false sends them
+/// through LibTorch's products as on other devices (for tests of that path; process-wide).
+void set_direct_blas(bool on);
 
 /// Columns per piece for a (rows x inner) by (inner x N) product with the columns in t: the
 /// most whose product stays within OpenBLAS's unpacked kernels (m n k <= 10^6), in multiples
@@ -61,6 +66,19 @@ torch::Tensor conv_weight_grad(const torch::Tensor& g2, const torch::Tensor& col
 /// when given, is dw's shape (the weight's).
 torch::Tensor conv_weight_grad(const torch::Tensor& g2, std::int64_t CK, const ColumnSource& cols,
                                std::int64_t piece = 0, at::IntArrayRef out_sizes = {});
+
+/// The input and weight gradients of a periodic convolution y = W * x from one gather: with
+/// `opposite` the output gradient g (Co, N) gathered at the opposite offsets (rows (o, j):
+/// g at site n - offset_j), dx (C, N) = W^T-adjoint (C, Co K) times those columns, and
+///   dw[o, c, j] = sum_n g[o, n] x[c, n + offset_j] = sum_m g[o, m - offset_j] x[c, m],
+/// the same columns times x^T (x (C, N), read in place): the weight gradient needs no gather
+/// of x, and the one gather of g serves both products (piece by piece on the host, as
+/// conv_gemm). Returns (dx in `dx_sizes` or (C, N), dw in w's shape).
+std::pair<torch::Tensor, torch::Tensor> conv_input_and_weight_grad(const torch::Tensor& w,
+                                                                   std::int64_t N,
+                                                                   const ColumnSource& opposite,
+                                                                   const torch::Tensor& x,
+                                                                   at::IntArrayRef dx_sizes = {});
 
 /// The bias gradient of a convolution: g (Co, ...) summed over all but its first dimension.
 /// On the host (float32/float64) one pass with eight double-precision partial sums per
