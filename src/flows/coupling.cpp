@@ -330,10 +330,14 @@ class PeriodicConvFunction : public torch::autograd::Function<PeriodicConvFuncti
     const std::int64_t C = w.size(1), V = dy.size(1), B = dy.size(2);
     const std::int64_t K = stencil.host->K;
     torch::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0))
+    if (ctx->needs_input_grad(0) && ctx->needs_input_grad(1)) {  // one gather for both
+      std::tie(dx, dw) =
+          conv_input_and_weight_grad(w, V * B, stencil.opposite_columns(dy), x, {C, V, B});
+    } else if (ctx->needs_input_grad(0)) {
       dx = conv_gemm(transposed_weight(w), V * B, stencil.opposite_columns(dy), {}, 0, {C, V, B});
-    if (ctx->needs_input_grad(1))
+    } else if (ctx->needs_input_grad(1)) {
       dw = conv_weight_grad(dy, C * K, stencil.columns(x), 0, w.sizes());
+    }
     if (ctx->needs_input_grad(2)) db = bias_grad(dy);
     return {dx, dw, db, torch::Tensor()};
   }

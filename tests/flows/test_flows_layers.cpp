@@ -86,67 +86,76 @@ TEST(FlowLayers, PeriodicConvMatchesLibTorchCircularPadding) {
     std::vector<std::int64_t> hidden;
     std::int64_t batch;
   };
-  for (const Case& k :
-       {Case{1, 6, 3, {4, 3}, 3}, Case{1, 4, 5, {4, 3}, 3}, Case{2, 4, 3, {4, 3}, 3},
-        Case{2, 5, 5, {4, 3}, 3}, Case{3, 3, 3, {4, 3}, 3}, Case{2, 8, 3, {8, 8}, 40}}) {
-    SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) + ", kernel " +
-                 std::to_string(k.kernel) + ", batch " + std::to_string(k.batch));
-    torch::manual_seed(11);
-    ConditionerOptions o;
-    o.hidden = k.hidden;
-    o.kernel = k.kernel;
-    const LatticeShape shape{k.dims, k.L};
-    auto net = make_conditioner(shape, o, 2);
-    net->to(torch::kFloat64);
-    auto x = torch::randn(shape.batch(k.batch), torch::kFloat64).unsqueeze(1).requires_grad_(true);
-    // the conditioner's layout: (C, V, B)
-    auto site_major = [&](const torch::Tensor& t) {
-      return t.reshape({t.size(0), t.size(1), -1}).permute({1, 2, 0});
-    };
-    const auto y = net->forward(site_major(x));
+  struct Restore {
+    ~Restore() { set_direct_blas(true); }
+  } restore;
+  // direct = false: LibTorch's products, the path of other devices
+  for (const bool direct : {true, false})
+    for (const Case& k :
+         {Case{1, 6, 3, {4, 3}, 3}, Case{1, 4, 5, {4, 3}, 3}, Case{2, 4, 3, {4, 3}, 3},
+          Case{2, 5, 5, {4, 3}, 3}, Case{3, 3, 3, {4, 3}, 3}, Case{2, 8, 3, {8, 8}, 40}}) {
+      set_direct_blas(direct);
+      SCOPED_TRACE("d = " + std::to_string(k.dims) + ", L = " + std::to_string(k.L) + ", kernel " +
+                   std::to_string(k.kernel) + ", batch " + std::to_string(k.batch) +
+                   (direct ? ", BLAS direct" : ", LibTorch products"));
+      torch::manual_seed(11);
+      ConditionerOptions o;
+      o.hidden = k.hidden;
+      o.kernel = k.kernel;
+      const LatticeShape shape{k.dims, k.L};
+      auto net = make_conditioner(shape, o, 2);
+      net->to(torch::kFloat64);
+      auto x =
+          torch::randn(shape.batch(k.batch), torch::kFloat64).unsqueeze(1).requires_grad_(true);
+      // the conditioner's layout: (C, V, B)
+      auto site_major = [&](const torch::Tensor& t) {
+        return t.reshape({t.size(0), t.size(1), -1}).permute({1, 2, 0});
+      };
+      const auto y = net->forward(site_major(x));
 
-    // reference: the same parameters through torch's own circular padding
-    std::vector<torch::Tensor> w, b;
-    for (const auto& p : net->named_parameters())
-      (p.key().find("weight") != std::string::npos ? w : b).push_back(p.value());
-    ASSERT_EQ(w.size(), 3u);
-    auto xr = x.detach().clone().requires_grad_(true);
-    torch::Tensor h = xr;
-    const auto pad = k.kernel / 2;
-    const std::vector<std::int64_t> pads(std::size_t(2 * k.dims), pad),
-        ones(std::size_t(k.dims), 1), zeros(std::size_t(k.dims), 0);
-    for (std::size_t i = 0; i < w.size(); ++i) {
-      h = torch::nn::functional::pad(h, torch::nn::functional::PadFuncOptions(pads).mode(torch::kCircular));
-      h = at::convolution(h, w[i], b[i], ones, zeros, ones, false, zeros, 1);
-      h = i + 1 < w.size() ? torch::leaky_relu(h, 0.01) : torch::tanh(h);
+      // reference: the same parameters through torch's own circular padding
+      std::vector<torch::Tensor> w, b;
+      for (const auto& p : net->named_parameters())
+        (p.key().find("weight") != std::string::npos ? w : b).push_back(p.value());
+      ASSERT_EQ(w.size(), 3u);
+      auto xr = x.detach().clone().requires_grad_(true);
+      torch::Tensor h = xr;
+      const auto pad = k.kernel / 2;
+      const std::vector<std::int64_t> pads(std::size_t(2 * k.dims), pad),
+          ones(std::size_t(k.dims), 1), zeros(std::size_t(k.dims), 0);
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        h = torch::nn::functional::pad(
+            h, torch::nn::functional::PadFuncOptions(pads).mode(torch::kCircular));
+        h = at::convolution(h, w[i], b[i], ones, zeros, ones, false, zeros, 1);
+        h = i + 1 < w.size() ? torch::leaky_relu(h, 0.01) : torch::tanh(h);
+      }
+      EXPECT_LT((y - site_major(h)).abs().max().item<double>(), 1e-13);
+      // a random cotangent: gradients of <c, y> w.r.t. x and every parameter
+      const auto c = torch::randn_like(y);
+      std::vector<torch::Tensor> mine_in{x}, ref_in{xr};
+      mine_in.insert(mine_in.end(), w.begin(), w.end());
+      mine_in.insert(mine_in.end(), b.begin(), b.end());
+      ref_in.insert(ref_in.end(), w.begin(), w.end());
+      ref_in.insert(ref_in.end(), b.begin(), b.end());
+      const auto g = torch::autograd::grad({(c * y).sum()}, mine_in);
+      const auto gr = torch::autograd::grad({(c * site_major(h)).sum()}, ref_in);
+      for (std::size_t i = 0; i < g.size(); ++i) {
+        ASSERT_TRUE(g[i].defined());
+        EXPECT_GT(gr[i].abs().max().item<double>(), 1e-3);
+        EXPECT_LT((g[i] - gr[i]).abs().max().item<double>(), 1e-12) << "gradient " << i;
+      }
+      // the fused conditioner (one autograd node, what the coupling layers call)
+      const auto yf = conv_conditioner_forward(net, site_major(x));
+      EXPECT_LT((yf - y).abs().max().item<double>(), 1e-15);
+      const auto gf = torch::autograd::grad({(c * yf).sum()}, mine_in);
+      for (std::size_t i = 0; i < gf.size(); ++i) {
+        ASSERT_TRUE(gf[i].defined());
+        EXPECT_LT((gf[i] - gr[i]).abs().max().item<double>(), 1e-12) << "fused, gradient " << i;
+      }
+      // without autograd (the sampler's path) the same numbers
+      torch::NoGradGuard ng;
+      EXPECT_LT((net->forward(site_major(x)) - y).abs().max().item<double>(), 1e-15);
     }
-    EXPECT_LT((y - site_major(h)).abs().max().item<double>(), 1e-13);
-    // a random cotangent: gradients of <c, y> w.r.t. x and every parameter
-    const auto c = torch::randn_like(y);
-    std::vector<torch::Tensor> mine_in{x}, ref_in{xr};
-    mine_in.insert(mine_in.end(), w.begin(), w.end());
-    mine_in.insert(mine_in.end(), b.begin(), b.end());
-    ref_in.insert(ref_in.end(), w.begin(), w.end());
-    ref_in.insert(ref_in.end(), b.begin(), b.end());
-    const auto g = torch::autograd::grad({(c * y).sum()}, mine_in);
-    const auto gr = torch::autograd::grad({(c * site_major(h)).sum()}, ref_in);
-    for (std::size_t i = 0; i < g.size(); ++i) {
-      ASSERT_TRUE(g[i].defined());
-      EXPECT_GT(gr[i].abs().max().item<double>(), 1e-3);
-      EXPECT_LT((g[i] - gr[i]).abs().max().item<double>(), 1e-12) << "gradient " << i;
-    }
-    // the fused conditioner (one autograd node, what the coupling layers call)
-    const auto yf = conv_conditioner_forward(net, site_major(x));
-    EXPECT_LT((yf - y).abs().max().item<double>(), 1e-15);
-    const auto gf = torch::autograd::grad({(c * yf).sum()}, mine_in);
-    for (std::size_t i = 0; i < gf.size(); ++i) {
-      ASSERT_TRUE(gf[i].defined());
-      EXPECT_LT((gf[i] - gr[i]).abs().max().item<double>(), 1e-12) << "fused, gradient " << i;
-    }
-    // without autograd (the sampler's path) the same numbers
-    torch::NoGradGuard ng;
-    EXPECT_LT((net->forward(site_major(x)) - y).abs().max().item<double>(), 1e-15);
-  }
 }
 
 // The host GEMMs in pieces of columns (conv_gemm.hpp) against one product, with and without
