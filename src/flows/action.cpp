@@ -7,9 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <map>
-#include <mutex>
-#include <utility>
 #include <vector>
 
 #include "phyflow/core/error.hpp"
@@ -31,55 +28,21 @@ std::vector<std::int64_t> LatticeShape::batch(std::int64_t n) const {
 }
 
 namespace {
-// The 2 d neighbours of every site of the flattened periodic lattice L^d (last axis fastest):
-// entry (v, mu) is v + mu-hat, entry (v, d + mu) is v - mu-hat. Built once per (L, d).
-const std::vector<std::int32_t>& neighbour_table(std::int64_t L, int dims) {
-  static std::mutex mutex;
-  static std::map<std::pair<std::int64_t, int>, std::vector<std::int32_t>> tables;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto [it, fresh] = tables.try_emplace({L, dims});
-  if (fresh) {
-    std::int64_t V = 1;
-    for (int mu = 0; mu < dims; ++mu) V *= L;
-    auto& t = it->second;
-    t.resize(std::size_t(V * 2 * dims));
-    for (std::int64_t v = 0; v < V; ++v) {
-      std::int64_t stride = 1;
-      for (int mu = dims - 1; mu >= 0; --mu, stride *= L) {
-        const std::int64_t x = (v / stride) % L;
-        t[std::size_t(v * 2 * dims + mu)] = std::int32_t(v + ((x + 1) % L - x) * stride);
-        t[std::size_t(v * 2 * dims + dims + mu)] = std::int32_t(v + ((x + L - 1) % L - x) * stride);
-      }
-    }
-  }
-  return it->second;
-}
-
-// The action on the host, one pass per configuration, the site sum in double precision:
-// in place of ~4 d + 6 LibTorch ops forward and their backward nodes (a fixed cost per
-// training step on the tutorial's small lattices). S and dS/dphi:
-//   S = sum_x [ (2d + m2) phi^2 - 2 phi sum_mu phi(x + mu) + lambda phi^4 ],
-//   dS/dphi(x) = 2 (2d + m2) phi - 2 sum_mu [phi(x + mu) + phi(x - mu)] + 4 lambda phi^3.
+// The action on the host as one autograd node: the lattice module's serial definition
+// (lattice::phi4_action and its gradient, site sums in double) per configuration, in place of
+// ~4 d + 6 LibTorch ops forward and their backward nodes (a fixed cost per training step on
+// the tutorial's small lattices).
 class Phi4ActionFunction : public torch::autograd::Function<Phi4ActionFunction> {
  public:
-  static torch::Tensor compute(const torch::Tensor& phi, int dims, double m2, double lambda) {
+  static torch::Tensor compute(const torch::Tensor& phi, int dims,
+                               const lattice::Phi4Couplings& c) {
     const auto p = phi.contiguous();
-    const std::int64_t B = p.size(0), V = p.numel() / std::max<std::int64_t>(1, B);
-    const auto& nb = neighbour_table(p.size(1), dims);
+    const std::int64_t B = p.size(0), V = p.numel() / B;
     auto S = torch::empty({B}, p.options());
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "phi4_action", [&] {
-      const double mass = 2.0 * dims + m2;
-      for (std::int64_t b = 0; b < B; ++b) {
-        const scalar_t* f = p.data_ptr<scalar_t>() + b * V;
-        double acc = 0;
-        for (std::int64_t v = 0; v < V; ++v) {
-          const double x = f[v], x2 = x * x;
-          double hop = 0;
-          for (int mu = 0; mu < dims; ++mu) hop += f[nb[std::size_t(v * 2 * dims + mu)]];
-          acc += mass * x2 - 2.0 * x * hop + lambda * x2 * x2;
-        }
-        S.data_ptr<scalar_t>()[b] = scalar_t(acc);
-      }
+      for (std::int64_t b = 0; b < B; ++b)
+        S.data_ptr<scalar_t>()[b] =
+            scalar_t(lattice::phi4_action(p.data_ptr<scalar_t>() + b * V, dims, int(p.size(1)), c));
     });
     return S;
   }
@@ -89,31 +52,22 @@ class Phi4ActionFunction : public torch::autograd::Function<Phi4ActionFunction> 
     ctx->saved_data["dims"] = std::int64_t(dims);
     ctx->saved_data["m2"] = m2;
     ctx->saved_data["lambda"] = lambda;
-    return compute(phi, dims, m2, lambda);
+    return compute(phi, dims, {m2, lambda});
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto p = ctx->get_saved_variables()[0].contiguous();
     const int dims = int(ctx->saved_data["dims"].toInt());
-    const double m2 = ctx->saved_data["m2"].toDouble(),
-                 lambda = ctx->saved_data["lambda"].toDouble();
+    const lattice::Phi4Couplings c{ctx->saved_data["m2"].toDouble(),
+                                   ctx->saved_data["lambda"].toDouble()};
     const auto g = grads[0].contiguous();
-    const std::int64_t B = p.size(0), V = p.numel() / std::max<std::int64_t>(1, B);
-    const auto& nb = neighbour_table(p.size(1), dims);
+    const std::int64_t B = p.size(0), V = p.numel() / B;
     auto dphi = torch::empty_like(p);
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "phi4_action_backward", [&] {
-      const double mass2 = 2.0 * (2.0 * dims + m2);
-      for (std::int64_t b = 0; b < B; ++b) {
-        const scalar_t* f = p.data_ptr<scalar_t>() + b * V;
-        scalar_t* d = dphi.data_ptr<scalar_t>() + b * V;
-        const double gb = g.data_ptr<scalar_t>()[b];
-        for (std::int64_t v = 0; v < V; ++v) {
-          const double x = f[v];
-          double hop = 0;
-          for (int k = 0; k < 2 * dims; ++k) hop += f[nb[std::size_t(v * 2 * dims + k)]];
-          d[v] = scalar_t(gb * (mass2 * x - 2.0 * hop + 4.0 * lambda * x * x * x));
-        }
-      }
+      for (std::int64_t b = 0; b < B; ++b)  // dS_b/dphi scaled by the gradient of S_b
+        lattice::phi4_action_gradient(p.data_ptr<scalar_t>() + b * V, dims, int(p.size(1)), c,
+                                      dphi.data_ptr<scalar_t>() + b * V,
+                                      double(g.data_ptr<scalar_t>()[b]));
     });
     return {dphi, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
@@ -126,9 +80,9 @@ torch::Tensor phi4_action(const torch::Tensor& phi, int dims, const lattice::Phi
                         " are not (B, L^" + std::to_string(dims) + ")");
   const auto type = phi.scalar_type();
   if (phi.device().is_cpu() && (type == torch::kFloat32 || type == torch::kFloat64) &&
-      phi.numel() > 0 && phi.numel() / phi.size(0) < (std::int64_t(1) << 30)) {
+      phi.numel() > 0) {
     if (!torch::GradMode::is_enabled() || !phi.requires_grad())
-      return Phi4ActionFunction::compute(phi, dims, c.m2, c.lambda);
+      return Phi4ActionFunction::compute(phi, dims, c);
     return Phi4ActionFunction::apply(phi, dims, c.m2, c.lambda);
   }
   const auto phi2 = phi * phi;

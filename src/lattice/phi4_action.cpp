@@ -12,21 +12,6 @@ namespace {
 
 constexpr double pi = 3.141592653589793238462643383279502884;
 
-/// Strides of the row-major L^d lattice: stride[mu] = L^(d-1-mu).
-std::vector<std::size_t> strides(int dims, int L) {
-  std::vector<std::size_t> s(dims, 1);
-  for (int mu = dims - 2; mu >= 0; --mu) s[mu] = s[mu + 1] * static_cast<std::size_t>(L);
-  return s;
-}
-
-/// Index of the neighbour of `site` one step along mu (+1 or -1), periodic.
-std::size_t neighbour(std::size_t site, std::size_t stride, int L, int step) {
-  const std::size_t coord = (site / stride) % static_cast<std::size_t>(L);
-  if (step > 0)
-    return coord + 1 == static_cast<std::size_t>(L) ? site + stride - L * stride : site + stride;
-  return coord == 0 ? site + (L - 1) * stride : site - stride;
-}
-
 }  // namespace
 
 Phi4InAks from_normflow(const Phi4Normflow& nf) {
@@ -76,34 +61,60 @@ std::size_t phi4_volume(int dims, int L) {
   return v;
 }
 
-double phi4_action(const double* phi, int dims, int L, const Phi4Couplings& c) {
+namespace {
+/// The sites of the L^d lattice in order, with each site's neighbours one step up and down
+/// every axis (periodic): coordinates kept as an odometer, so no division per neighbour.
+/// visit(x, up, down) with up[mu], down[mu] the neighbours' indices.
+template <typename Visit>
+void for_each_site(int dims, int L, Visit&& visit) {
   const std::size_t volume = phi4_volume(dims, L);
-  const auto stride = strides(dims, L);
+  std::size_t stride[4], coord[4] = {0, 0, 0, 0}, up[4], down[4];
+  const auto Ls = static_cast<std::size_t>(L);
+  for (int mu = dims - 1, s = 1; mu >= 0; --mu, s *= L) stride[mu] = std::size_t(s);
+  for (std::size_t x = 0; x < volume; ++x) {
+    for (int mu = 0; mu < dims; ++mu) {
+      up[mu] = coord[mu] + 1 == Ls ? x + stride[mu] - Ls * stride[mu] : x + stride[mu];
+      down[mu] = coord[mu] == 0 ? x + (Ls - 1) * stride[mu] : x - stride[mu];
+    }
+    visit(x, up, down);
+    for (int mu = dims - 1; mu >= 0 && ++coord[mu] == Ls; --mu) coord[mu] = 0;
+  }
+}
+}  // namespace
+
+template <typename T>
+double phi4_action(const T* phi, int dims, int L, const Phi4Couplings& c) {
   const double mass_term = 2.0 * dims + c.m2;
   double action = 0.0;
-  for (std::size_t x = 0; x < volume; ++x) {
+  for_each_site(dims, L, [&](std::size_t x, const std::size_t* up, const std::size_t*) {
     const double p = phi[x];
     double hop = 0.0;
-    for (int mu = 0; mu < dims; ++mu) hop += phi[neighbour(x, stride[mu], L, +1)];
+    for (int mu = 0; mu < dims; ++mu) hop += phi[up[mu]];
     const double p2 = p * p;
     action += mass_term * p2 - 2.0 * p * hop + c.lambda * p2 * p2;
-  }
+  });
   return action;
 }
 
-void phi4_action_gradient(const double* phi, int dims, int L, const Phi4Couplings& c,
-                          double* gradient) {
-  const std::size_t volume = phi4_volume(dims, L);
-  const auto stride = strides(dims, L);
+template <typename T>
+void phi4_action_gradient(const T* phi, int dims, int L, const Phi4Couplings& c, T* gradient,
+                          double scale) {
   const double mass_term = 2.0 * dims + c.m2;
-  for (std::size_t x = 0; x < volume; ++x) {
+  for_each_site(dims, L, [&](std::size_t x, const std::size_t* up, const std::size_t* down) {
     const double p = phi[x];
     double hop = 0.0;
-    for (int mu = 0; mu < dims; ++mu)
-      hop += phi[neighbour(x, stride[mu], L, +1)] + phi[neighbour(x, stride[mu], L, -1)];
-    gradient[x] = 2.0 * mass_term * p - 2.0 * hop + 4.0 * c.lambda * p * p * p;
-  }
+    for (int mu = 0; mu < dims; ++mu) hop += double(phi[up[mu]]) + double(phi[down[mu]]);
+    const double g = 2.0 * mass_term * p - 2.0 * hop + 4.0 * c.lambda * p * p * p;
+    gradient[x] = T(scale == 1.0 ? g : scale * g);
+  });
 }
+
+template double phi4_action<double>(const double*, int, int, const Phi4Couplings&);
+template double phi4_action<float>(const float*, int, int, const Phi4Couplings&);
+template void phi4_action_gradient<double>(const double*, int, int, const Phi4Couplings&, double*,
+                                           double);
+template void phi4_action_gradient<float>(const float*, int, int, const Phi4Couplings&, float*,
+                                          double);
 
 double free_field_phi2(int dims, int L, double m2) {
   if (!(m2 > 0.0))

@@ -113,14 +113,26 @@ check "restarted run equals the uninterrupted one bit for bit" $PY "$WORK/same.p
 pf 1 run "$WORK/a.yaml" --set checkpoint.stop_after=8 --set 'model.hidden=[4]' --set output.path="$WORK/rq.h5"
 check "resume hint: every override, quoted where needed" bash -c "[ $RC -eq 3 ] && grep -qF -- \
   \"resume with: phyflow run $WORK/a.yaml --set checkpoint.stop_after=8 --set 'model.hidden=[4]' --set output.path=$WORK/rq.h5 --restart\" $WORK/out.txt"
+# resume_legs WHAT REFERENCE OUTPUT [LAUNCHER WORDS...]: runs the printed hint in $resume (its
+# arguments after "phyflow") twice, with the launcher words and our executable in place of the
+# bare names: the next leg stops again (exit 3), the last completes bit for bit as REFERENCE.
+resume_legs() {
+  local what="$1" reference="$2" output="$3" launch="" word leg
+  shift 3
+  for word in "$@"; do launch+="$(printf '%q ' "$word")"; done
+  for leg in next last; do
+    eval "$launch\"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
+    RC=$?
+    if [ "$leg" = next ]; then
+      check "$what as printed: the next leg stops again (exit 3)" expect_rc 3
+    else
+      check "$what as printed: the last leg completes, bit for bit the uninterrupted run" \
+        bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $reference $output"
+    fi
+  done
+}
 resume="$(sed -n 's/.*resume with: phyflow //p' "$WORK/out.txt" | head -1)"
-eval "\"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
-RC=$?
-check "resume hint as printed: the next leg stops again (exit 3)" expect_rc 3
-eval "\"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
-RC=$?
-check "resume hint as printed: the last leg completes, bit for bit the uninterrupted run" \
-  bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/a.h5 $WORK/rq.h5"
+resume_legs "resume hint" "$WORK/a.h5" "$WORK/rq.h5"
 # A training checkpoint resumes only on the rank count that wrote it, so a 2-rank run's hint
 # starts with the launcher for 2 ranks; as printed (our mpiexec and executable in place of the
 # bare names) it finishes the run bit for bit as the uninterrupted 2-rank run t2. (Inside a
@@ -133,13 +145,7 @@ resume="$(sed -n 's/.*resume with: mpiexec -n 2 phyflow //p' "$WORK/out.txt" | h
 pf 1 run "$WORK/t2.yaml" --set checkpoint.stop_after=8 --set output.path="$WORK/rq2.h5" --restart
 check "a 2-rank training checkpoint resumed on 1 rank: exit 2, says so" bash -c \
   "[ $RC -eq 2 ] && grep -q 'written by a run on 2 ranks; resume it on the same number of ranks' $WORK/out.txt"
-eval "\"\$MPIEXEC\" -n 2 --oversubscribe \"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
-RC=$?
-check "resume hint on 2 ranks as printed: the next leg stops again (exit 3)" expect_rc 3
-eval "\"\$MPIEXEC\" -n 2 --oversubscribe \"\$PHYFLOW_EXE\" $resume" >"$WORK/out.txt" 2>&1
-RC=$?
-check "resume hint on 2 ranks as printed: completes, bit for bit the uninterrupted 2-rank run" \
-  bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/t2.h5 $WORK/rq2.h5"
+resume_legs "resume hint on 2 ranks" "$WORK/t2.h5" "$WORK/rq2.h5" "$MPIEXEC" -n 2 --oversubscribe
 check "a resumed run's summary: where it resumed, and the rate of its own steps" $PY -c "
 import json; t = json.load(open('$WORK/rq2.json'))['train']
 assert t['steps'] == 20 and t['resumed_at_step'] == 16, t

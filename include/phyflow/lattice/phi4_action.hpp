@@ -53,12 +53,15 @@ Phi4Hopping to_hopping(const Phi4Couplings& c, int dims);
 /// Number of sites L^d; throws input_error unless 1 <= dims <= 4 and L >= 2.
 std::size_t phi4_volume(int dims, int L);
 
-/// S_aks(phi) of one configuration (L^d doubles, row-major), summed serially in site order.
-double phi4_action(const double* phi, int dims, int L, const Phi4Couplings& c);
-/// dS/dphi_x for every site into `force` (L^d doubles): 2(2d + m2) phi_x
-///   - 2 sum_mu (phi_{x+mu} + phi_{x-mu}) + 4 lambda phi_x^3.
-void phi4_action_gradient(const double* phi, int dims, int L, const Phi4Couplings& c,
-                          double* gradient);
+/// S_aks(phi) of one configuration (L^d values, row-major), summed serially in site order in
+/// double precision; T = double or float (the flows' fields).
+template <typename T>
+double phi4_action(const T* phi, int dims, int L, const Phi4Couplings& c);
+/// scale * dS/dphi_x for every site into `gradient` (L^d values), computed in double:
+///   2(2d + m2) phi_x - 2 sum_mu (phi_{x+mu} + phi_{x-mu}) + 4 lambda phi_x^3.
+template <typename T>
+void phi4_action_gradient(const T* phi, int dims, int L, const Phi4Couplings& c, T* gradient,
+                          double scale = 1.0);
 
 /// Exact <phi_x^2> of the free field (lambda = 0, m2 > 0) on the periodic lattice:
 ///   (1 / 2V) sum_k 1 / (khat^2 + m2),  khat^2 = sum_mu 4 sin^2(pi q_mu / L).
