@@ -12,6 +12,10 @@
 # settings of the flow runs, e.g. the recipe that met the tutorial aims (docs/results/flows.md):
 #   FLOW_SET='model.hidden=[16,16] train.batch=128 train.schedule=cosine' \
 #     bench/flow_aks_table.sh aks2 10000 100000 200000 forward_kl
+# PRIOR=pole: the flow's prior is the free field (model.prior free_field) whose m^2 is the
+# square of the pole mass of that ensemble's HMC run (AKS's ensembles have m_p L = 4).
+# DATA_SAMPLES=N: forward KL trains on a separate HMC run of N fields, one every 2 trajectories
+# (OUTDIR/E.data.h5), instead of the tau_int run's fields. RANKS=R: the flow runs on R MPI ranks.
 set -euo pipefail
 out="${1:?usage: bench/flow_aks_table.sh OUTDIR [TRAIN_STEPS] [PROPOSALS] [MC_SAMPLES] [OBJECTIVE] [ENSEMBLES]}"
 steps="${2:-2500}"; proposals="${3:-100000}"; samples="${4:-100000}"
@@ -52,11 +56,28 @@ for e in $ensembles; do
     --set samples=$samples --set output.store_fields=false --set output.path="$out/$e.metropolis.h5" \
     --overwrite --set progress.interval=1000 >"$out/$e.metropolis.log" 2>&1
   data=""
-  [ "$objective" = forward_kl ] && data="--set train.objective=forward_kl --set train.data=$out/$e.hmc.h5"
+  if [ "$objective" = forward_kl ]; then
+    data="--set train.objective=forward_kl --set train.data=$out/$e.hmc.h5"
+    if [ -n "${DATA_SAMPLES:-}" ]; then
+      "$exe" run "$root/inputs/phi4_tutorial.yaml" $action --set hmc.integrator=leapfrog \
+        --set hmc.steps=10 --set hmc.trajectory_length=$best --set samples=$DATA_SAMPLES \
+        --set between_samples=2 --set seed=21 --set output.store_fields=true \
+        --set output.path="$out/$e.data.h5" --overwrite --set progress.interval=1000 \
+        >"$out/$e.data.log" 2>&1
+      data="--set train.objective=forward_kl --set train.data=$out/$e.data.h5"
+    fi
+  fi
+  prior=""
+  if [ "${PRIOR:-}" = pole ]; then
+    m2=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['pole_mass']['mean'] ** 2)" "$out/$e.hmc.json")
+    prior="--set model.prior=free_field --set model.prior_m2=$m2"
+  fi
+  launch=()
+  [ "${RANKS:-1}" -gt 1 ] && launch=(mpiexec -n "$RANKS")
   read -r -a sets <<<"${FLOW_SET:-}"  # split on blanks, no globbing ([16,16] is a pattern)
   extra=()
   for setting in "${sets[@]}"; do extra+=(--set "$setting"); done
-  "$exe" run "$root/inputs/flow_tutorial.yaml" $action --set train.steps=$steps $data "${extra[@]}" \
+  "${launch[@]}" "$exe" run "$root/inputs/flow_tutorial.yaml" $action --set train.steps=$steps $data $prior "${extra[@]}" \
     --set sample.proposals=$proposals --set output.path="$out/$e.flow.h5" --overwrite \
     --set progress.interval=1000 >"$out/$e.flow.log" 2>&1
 done
@@ -73,14 +94,16 @@ for e in names:
         hmc_acc=h["acceptance"]["mean"], hmc_tau=h["abs_magnetization"]["tau_int"],
         hmc_tl=h["hmc"]["trajectory_length"], hmc_chi2=h["chi2"],
         met_acc=m["acceptance"]["mean"], met_tau=m["abs_magnetization"]["tau_int"], met_chi2=m["chi2"],
-        steps=f["train"]["steps"], ess=f["ess"]))
+        steps=f["train"]["steps"], ess=f["ess"], k=f.get("pareto_k", float("nan")),
+        prior=f["model"]["options"]["prior"], prior_m2=f["model"]["options"]["prior_m2"]))
 with open(f"{out}/aks_table.md", "w") as t:
     t.write(f"flow: {objective}, {rows[0]['steps']} training steps; tau_int(|m|) per chain step\n\n")
-    t.write("| ensemble | L | lambda | flow acceptance | flow ESS | tau_int flow | HMC acceptance (traj. length) | tau_int HMC | Metropolis acceptance | tau_int Metropolis | chi2 flow | chi2 HMC | chi2 Metropolis |\n")
-    t.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    t.write("| ensemble | L | lambda | flow prior | flow acceptance | flow ESS | Pareto k | tau_int flow | HMC acceptance (traj. length) | tau_int HMC | Metropolis acceptance | tau_int Metropolis | chi2 flow | chi2 HMC | chi2 Metropolis |\n")
+    t.write("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         c = lambda x: f"{x['value'] if 'value' in x else x['mean']:.4f} ± {x['error']:.4f}"
-        t.write(f"| {r['e']} | {r['L']} | {r['lam']} | {r['flow_acc']:.3f} | {r['ess']:.3f} | {r['flow_tau']:.2f} | "
+        prior = "normal" if r["prior"] == "normal" else f"free field, m² {r['prior_m2']:.4f}"
+        t.write(f"| {r['e']} | {r['L']} | {r['lam']} | {prior} | {r['flow_acc']:.3f} | {r['ess']:.3f} | {r['k']:.2f} | {r['flow_tau']:.2f} | "
                 f"{r['hmc_acc']:.3f} ({r['hmc_tl']}) | {r['hmc_tau']:.2f} | {r['met_acc']:.3f} | {r['met_tau']:.2f} | "
                 f"{c(r['flow_chi2'])} | {c(r['hmc_chi2'])} | {c(r['met_chi2'])} |\n")
 print(open(f"{out}/aks_table.md").read())

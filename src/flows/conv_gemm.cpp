@@ -232,7 +232,7 @@ std::pair<torch::Tensor, torch::Tensor> conv_input_and_weight_grad(const torch::
                                                                    at::IntArrayRef dx_sizes) {
   const std::int64_t Co = w.size(0), C = w.size(1);
   const std::int64_t K = w.numel() / std::max<std::int64_t>(1, Co * C), CoK = Co * K;
-  const auto wt = transposed_weight(w).contiguous();  // (C, Co K)
+  const auto wt = transposed_weight(w);  // (C, Co K), contiguous
   const auto xc = x.contiguous();
   torch::Tensor dx, r;             // r (Co K, C): r[(o, j), c] = dw[o, c, j]
   if (!direct_blas({&wt, &xc})) {  // (a GPU: one gather, two products)
