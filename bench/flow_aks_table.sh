@@ -95,7 +95,7 @@ for e in names:
         hmc_tl=h["hmc"]["trajectory_length"], hmc_chi2=h["chi2"],
         met_acc=m["acceptance"]["mean"], met_tau=m["abs_magnetization"]["tau_int"], met_chi2=m["chi2"],
         steps=f["train"]["steps"], ess=f["ess"], k=f.get("pareto_k", float("nan")),
-        prior=f["model"]["options"]["prior"], prior_m2=f["model"]["options"]["prior_m2"]))
+        prior=f["model"]["options"].get("prior", "normal"), prior_m2=f["model"]["options"].get("prior_m2", 0.0)))
 with open(f"{out}/aks_table.md", "w") as t:
     t.write(f"flow: {objective}, {rows[0]['steps']} training steps; tau_int(|m|) per chain step\n\n")
     t.write("| ensemble | L | lambda | flow prior | flow acceptance | flow ESS | Pareto k | tau_int flow | HMC acceptance (traj. length) | tau_int HMC | Metropolis acceptance | tau_int Metropolis | chi2 flow | chi2 HMC | chi2 Metropolis |\n")
