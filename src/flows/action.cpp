@@ -37,7 +37,8 @@ class Phi4ActionFunction : public torch::autograd::Function<Phi4ActionFunction> 
   static torch::Tensor compute(const torch::Tensor& phi, int dims,
                                const lattice::Phi4Couplings& c) {
     const auto p = phi.contiguous();
-    const std::int64_t B = p.size(0), V = p.numel() / B;
+    const std::int64_t B = p.size(0),
+                       V = p.numel() / B;  // B > 0: phi4_action sends empty batches to the ops
     auto S = torch::empty({B}, p.options());
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "phi4_action", [&] {
       for (std::int64_t b = 0; b < B; ++b)
@@ -61,7 +62,8 @@ class Phi4ActionFunction : public torch::autograd::Function<Phi4ActionFunction> 
     const lattice::Phi4Couplings c{ctx->saved_data["m2"].toDouble(),
                                    ctx->saved_data["lambda"].toDouble()};
     const auto g = grads[0].contiguous();
-    const std::int64_t B = p.size(0), V = p.numel() / B;
+    const std::int64_t B = p.size(0),
+                       V = p.numel() / B;  // B > 0: phi4_action sends empty batches to the ops
     auto dphi = torch::empty_like(p);
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "phi4_action_backward", [&] {
       for (std::int64_t b = 0; b < B; ++b)  // dS_b/dphi scaled by the gradient of S_b
@@ -89,7 +91,7 @@ torch::Tensor phi4_action(const torch::Tensor& phi, int dims, const lattice::Phi
   auto density = (2.0 * dims + c.m2) * phi2;
   for (int mu = 1; mu <= dims; ++mu) density = density - 2.0 * phi * torch::roll(phi, {-1}, {mu});
   if (c.lambda != 0.0) density = density + c.lambda * phi2 * phi2;
-  return density.reshape({phi.size(0), -1}).sum(1);
+  return density.flatten(1).sum(1);
 }
 
 }  // namespace phyflow::flows
@@ -174,7 +176,7 @@ std::string IsingHsTarget::describe() const {
 }
 
 torch::Tensor IsingHsTarget::action(const torch::Tensor& x) const {
-  const auto xf = x.reshape({x.size(0), -1});
+  const auto xf = x.flatten(1);
   // K^-1 in x's dtype and on its device: converted once, not on every call (V^2 numbers).
   if (!k_inverse_cast_.defined() || k_inverse_cast_.device() != xf.device() ||
       k_inverse_cast_.scalar_type() != xf.scalar_type())
@@ -194,7 +196,7 @@ torch::Tensor IsingHsTarget::ising_energy_per_site(const torch::Tensor& x) const
   const auto t = torch::tanh(x.to(torch::kFloat64));
   auto bonds = torch::zeros_like(t);
   for (int mu = 1; mu <= shape_.dims; ++mu) bonds = bonds + t * torch::roll(t, {-1}, {mu});
-  return -bonds.reshape({x.size(0), -1}).sum(1) / double(shape_.volume());
+  return -bonds.flatten(1).sum(1) / double(shape_.volume());
 }
 
 double IsingHsTarget::exact_loss_bound() const {

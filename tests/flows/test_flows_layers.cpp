@@ -618,6 +618,11 @@ TEST(FlowAction, MatchesTheDensityWrittenWithTorchOpsInEveryDimension) {
       EXPECT_GT(gr.abs().max().item<double>(), 1.0);
       EXPECT_LT((g - gr).abs().max().item<double>(), (f64 ? 1e-11 : 1e-4));
     }
+  // A rank's share of a batch may be empty: no configurations, no division by zero.
+  const auto none = torch::zeros(LatticeShape{2, 4}.batch(0), torch::kFloat64).requires_grad_(true);
+  const auto S0 = phi4_action(none, 2, lattice::Phi4Couplings{-4.0, 8.0});
+  EXPECT_EQ(S0.numel(), 0);
+  EXPECT_EQ(torch::autograd::grad({S0.sum()}, {none}, {}, false, false, true)[0].numel(), 0);
 }
 
 TEST(FlowPrior, NoiseIsKeyedByGlobalIndex) {
