@@ -276,7 +276,7 @@ pf 1 run "$WORK/b17.yaml"
 check "ising_hs forward KL on a phi4 file: exit 2 naming /t0/spins" bash -c "[ $RC -eq 2 ] && grep -q '/t0/spins' $WORK/out.txt"
 
 # --- the shipped flow and phi4 decks are valid (schema, keys, the NeuralRG deck's identity_init) --
-for d in flow_quick flow_tutorial neuralrg_ising phi4_quick phi4_tutorial; do
+for d in flow_quick flow_tutorial flow_spline neuralrg_ising phi4_quick phi4_tutorial; do
   pf 1 validate "$PHYFLOW_SOURCE_DIR/inputs/$d.yaml"
   check "validate inputs/$d.yaml" expect_rc 0
 done
