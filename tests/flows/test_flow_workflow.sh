@@ -171,6 +171,15 @@ a, b = json.load(open('$WORK/id_true.json')), json.load(open('$WORK/id_false.jso
 assert a['acceptance'] == 1.0 and abs(a['ess'] - 1) < 1e-9, (a['acceptance'], a['ess'])
 assert b['acceptance'] < 0.9 and b['ess'] < 0.9, (b['acceptance'], b['ess'])
 "
+# the same with spline couplings (inputs/flow_spline.yaml's combination), on 2 ranks
+deck id_spline "action: {kind: free_field, m2: 0.5, lambda: 0.0}" \
+  "model: {coupling: spline, layers: 2, hidden: [4], kernel: 3, dtype: float64, prior: free_field, prior_m2: 0.5, identity_init: true}" \
+  "train: {steps: 0}"
+pf 2 run "$WORK/id_spline.yaml"
+check "identity_init, spline couplings, 2 ranks: acceptance 1 and ESS 1 on the free field with its own prior" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json; a = json.load(open('$WORK/id_spline.json'))
+assert a['model']['options']['coupling'] == 'spline', a['model']
+assert a['acceptance'] == 1.0 and abs(a['ess'] - 1) < 1e-9, (a['acceptance'], a['ess'])\""
 
 # --- NeuralRG: the Ising model through its Hubbard-Stratonovich field, MERA-like flow ---------
 cat >"$WORK/rg.yaml" <<EOF
