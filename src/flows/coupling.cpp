@@ -33,6 +33,11 @@ namespace {
 constexpr double kSplineMinWidth = 1e-3, kSplineMinHeight = 1e-3, kSplineMinDerivative = 1e-3;
 }  // namespace
 
+double spline_unit_derivative_parameter() {
+  // The interior knot derivatives are min_d + softplus(u): u = log(e^(1 - min_d) - 1) gives 1.
+  return std::log(std::expm1(1.0 - kSplineMinDerivative));
+}
+
 std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::Tensor& x,
                                                                   const torch::Tensor& w,
                                                                   const torch::Tensor& h,
@@ -913,7 +918,7 @@ SplineCoupling::SplineCoupling(const LatticeShape& shape, int parity, const Cond
     // are min_d + softplus(u); a bias u = log(e^(1 - min_d) - 1) makes them 1, and a spline
     // with equal bins and unit slopes is the identity. The outputs are channel-major: conv
     // biases one per channel, dense ones per (channel, site); through a final tanh, atanh(u).
-    const double unit = std::log(std::expm1(1.0 - kSplineMinDerivative));
+    const double unit = spline_unit_derivative_parameter();
     const double u = o.final_tanh ? std::atanh(unit) : unit;
     torch::Tensor bias;
     for (const auto& child : net_->children())

@@ -79,15 +79,16 @@ Flow::Flow(FlowConfig config) : torch::nn::Module("Flow"), config_(std::move(con
     throw input_error("model.dtype must be float32 or float64, not '" + c.dtype + "'");
   if (c.hierarchy != "none" && c.hierarchy != "mera")
     throw input_error("unknown model.hierarchy '" + c.hierarchy + "' (known: none, mera)");
-  if (c.hierarchy == "mera" && (c.coupling != "affine" || c.z2))
+  if (c.hierarchy == "mera" && c.z2)
     throw input_error(
-        "model.hierarchy mera is built of affine (RealNVP) blocks: set "
-        "model.coupling: affine and model.z2: false");
+        "model.hierarchy mera has no Z2-equivariant blocks: set model.z2: false (model.symmetrize "
+        "makes the flow Z2-symmetric)");
   prior_ = make_prior(c.prior, c.shape, c.prior_m2);
   torch::nn::ModuleList list;
   if (c.hierarchy == "mera")
     for (auto& layer :
-         mera_layers(c.shape, c.disentanglers, c.layers, c.net.hidden, c.net.identity_init)) {
+         mera_layers(c.shape, c.disentanglers, c.layers, c.net.hidden, c.net.identity_init,
+                     BlockCoupling{c.coupling, c.bins, c.bound})) {
       list->push_back(layer);
       layers_.push_back(layer);
     }

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <utility>
+
 #include "phyflow/core/error.hpp"
 
 namespace phyflow::flows {
@@ -24,9 +26,20 @@ const torch::Tensor& on_device(torch::Tensor& t, const torch::Device& device) {
 }  // namespace
 
 BlockRealNvp::BlockRealNvp(int dims, std::int64_t couplings,
-                           const std::vector<std::int64_t>& hidden, bool identity_init) {
+                           const std::vector<std::int64_t>& hidden, bool identity_init,
+                           BlockCoupling coupling)
+    : coupling_(std::move(coupling)) {
   const std::int64_t P = std::int64_t(1) << dims, half = P / 2;
   if (couplings < 1) throw input_error("model.layers (couplings per block) must be at least 1");
+  const bool spline = coupling_.kind == "spline";
+  if (!spline && coupling_.kind != "affine")
+    throw input_error("unknown model.coupling '" + coupling_.kind + "' (known: affine, spline)");
+  if (spline && coupling_.bins < 2)
+    throw input_error("model.bins must be at least 2: " + std::to_string(coupling_.bins));
+  if (spline && !(coupling_.bound > 0))
+    throw input_error("model.bound must be positive: " + std::to_string(coupling_.bound));
+  // Parameters per active variable: s and t, or K widths, K heights, K - 1 knot derivatives.
+  const std::int64_t per = spline ? 3 * coupling_.bins - 1 : 2;
   std::vector<std::int64_t> even, odd;
   for (std::int64_t p = 0; p < P; ++p) (position_parity(p) ? odd : even).push_back(p);
   for (std::int64_t i = 0; i < couplings; ++i) {
@@ -41,8 +54,18 @@ BlockRealNvp::BlockRealNvp(int dims, std::int64_t couplings,
       net->push_back(torch::nn::LeakyReLU());
       in = h;
     }
-    net->push_back(torch::nn::Linear(in, 2 * half));
-    if (identity_init) zero_final_layer(net);
+    net->push_back(torch::nn::Linear(in, per * half));
+    if (identity_init) {
+      zero_final_layer(net);
+      if (spline) {
+        // Equal bins from the zero layer; unit knot slopes from the derivative parameters'
+        // bias (parameter-major outputs: the K - 1 derivative rows of `half` entries each).
+        auto bias = net->ptr<torch::nn::LinearImpl>(net->size() - 1)->bias;
+        torch::NoGradGuard no_grad;
+        bias.narrow(0, 2 * coupling_.bins * half, (coupling_.bins - 1) * half)
+            .fill_(spline_unit_derivative_parameter());
+      }
+    }
     nets_.push_back(register_module("coupling" + std::to_string(i), net));
   }
 }
@@ -54,14 +77,31 @@ std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::shift_scale(std::size_t i,
   return {torch::tanh(out.narrow(1, 0, half)), out.narrow(1, half, half)};
 }
 
+std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::couple(std::size_t i, const torch::Tensor& x,
+                                                             bool inverse) {
+  const auto& a = on_device(active_[i], x.device());
+  const auto xa = x.index_select(1, a);
+  if (coupling_.kind == "affine") {
+    const auto [s, t] = shift_scale(i, x);
+    if (!inverse) return {x.index_copy(1, a, xa * torch::exp(s) + t), s.sum(1)};
+    return {x.index_copy(1, a, (xa - t) * torch::exp(-s)), -s.sum(1)};
+  }
+  const std::int64_t K = coupling_.bins, half = xa.size(1);
+  const auto out = nets_[i]->forward(x.index_select(1, on_device(frozen_[i], x.device())));
+  const auto params = out.view({out.size(0), 3 * K - 1, half}).transpose(1, 2);  // (R, half, 3K-1)
+  const auto [y, logdet] =
+      rational_quadratic_spline(xa, params.narrow(-1, 0, K), params.narrow(-1, K, K),
+                                params.narrow(-1, 2 * K, K - 1), coupling_.bound, inverse);
+  return {x.index_copy(1, a, y), logdet.sum(1)};
+}
+
 std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::forward(const torch::Tensor& z) {
   auto x = z;
   auto logdet = torch::zeros({z.size(0)}, z.options());
   for (std::size_t i = 0; i < nets_.size(); ++i) {
-    const auto [s, t] = shift_scale(i, x);
-    const auto& a = on_device(active_[i], x.device());
-    x = x.index_copy(1, a, x.index_select(1, a) * torch::exp(s) + t);
-    logdet = logdet + s.sum(1);
+    auto [y, ld] = couple(i, x, false);
+    x = y;
+    logdet = logdet + ld;
   }
   return {x, logdet};
 }
@@ -70,17 +110,16 @@ std::pair<torch::Tensor, torch::Tensor> BlockRealNvp::reverse(const torch::Tenso
   auto x = x_in;
   auto logdet = torch::zeros({x.size(0)}, x.options());
   for (std::size_t i = nets_.size(); i-- > 0;) {
-    const auto [s, t] = shift_scale(i, x);
-    const auto& a = on_device(active_[i], x.device());
-    x = x.index_copy(1, a, (x.index_select(1, a) - t) * torch::exp(-s));
-    logdet = logdet - s.sum(1);
+    auto [y, ld] = couple(i, x, true);
+    x = y;
+    logdet = logdet + ld;
   }
   return {x, logdet};
 }
 
 RgBlockLayer::RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int offset,
                            std::int64_t couplings, const std::vector<std::int64_t>& hidden,
-                           bool identity_init) {
+                           bool identity_init, const BlockCoupling& coupling) {
   const int d = shape.dims;
   const std::int64_t L = shape.L, M = L / stride, P = std::int64_t(1) << d;
   if (M < 2 || M % 2 != 0 || L % stride != 0)
@@ -104,8 +143,8 @@ RgBlockLayer::RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int o
       }
       s[b][p] = flat;
     }
-  block_ =
-      register_module("block", std::make_shared<BlockRealNvp>(d, couplings, hidden, identity_init));
+  block_ = register_module(
+      "block", std::make_shared<BlockRealNvp>(d, couplings, hidden, identity_init, coupling));
 }
 
 std::pair<torch::Tensor, torch::Tensor> RgBlockLayer::apply(const torch::Tensor& x, bool inverse) {
@@ -127,11 +166,9 @@ std::pair<torch::Tensor, torch::Tensor> RgBlockLayer::reverse(const torch::Tenso
   return apply(phi, true);
 }
 
-std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(const LatticeShape& shape,
-                                                       std::int64_t disentanglers,
-                                                       std::int64_t couplings,
-                                                       const std::vector<std::int64_t>& hidden,
-                                                       bool identity_init) {
+std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(
+    const LatticeShape& shape, std::int64_t disentanglers, std::int64_t couplings,
+    const std::vector<std::int64_t>& hidden, bool identity_init, const BlockCoupling& coupling) {
   const std::int64_t L = shape.L;
   if (L < 2 || (L & (L - 1)) != 0)
     throw input_error(
@@ -144,10 +181,10 @@ std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(const LatticeShape& shape
   std::vector<std::shared_ptr<RgBlockLayer>> layers;
   for (auto it = strides.rbegin(); it != strides.rend(); ++it) {
     layers.push_back(
-        std::make_shared<RgBlockLayer>(shape, *it, 0, couplings, hidden, identity_init));
+        std::make_shared<RgBlockLayer>(shape, *it, 0, couplings, hidden, identity_init, coupling));
     for (std::int64_t k = 0; k < disentanglers; ++k)
-      layers.push_back(
-          std::make_shared<RgBlockLayer>(shape, *it, 1, couplings, hidden, identity_init));
+      layers.push_back(std::make_shared<RgBlockLayer>(shape, *it, 1, couplings, hidden,
+                                                      identity_init, coupling));
   }
   return layers;
 }

@@ -63,7 +63,7 @@ config::Schema flow_schema() {
            "coupling layers: affine (RealNVP) or rational-quadratic spline");
   s.integer("model.layers", 16, 1, 10000,
             "coupling layers (alternating checkerboard parity); with model.hierarchy mera: the "
-            "affine couplings inside each block bijector");
+            "couplings (model.coupling) inside each block bijector");
   s.choice("model.hierarchy", "none", {"none", "mera"},
            "none: a stack of lattice-wide couplings; mera: the NeuralRG hierarchy of block "
            "bijectors (disentanglers and decimators on 2^d-site blocks; L a power of two)");
@@ -254,10 +254,10 @@ void flow_check(const config::Deck& deck, int ranks) {
     if (c.coupling == "spline" && !(c.bound > 0))
       throw input_error(where + ": model.bound must be > 0");
     if (c.hierarchy == "mera") {
-      if (c.coupling != "affine" || c.z2)
+      if (c.z2)
         throw input_error(where +
-                          ": model.hierarchy mera is built of affine (RealNVP) blocks; "
-                          "set model.coupling: affine and model.z2: false");
+                          ": model.hierarchy mera has no Z2-equivariant blocks; set model.z2: "
+                          "false (model.symmetrize makes the flow Z2-symmetric)");
       if (a.shape.L < 2 || (a.shape.L & (a.shape.L - 1)) != 0)
         throw input_error(where +
                           ": model.hierarchy mera needs action.L a power of two (2, 4, "

@@ -218,6 +218,21 @@ for i in np.flatnonzero(acc)[:50]:
     S = 0.5 * v @ np.linalg.solve(K, v) - np.log(np.cosh(v)).sum()
     assert abs(-S - lp[i]) < 1e-9 * (1 + abs(S)), (i, S, lp[i])
 "
+# spline blocks (model.coupling: spline with the hierarchy), 2 ranks: the deck's keys reach the
+# blocks (the summary and the model file say spline, bins 4), and it trains and samples
+sed -e 's/symmetrize: true,/symmetrize: true, coupling: spline, bins: 4, bound: 6.0,/' \
+  -e "s|rg.h5|rgs.h5|" "$WORK/rg.yaml" >"$WORK/rgs.yaml"
+pf 2 run "$WORK/rgs.yaml"
+check "mera flow with spline blocks on 2 ranks: exit 0, the spline in the summary and the model file" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json, h5py
+o = json.load(open('$WORK/rgs.json'))['model']['options']
+assert o['hierarchy'] == 'mera' and o['coupling'] == 'spline' and o['bins'] == 4 and o['bound'] == 6.0, o
+f = h5py.File('$WORK/rgs.h5', 'r')
+w = [k for k in f['/model'].keys() if k.endswith('weight')]
+assert any(f['/model/' + k].shape[0] == (3 * 4 - 1) * 2 for k in w), [f['/model/' + k].shape for k in w]\""
+sed -e 's/symmetrize: true,/symmetrize: true, z2: true,/' -e "s|rg.h5|rgz.h5|" "$WORK/rg.yaml" >"$WORK/b13.yaml"
+pf 1 run "$WORK/b13.yaml"
+check "mera flow with model.z2: exit 2 naming model.z2" bash -c "[ $RC -eq 2 ] && grep -q 'model.z2' $WORK/out.txt && [ ! -e $WORK/rgz.h5.partial ]"
 sed -e 's/L: 4, T:/L: 6, T:/' -e "s|rg.h5|rg6.h5|" "$WORK/rg.yaml" >"$WORK/b10.yaml"
 pf 1 run "$WORK/b10.yaml"
 check "mera flow on L = 6: exit 2 naming the power of two" bash -c "[ $RC -eq 2 ] && grep -q 'power of two' $WORK/out.txt && [ ! -e $WORK/rg6.h5.partial ]"

@@ -62,6 +62,10 @@ std::vector<FlowConfig> every_kind() {
   auto mixture = mera;
   mixture.symmetrize = true;
   out.push_back(mixture);
+  auto mera_spline = mera;
+  mera_spline.coupling = "spline";
+  mera_spline.bins = 4;
+  out.push_back(mera_spline);
   auto free_prior = tiny_flow(2, 4, "affine", "conv");
   free_prior.prior = "free_field";
   free_prior.prior_m2 = 0.7;

@@ -362,8 +362,9 @@ TEST(FlowLayers, Z2EquivariantAffineIsOdd) {
   EXPECT_GT((plain.forward(z).first + plain.forward(-z).first).abs().max().item<double>(), 1e-4);
 }
 
-FlowConfig mera(int dims, int L, std::int64_t disentanglers = 1) {
-  auto c = tiny_flow(dims, L, "affine", "dense");
+FlowConfig mera(int dims, int L, std::int64_t disentanglers = 1,
+                const std::string& coupling = "affine") {
+  auto c = tiny_flow(dims, L, coupling, "dense");
   c.hierarchy = "mera";
   c.disentanglers = disentanglers;
   c.layers = 2;
@@ -378,6 +379,12 @@ TEST(FlowLayers, MeraHierarchyInvertsWithExactLogDet) {
   check_bijection(mera(2, 4), 1.0);
   check_bijection(mera(2, 8, 2), 1.0);
   check_bijection(mera(3, 2), 1.0);
+  // Spline blocks (the 1.5-scaled inputs reach past the bound: identity tails included).
+  auto spline = mera(2, 4, 1, "spline");
+  spline.bins = 4;
+  spline.bound = 3.0;
+  check_bijection(spline);
+  check_bijection(mera(1, 8, 2, "spline"));
 }
 
 // model.identity_init: every kind of coupling starts as the identity (phi = z, log det 0 both
@@ -393,7 +400,8 @@ TEST(FlowLayers, IdentityInitStartsAtTheIdentityAndLearns) {
                                   tiny_flow(2, 2, "spline", "dense"),
                                   tiny_flow(2, 4, "spline", "conv"),
                                   mera(2, 4),
-                                  mera(1, 8, 2)};
+                                  mera(1, 8, 2),
+                                  mera(2, 4, 1, "spline")};
   configs[6].net.final_tanh = true;  // a spline whose conditioner ends in tanh
   for (auto c : configs) {
     SCOPED_TRACE(c.to_json().dump());
@@ -668,18 +676,22 @@ TEST(FlowPrior, FreeFieldIsTheGaussianOfTheFreeAction) {
 TEST(FlowFile, RoundTripsThroughTheModelFile) {
   io::testing::TempDir dir;
   const std::string path = dir.path() + "/flow.h5";
-  auto c = tiny_flow(2, 4, "spline", "conv");
-  torch::manual_seed(8);
-  Flow flow(c);
-  {
-    auto out = io::OutputFile::create(MPI_COMM_SELF, path, true);
-    write_flow(out, "/model", flow);
-    out.commit();
+  auto spline_mera = mera(2, 4, 1, "spline");
+  spline_mera.bins = 5;
+  for (const auto& c : {tiny_flow(2, 4, "spline", "conv"), spline_mera}) {
+    SCOPED_TRACE(c.to_json().dump());
+    torch::manual_seed(8);
+    Flow flow(c);
+    {
+      auto out = io::OutputFile::create(MPI_COMM_SELF, path, true);
+      write_flow(out, "/model", flow);
+      out.commit();
+    }
+    const auto back = read_flow(path);
+    EXPECT_EQ(back->config().to_json(), c.to_json());
+    const auto z = torch::randn(c.shape.batch(2), torch::kFloat64);
+    EXPECT_TRUE(torch::equal(flow.forward(z).first, back->forward(z).first));
   }
-  const auto back = read_flow(path);
-  EXPECT_EQ(back->config().to_json(), c.to_json());
-  const auto z = torch::randn(c.shape.batch(2), torch::kFloat64);
-  EXPECT_TRUE(torch::equal(flow.forward(z).first, back->forward(z).first));
 }
 
 }  // namespace

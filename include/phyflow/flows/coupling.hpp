@@ -36,6 +36,10 @@ std::pair<torch::Tensor, torch::Tensor> rational_quadratic_spline(const torch::T
                                                                   const torch::Tensor& d,
                                                                   double bound, bool inverse);
 
+/// The unnormalised interior knot derivative that rational_quadratic_spline maps to slope 1:
+/// with it and equal widths and heights the spline is the identity (identity_init).
+double spline_unit_derivative_parameter();
+
 struct ConditionerOptions {
   std::string net = "conv";  ///< conv | dense
   std::vector<std::int64_t> hidden{8, 8};

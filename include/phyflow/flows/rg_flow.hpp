@@ -15,14 +15,18 @@
 // of the layer (translation invariance); different layers and levels have their own.
 //
 // A block bijector is a RealNVP (Dinh et al. 2017) on the 2^d variables of a block: `couplings`
-// affine couplings alternating between the two checkerboard halves of the block, each with an
-// MLP (2^(d-1) -> hidden... -> 2 * 2^(d-1), LeakyReLU) giving s (through tanh) and t.
+// couplings alternating between the two checkerboard halves of the block, each with an MLP
+// (2^(d-1) -> hidden... -> out, LeakyReLU): affine (out 2 * 2^(d-1): s through tanh, and t),
+// as NeuralRG; or rational-quadratic splines (out (3K - 1) * 2^(d-1): K bins on [-B, B],
+// identity tails; the spline of coupling.hpp), which can bend a unimodal latent into the
+// bimodal marginals of the Ising model's Hubbard-Stratonovich field.
 #pragma once
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -30,17 +34,28 @@
 
 namespace phyflow::flows {
 
+/// The elementwise bijection of the block couplings.
+struct BlockCoupling {
+  std::string kind = "affine";  ///< affine | spline
+  std::int64_t bins = 8;        ///< spline: K
+  double bound = 5.0;           ///< spline: B (identity outside [-B, B])
+};
+
 /// RealNVP on rows of P = 2^d variables: (R, P) -> (R, P) and log|det J| per row (R).
 class BlockRealNvp : public torch::nn::Module {
  public:
-  /// identity_init: every coupling's last layer at zero (ConditionerOptions::identity_init).
+  /// identity_init: every coupling starts as the identity (ConditionerOptions::identity_init).
   BlockRealNvp(int dims, std::int64_t couplings, const std::vector<std::int64_t>& hidden,
-               bool identity_init = false);
+               bool identity_init = false, BlockCoupling coupling = {});
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z);
   std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& x);
 
  private:
   std::pair<torch::Tensor, torch::Tensor> shift_scale(std::size_t i, const torch::Tensor& x);
+  /// Coupling i applied to x (R, P): the new rows and log|det| per row.
+  std::pair<torch::Tensor, torch::Tensor> couple(std::size_t i, const torch::Tensor& x,
+                                                 bool inverse);
+  BlockCoupling coupling_;
   std::vector<torch::nn::Sequential> nets_;
   /// Block positions, per coupling (int64), on the device of the last input.
   std::vector<torch::Tensor> frozen_, active_;
@@ -51,7 +66,8 @@ class BlockRealNvp : public torch::nn::Module {
 class RgBlockLayer final : public Bijector {
  public:
   RgBlockLayer(const LatticeShape& shape, std::int64_t stride, int offset, std::int64_t couplings,
-               const std::vector<std::int64_t>& hidden, bool identity_init = false);
+               const std::vector<std::int64_t>& hidden, bool identity_init = false,
+               const BlockCoupling& coupling = {});
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& z) override;
   std::pair<torch::Tensor, torch::Tensor> reverse(const torch::Tensor& phi) override;
   /// Flat site indices (blocks, 2^d) the layer acts on (tests).
@@ -70,6 +86,7 @@ std::vector<std::shared_ptr<RgBlockLayer>> mera_layers(const LatticeShape& shape
                                                        std::int64_t disentanglers,
                                                        std::int64_t couplings,
                                                        const std::vector<std::int64_t>& hidden,
-                                                       bool identity_init = false);
+                                                       bool identity_init = false,
+                                                       const BlockCoupling& coupling = {});
 
 }  // namespace phyflow::flows
