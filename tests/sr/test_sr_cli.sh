@@ -69,7 +69,11 @@ for _ in range(50):
 PY
 
 # SIGTERM (Slurm's --signal, scancel) stops the search at the next generation: the front so
-# far is written with status "interrupted" and the exit code is 3.
+# far is written with status "interrupted" and the exit code is 3. out.txt is removed first: an
+# earlier run's progress lines in it would let the wait below end at once, and a signal that
+# reaches the background shell before it has started phyflow runs this script's EXIT trap there
+# (seen once in CI: the whole work directory gone).
+rm -f "$WORK/out.txt"
 "$PHYFLOW_EXE" run "$WORK/deck.yaml" --set search.loss_threshold=0 --set search.generations=100000000 \
   --set search.time_limit_s=0 --set progress.interval=0.1 --set output.path="$WORK/signal.json" \
   >"$WORK/out.txt" 2>&1 &

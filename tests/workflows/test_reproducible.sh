@@ -98,6 +98,7 @@ sweeps: {thermalize: 100, between_samples: 1, samples: 20000}
 output: {path: $WORK/sig.h5, store_spins: false}
 progress: {interval: 0.5}
 YAML
+rm -f "$WORK/out.txt"  # no earlier progress line may end the wait below (tests/sr/test_sr_cli.sh)
 "$MPIEXEC" -n 2 --oversubscribe "$PHYFLOW_EXE" run "$WORK/long.yaml" >"$WORK/out.txt" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q "sweeps/s" "$WORK/out.txt" && break; sleep 0.1; done
