@@ -158,8 +158,11 @@ class SplineCoupling final : public CouplingLayer {
 
  private:
   std::pair<torch::Tensor, torch::Tensor> apply(const torch::Tensor& x, bool inverse);
+  /// The active sites (mask 0) as indices into the flattened lattice, on x's device (cached).
+  const torch::Tensor& active_sites(const torch::Tensor& like) const;
   std::int64_t bins_;
   double bound_;
+  mutable torch::Tensor active_sites_;
 };
 
 }  // namespace phyflow::flows
