@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Two phyflow builds on one flow deck, in interleaved pairs (A, B, A, B, ...), so that a shared
 # VM's slow minutes fall on both: training steps/s and proposals/s of each run, the median
-# per-pair speed-up, and whether the two builds wrote the same numbers (every dataset of the
-# output file, byte for byte: model, chain and proposals; needs python3-h5py). Not a test.
+# per-pair speed-up, and whether the two builds wrote the same numbers (`phyflow compare` of
+# their output files: every dataset bit for bit, model, chain and proposals). Not a test.
 # Usage, from the repository root:
 #   bench/flow_ab.sh EXE_A EXE_B DECK [PAIRS] [--set key=value ...]
 # EXE_A/EXE_B: phyflow programs (e.g. a copy of an earlier build's build/src/app/phyflow with
@@ -27,19 +27,10 @@ echo "|---|---|---|---|---|---|---|---|"
 for p in $(seq 1 "$pairs"); do
   run a "$exe_a" "$p"
   run b "$exe_b" "$p"
-  # every dataset, byte for byte (the attributes hold times, paths and the git revision)
-  same=$(/usr/bin/python3 - "$work/a$p.h5" "$work/b$p.h5" <<'PY'
-import sys, h5py, numpy as np
-a, b = (h5py.File(f, "r") for f in sys.argv[1:3])
-names = []
-a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
-other = []
-b.visititems(lambda n, o: other.append(n) if isinstance(o, h5py.Dataset) else None)
-diff = sorted(set(names) ^ set(other)) + [n for n in names if n in b and
-        np.asarray(a[n][()]).tobytes() != np.asarray(b[n][()]).tobytes()]
-print("yes" if not diff else "no: " + ", ".join(diff[:3]) + (" ..." if len(diff) > 3 else ""))
-PY
-)
+  # `phyflow compare`: every dataset bit for bit (attributes such as times, paths and the git
+  # revision may differ); its last line says "identical datasets" or "files differ"
+  same=no
+  if LD_LIBRARY_PATH="$(dirname "$exe_b")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$exe_b" compare "$work/a$p.h5" "$work/b$p.h5" >"$work/compare$p.txt" 2>&1; then same=yes; fi
   /usr/bin/python3 - "$work/a$p.json" "$work/b$p.json" "$p" "$same" "$work/ratios.txt" <<'PY'
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])

@@ -349,7 +349,8 @@ TEST(FlowLayers, SplineCouplingOnActiveSitesIsTheMaskedLatticeBitForBit) {
   // SplineCoupling runs its spline on the active half of the checkerboard only. Reference: the
   // spline on every site, then masked, y = m x + (1 - m) spline(x), log det = sum (1 - m) ld,
   // with the conditioner's outputs taken from the layer's own net. The same bits forward and
-  // reverse, in the float32 of the decks and in float64, and the same parameter gradients.
+  // reverse, in the float32 of the decks and in float64, and the same gradients of the
+  // parameters and of the input.
   for (const std::string net : {"conv", "dense"})
     for (const auto dtype : {torch::kFloat32, torch::kFloat64})
       for (const int parity : {0, 1}) {
@@ -370,8 +371,8 @@ TEST(FlowLayers, SplineCouplingOnActiveSitesIsTheMaskedLatticeBitForBit) {
         const auto x = 1.5 * torch::randn(shape.batch(B), dtype);
         for (const bool inverse : {false, true}) {
           SCOPED_TRACE(inverse ? "reverse" : "forward");
-          auto reference = [&] {
-            const auto xf = x.reshape({B, -1});
+          auto reference = [&](const torch::Tensor& xin) {
+            const auto xf = xin.reshape({B, -1});
             const auto frozen = m * xf;
             const auto out =
                 net == "conv"
@@ -383,17 +384,21 @@ TEST(FlowLayers, SplineCouplingOnActiveSitesIsTheMaskedLatticeBitForBit) {
                                           p.narrow(-1, 2 * K, K - 1), 2.5, inverse);
             return std::make_pair((m * xf + (1 - m) * y).reshape(x.sizes()), ((1 - m) * ld).sum(1));
           };
-          auto grads = [&](const torch::Tensor& y, const torch::Tensor& ld) {
+          // The gradients of every parameter and of the input (what earlier layers receive).
+          auto grads = [&](const torch::Tensor& xin, const torch::Tensor& y,
+                           const torch::Tensor& ld) {
             layer.zero_grad();
             ((y * y).sum() + ld.sum()).backward();
             std::vector<torch::Tensor> g;
             for (const auto& q : layer.parameters()) g.push_back(q.grad().clone());
+            g.push_back(xin.grad().clone());
             return g;
           };
-          const auto [y, ld] = inverse ? layer.reverse(x) : layer.forward(x);
-          const auto gy = grads(y, ld);
-          const auto [ry, rld] = reference();
-          const auto gr = grads(ry, rld);
+          const auto xa = x.clone().requires_grad_(true), xb = x.clone().requires_grad_(true);
+          const auto [y, ld] = inverse ? layer.reverse(xa) : layer.forward(xa);
+          const auto gy = grads(xa, y, ld);
+          const auto [ry, rld] = reference(xb);
+          const auto gr = grads(xb, ry, rld);
           EXPECT_TRUE(torch::equal(y, ry));
           EXPECT_TRUE(torch::equal(ld, rld));
           EXPECT_GT((y - x).abs().max().item<double>(), 1e-2) << "the identity: no test";
