@@ -19,29 +19,71 @@ namespace phyflow::flows {
 std::uint32_t proposal_purpose() { return rng::purpose("flow_proposal"); }
 std::uint32_t accept_purpose() { return rng::purpose("flow_accept"); }
 
+namespace {
+
+/// Global indices 0..N-1 in chunks of C, whole chunks spread over the ranks as evenly as they
+/// go; every item is computed in the same chunk whatever the rank count.
+struct ChunkBlock {
+  std::int64_t chunks = 0, c0 = 0, c1 = 0, first = 0, last = 0;
+  ChunkBlock(std::int64_t N, std::int64_t C, int rank, int ranks)
+      : chunks((N + C - 1) / C),
+        c0(chunks * rank / ranks),
+        c1(chunks * (rank + 1) / ranks),
+        first(std::min(N, c0 * C)),
+        last(std::min(N, c1 * C)) {}
+  std::int64_t size() const { return last - first; }
+};
+
+/// Gathers every rank's block of `per_item` numbers per item (ChunkBlock) into `out` on rank 0,
+/// in global order.
+void gather_blocks(MPI_Comm comm, std::int64_t N, std::int64_t C, std::int64_t per_item,
+                   const std::vector<double>& mine, std::vector<double>& out, const char* what) {
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  std::vector<int> counts(static_cast<std::size_t>(ranks)), displs(static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r) {
+    const ChunkBlock b(N, C, r, ranks);
+    displs[std::size_t(r)] = int(b.first * per_item);
+    counts[std::size_t(r)] = int(b.size() * per_item);
+  }
+  if (rank == 0) out.resize(std::size_t(N * per_item));
+  check_mpi(MPI_Gatherv(mine.data(), int(mine.size()), MPI_DOUBLE, out.data(), counts.data(),
+                        displs.data(), MPI_DOUBLE, 0, comm),
+            (std::string("MPI_Gatherv (") + what + ")").c_str());
+}
+
+void check_same_lattice(const char* who, const Flow& flow, const Target& target) {
+  const LatticeShape shape = flow.config().shape;
+  if (target.shape().dims != shape.dims || target.shape().L != shape.L)
+    throw runtime_error(std::string(who) + ": the target (" + target.describe() +
+                        ") and the flow (d = " + std::to_string(shape.dims) +
+                        ", L = " + std::to_string(shape.L) + ") are on different lattices");
+}
+
+torch::Tensor on_host(const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); }
+
+}  // namespace
+
 Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
                          const ProposalOptions& o) {
   int rank = 0, ranks = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
-  const LatticeShape shape = flow.config().shape;
-  if (target.shape().dims != shape.dims || target.shape().L != shape.L)
-    throw runtime_error("draw_proposals: the target (" + target.describe() +
-                        ") and the flow (d = " + std::to_string(shape.dims) +
-                        ", L = " + std::to_string(shape.L) + ") are on different lattices");
-  const std::int64_t V = shape.volume(), N = o.proposals, C = std::max<std::int64_t>(1, o.chunk);
+  check_same_lattice("draw_proposals", flow, target);
+  const std::int64_t V = flow.config().shape.volume(), N = o.proposals,
+                     C = std::max<std::int64_t>(1, o.chunk);
   if (N * V > INT_MAX)
     throw input_error("sample.proposals x volume = " + std::to_string(N * V) +
                       " exceeds what one gather holds (2^31 - 1 numbers); lower sample.proposals");
-  const std::int64_t chunks = (N + C - 1) / C;
-  const std::int64_t c0 = chunks * rank / ranks, c1 = chunks * (rank + 1) / ranks;
-  const std::int64_t first = std::min(N, c0 * C), last = std::min(N, c1 * C), n = last - first;
+  const ChunkBlock block(N, C, rank, ranks);
+  const std::int64_t first = block.first, n = block.size();
   std::vector<double> phi(static_cast<std::size_t>(n * V)), log_q(static_cast<std::size_t>(n)),
       log_p(static_cast<std::size_t>(n));
   Progress progress("flow proposals", std::uint64_t(N), "proposals", o.progress_interval);
   torch::NoGradGuard no_grad;
   flow.eval();
-  for (std::int64_t c = c0; c < c1; ++c) {
+  for (std::int64_t c = block.c0; c < block.c1; ++c) {
     const std::int64_t a = c * C, m = std::min(N, a + C) - a;
     // On the flow's device: the chunk's proposals, log q, and log p in float64; then to the
     // host (no copies on the CPU).
@@ -49,42 +91,57 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
     const auto x64 = x.to(torch::kFloat64).contiguous();
     const auto lp = -target.action(x64);
     const auto lq64 = lq.to(torch::kFloat64).contiguous();
-    const auto host = [](const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); };
-    std::copy_n(host(x64).data_ptr<double>(), m * V, phi.data() + (a - first) * V);
-    std::copy_n(host(lq64).data_ptr<double>(), m, log_q.data() + (a - first));
-    std::copy_n(host(lp).data_ptr<double>(), m, log_p.data() + (a - first));
+    std::copy_n(on_host(x64).data_ptr<double>(), m * V, phi.data() + (a - first) * V);
+    std::copy_n(on_host(lq64).data_ptr<double>(), m, log_q.data() + (a - first));
+    std::copy_n(on_host(lp).data_ptr<double>(), m, log_p.data() + (a - first));
     progress.update(std::uint64_t((a + m - first) * ranks));
   }
   progress.finish();
 
   Proposals out;
   out.volume = V;
-  std::vector<int> counts(static_cast<std::size_t>(ranks)), displs(static_cast<std::size_t>(ranks));
-  for (int r = 0; r < ranks; ++r) {
-    const std::int64_t f = std::min(N, chunks * r / ranks * C),
-                       l = std::min(N, chunks * (r + 1) / ranks * C);
-    displs[std::size_t(r)] = int(f);
-    counts[std::size_t(r)] = int(l - f);
+  if (rank == 0) out.n = N;
+  gather_blocks(comm, N, C, 1, log_q, out.log_q, "log q");
+  gather_blocks(comm, N, C, 1, log_p, out.log_p, "log p");
+  gather_blocks(comm, N, C, V, phi, out.phi, "proposals");
+  return out;
+}
+
+Proposals score_samples(MPI_Comm comm, Flow& flow, const Target& target, const torch::Tensor& x,
+                        std::int64_t chunk, double progress_interval) {
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  check_same_lattice("score_samples", flow, target);
+  const LatticeShape shape = flow.config().shape;
+  const std::int64_t V = shape.volume(), C = std::max<std::int64_t>(1, chunk);
+  if (x.dim() != shape.dims + 1 || x.numel() != x.size(0) * V)
+    throw runtime_error("score_samples: samples of shape " + c10::str(x.sizes()) +
+                        " are not configurations of the flow's lattice");
+  const std::int64_t N = x.size(0);
+  const ChunkBlock block(N, C, rank, ranks);
+  std::vector<double> log_q(static_cast<std::size_t>(block.size())),
+      log_p(static_cast<std::size_t>(block.size()));
+  Progress progress("flow check samples", std::uint64_t(N), "samples", progress_interval);
+  torch::NoGradGuard no_grad;
+  flow.eval();
+  const auto xs = x.to(torch::kFloat64);
+  for (std::int64_t c = block.c0; c < block.c1; ++c) {
+    const std::int64_t a = c * C, m = std::min(N, a + C) - a;
+    const auto xc = xs.narrow(0, a, m).contiguous();
+    // log q on the flow's device in its dtype; log p in float64 on the host's samples.
+    const auto lq = flow.log_q(xc).to(torch::kFloat64);
+    const auto lp = -target.action(xc);
+    std::copy_n(on_host(lq).data_ptr<double>(), m, log_q.data() + (a - block.first));
+    std::copy_n(on_host(lp).data_ptr<double>(), m, log_p.data() + (a - block.first));
+    progress.update(std::uint64_t((a + m - block.first) * ranks));
   }
-  if (rank == 0) {
-    out.n = N;
-    out.phi.resize(std::size_t(N * V));
-    out.log_q.resize(std::size_t(N));
-    out.log_p.resize(std::size_t(N));
-  }
-  check_mpi(MPI_Gatherv(log_q.data(), int(n), MPI_DOUBLE, out.log_q.data(), counts.data(),
-                        displs.data(), MPI_DOUBLE, 0, comm),
-            "MPI_Gatherv (log q)");
-  check_mpi(MPI_Gatherv(log_p.data(), int(n), MPI_DOUBLE, out.log_p.data(), counts.data(),
-                        displs.data(), MPI_DOUBLE, 0, comm),
-            "MPI_Gatherv (log p)");
-  for (int r = 0; r < ranks; ++r) {
-    counts[std::size_t(r)] *= int(V);
-    displs[std::size_t(r)] *= int(V);
-  }
-  check_mpi(MPI_Gatherv(phi.data(), int(n * V), MPI_DOUBLE, out.phi.data(), counts.data(),
-                        displs.data(), MPI_DOUBLE, 0, comm),
-            "MPI_Gatherv (proposals)");
+  progress.finish();
+  Proposals out;
+  out.volume = V;
+  if (rank == 0) out.n = N;
+  gather_blocks(comm, N, C, 1, log_q, out.log_q, "log q of the samples");
+  gather_blocks(comm, N, C, 1, log_p, out.log_p, "log p of the samples");
   return out;
 }
 
@@ -210,6 +267,15 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
   d.log_z.error = std::sqrt(std::max(0.0, rel_var) / Nw);
   d.log_z.tau_int = 0.5;
   d.pareto_k = pareto_k_hat(log_w);
+  // ELBO: the proposals are independent draws of q.
+  {
+    long double sum = 0, sum2 = 0;
+    for (double v : log_w) sum += v;
+    const long double mean = sum / Nw;
+    for (double v : log_w) sum2 += (v - mean) * (v - mean);
+    d.elbo.value = double(mean);
+    d.elbo.error = Nw > 1 ? double(std::sqrt(sum2 / (Nw - 1) / Nw)) : 0.0;
+  }
 
   // Per-configuration observables along the chain.
   std::vector<double> m(N), m2(N), am(N), phi2(N), S(N);
@@ -278,6 +344,38 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
     d.chi2.error = std::sqrt(var * double(bins - 1) / double(bins));
   }
   return d;
+}
+
+ForwardCheck forward_check(const std::vector<double>& log_q, const std::vector<double>& log_p) {
+  if (log_q.size() != log_p.size())
+    throw runtime_error("forward_check: " + std::to_string(log_q.size()) + " log q but " +
+                        std::to_string(log_p.size()) + " log p");
+  ForwardCheck c;
+  std::vector<double> r;  // log q - log p~ of each sample with a defined weight, in order
+  r.reserve(log_q.size());
+  for (std::size_t i = 0; i < log_q.size(); ++i) {
+    const double v = log_q[i] - log_p[i];
+    if (std::isnan(v))
+      ++c.undefined;
+    else
+      r.push_back(v);
+  }
+  c.samples = std::int64_t(r.size());
+  if (r.empty()) return c;
+  // -log mean(q/p~), the ratios scaled by their largest so that they stay finite: with
+  // u = exp(r - max r), log Z = -(max r + log mean u), error = error(mean u) / mean u.
+  const double top = *std::max_element(r.begin(), r.end());
+  std::vector<double> u(r.size()), minus_r(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    u[i] = std::exp(r[i] - top);
+    minus_r[i] = -r[i];
+  }
+  const auto su = lattice::gamma_method(u);
+  c.log_z = {-(top + std::log(su.mean)), r.size() > 1 ? su.error / su.mean : 0.0, su.tau_int};
+  const auto se = lattice::gamma_method(minus_r);
+  c.eubo = {se.mean, r.size() > 1 ? se.error : 0.0, se.tau_int};
+  c.pareto_k = pareto_k_hat(r);
+  return c;
 }
 
 }  // namespace phyflow::flows

@@ -116,7 +116,11 @@ template void phi4_action_gradient<double>(const double*, int, int, const Phi4Co
 template void phi4_action_gradient<float>(const float*, int, int, const Phi4Couplings&, float*,
                                           double);
 
-double free_field_phi2(int dims, int L, double m2) {
+namespace {
+
+/// sum over the lattice momenta k of f(khat^2 + m2), khat^2 = sum_mu 4 sin^2(pi k_mu / L).
+template <typename F>
+double sum_over_free_modes(int dims, int L, double m2, F f) {
   if (!(m2 > 0.0))
     throw input_error("the free-field reference needs m2 > 0 (got " + std::to_string(m2) + ")");
   const std::size_t volume = phi4_volume(dims, L);
@@ -133,9 +137,21 @@ double free_field_phi2(int dims, int L, double m2) {
       khat2 += s2[rest % L];
       rest /= L;
     }
-    sum += 1.0 / (khat2 + m2);
+    sum += f(khat2 + m2);
   }
-  return sum / (2.0 * static_cast<double>(volume));
+  return sum;
+}
+
+}  // namespace
+
+double free_field_phi2(int dims, int L, double m2) {
+  const double sum = sum_over_free_modes(dims, L, m2, [](double e) { return 1.0 / e; });
+  return sum / (2.0 * static_cast<double>(phi4_volume(dims, L)));
+}
+
+double free_field_log_z(int dims, int L, double m2) {
+  const double sum = sum_over_free_modes(dims, L, m2, [](double e) { return std::log(e); });
+  return 0.5 * static_cast<double>(phi4_volume(dims, L)) * std::log(pi) - 0.5 * sum;
 }
 
 double free_field_chi2(double m2) {

@@ -13,7 +13,8 @@
 //   3. train (reverse KL, data-parallel; checkpoints, signals, train.time_limit_s);
 //   4. draw sample.proposals proposals on all ranks (log q and log p on the device, brought
 //      back in float64), gather them in global order on rank 0, run the chain and its
-//      diagnostics (acceptance, ESS, chi2, tau_int, log Z) on the host;
+//      diagnostics (acceptance, ESS, chi2, tau_int, log Z) on the host; with check.data, score
+//      the target's own samples (the forward check: log Z from the target's side, EUBO);
 //   5. write OUTPUT.partial (/model, /train, /chain, /proposals), rename it, write the summary.
 #include "phyflow/flows/flow.hpp"
 
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "phyflow/core/blas.hpp"
 #include "phyflow/core/collective.hpp"
@@ -113,6 +115,15 @@ config::Schema flow_schema() {
            "forward_kl: the dataset of train.data holding the samples (default /t0/phi, float64 "
            "(N, L, ..., L) in the AKS field; for ising_hs /t0/spins, int8)");
 
+  s.string("check.data", std::nullopt,
+           "HDF5 file of samples of the target (the formats of train.data; independent of the "
+           "training data) on which the final flow is scored: log Z from the target's side, "
+           "-log mean(q/p), its Pareto k, the EUBO mean(log p - log q) >= log Z and KL(p||q), "
+           "in the summary's forward_check next to the proposals' log Z (whose deficit shows a "
+           "flow that under-covers the target); log q and log p of each sample in /check");
+  s.string("check.data_dataset", std::nullopt,
+           "the dataset of check.data holding the samples (the defaults of train.data_dataset)");
+  s.integer("check.samples", 0, 0, 1e12, "score the first this many samples (0: all)");
   s.integer("sample.proposals", 10000, 1, 1e12, "proposals of the Metropolis-Hastings chain");
   s.integer("sample.chunk", 256, 1, 1e9, "proposals per forward pass");
 
@@ -274,78 +285,91 @@ void flow_check(const config::Deck& deck, int ranks) {
     throw input_error(where +
                       ": train.data is read by train.objective forward_kl only; set "
                       "train.objective: forward_kl or remove train.data");
+  for (const std::string key : {"check.data_dataset", "check.samples"})
+    if ((key == "check.samples" ? deck.integer(key) > 0 : deck.has(key)) && !deck.has("check.data"))
+      throw input_error(where + ": " + key +
+                        " belongs to the forward check; give check.data (an HDF5 file of "
+                        "samples of the target) or remove " +
+                        key);
   if (deck.integer("train.steps") > 0 && deck.integer("train.batch") < ranks)
     throw input_error(where + ": train.batch (" + std::to_string(deck.integer("train.batch")) +
                       ", the global batch) is smaller than the " + std::to_string(ranks) +
                       " ranks; raise train.batch");
 }
 
-/// forward_kl: the samples in train.data (every rank reads them all). Input errors name the
-/// file, the dataset and the fix.
-torch::Tensor read_flow_data(const config::Deck& deck, const FlowAction& a) {
+/// The samples of the target in `key` (train.data for forward_kl, check.data; every rank reads
+/// them all; limit > 0: the first `limit`). Input errors name the key, the file, the dataset
+/// and the fix. For ising_hs the spins become fields with Gaussian noise of their own purpose.
+torch::Tensor read_flow_samples(const config::Deck& deck, const FlowAction& a,
+                                const std::string& key, std::int64_t limit = 0) {
   const bool spins = a.kind == "ising_hs";
-  const std::string path = deck.string("train.data");
-  const std::string ds = deck.has("train.data_dataset")
-                             ? deck.string("train.data_dataset")
-                             : std::string(spins ? "/t0/spins" : "/t0/phi");
+  const std::string path = deck.string(key);
+  const std::string ds = deck.has(key + "_dataset") ? deck.string(key + "_dataset")
+                                                    : std::string(spins ? "/t0/spins" : "/t0/phi");
   std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
   const auto f = [&] {
     try {
       return io::InputFile::open(path, MPI_COMM_SELF);
     } catch (const Error& e) {
-      throw input_error("train.data: " + std::string(e.what()));
+      throw input_error(key + ": " + std::string(e.what()));
     }
   }();
   if (!f.is_dataset(ds))
-    throw input_error("train.data '" + path + "' has no dataset '" + ds +
+    throw input_error(key + " '" + path + "' has no dataset '" + ds +
                       (spins ? "': give the output of workflow: ising run with output.store_spins: "
                                "true, "
                              : "': give the output of workflow: phi4 run with output.store_fields: "
                                "true, ") +
-                      "or name the dataset with train.data_dataset");
+                      "or name the dataset with " + key + "_dataset");
   std::vector<std::int64_t> shape{-1};
   for (int mu = 0; mu < a.shape.dims; ++mu) shape.push_back(a.shape.L);
   try {
     f.expect(ds, spins ? "int8" : "float64", shape);
   } catch (const Error& e) {
-    throw input_error("train.data: " + std::string(e.what()) + "; the deck's action is on a " +
+    throw input_error(key + ": " + std::string(e.what()) + "; the deck's action is on a " +
                       std::to_string(a.shape.dims) + "-dimensional lattice of L = " +
                       std::to_string(a.shape.L) + ": give samples of that lattice");
   }
   // Samples of other couplings are allowed (e.g. to pre-train), but said.
+  const std::string consequence = key == "train.data"
+                                      ? "the flow learns their distribution"
+                                      : "the forward check scores the flow against them, and its "
+                                        "log Z is not the deck's";
   const auto slash = ds.find_last_of('/');
   const std::string group = slash == 0 ? "/" : ds.substr(0, slash);
   if (a.kind == "phi4" && f.has_attribute(group, "m2") && f.has_attribute(group, "lambda")) {
     const double m2 = f.attribute_double(group, "m2"), lambda = f.attribute_double(group, "lambda");
     if (std::abs(m2 - a.couplings.m2) > 1e-12 * (1 + std::abs(m2)) ||
         std::abs(lambda - a.couplings.lambda) > 1e-12 * (1 + std::abs(lambda)))
-      log::warn("flow: train.data '" + path + "' holds samples of m2 = " + std::to_string(m2) +
+      log::warn("flow: " + key + " '" + path + "' holds samples of m2 = " + std::to_string(m2) +
                 ", lambda = " + std::to_string(lambda) +
                 ", not of the deck's action (m2 = " + std::to_string(a.couplings.m2) +
-                ", lambda = " + std::to_string(a.couplings.lambda) +
-                "): the flow learns their distribution");
+                ", lambda = " + std::to_string(a.couplings.lambda) + "): " + consequence);
   }
   const auto V = std::int64_t(a.shape.volume());
   if (spins) {
     if (f.has_attribute(group, "temperature") &&
         std::abs(f.attribute_double(group, "temperature") - a.T) > 1e-12 * a.T)
-      log::warn("flow: train.data '" + path +
+      log::warn("flow: " + key + " '" + path +
                 "' holds spins at T = " + std::to_string(f.attribute_double(group, "temperature")) +
-                ", not the deck's T = " + std::to_string(a.T) +
-                ": the flow learns their distribution");
+                ", not the deck's T = " + std::to_string(a.T) + ": " + consequence);
     auto s = f.read<std::int8_t>(ds);
-    const auto t =
-        torch::from_blob(s.data(), a.shape.batch(std::int64_t(s.size()) / V), torch::kInt8).clone();
+    auto t = torch::from_blob(s.data(), a.shape.batch(std::int64_t(s.size()) / V), torch::kInt8);
+    if (limit > 0 && limit < t.size(0)) t = t.narrow(0, 0, limit);
     const auto* hs = dynamic_cast<const flows::IsingHsTarget*>(a.target.get());
-    return hs->field_from_spins(t, std::uint64_t(deck.integer("seed")),
-                                rng::purpose("flow_hs_data"));
+    // Training keeps the purpose of earlier versions ("flow_hs_data": the same fields).
+    return hs->field_from_spins(
+        t.clone(), std::uint64_t(deck.integer("seed")),
+        rng::purpose(key == "train.data" ? "flow_hs_data" : "flow_hs_check"));
   }
   auto v = f.read<double>(ds);
-  return torch::from_blob(v.data(), a.shape.batch(std::int64_t(v.size()) / V), torch::kFloat64)
-      .clone();
+  auto x = torch::from_blob(v.data(), a.shape.batch(std::int64_t(v.size()) / V), torch::kFloat64);
+  if (limit > 0 && limit < x.size(0)) x = x.narrow(0, 0, limit);
+  return x.clone();
 }
 
-const std::vector<std::string> restart_may_change = {"checkpoint", "progress", "threads"};
+// check.*: the forward check scores the final flow and does not touch training.
+const std::vector<std::string> restart_may_change = {"checkpoint", "progress", "threads", "check"};
 
 class FlowRun {
  public:
@@ -375,11 +399,12 @@ class FlowRun {
         const auto saved = config::Deck::load_string(f.attribute_string("/", "deck_resolved"), {},
                                                      flow_schema(), ckpt);
         if (!detail::restart_compatible(saved, deck_, restart_may_change))
-          throw input_error("checkpoint '" + ckpt +
-                            "' was written by a different deck (only "
-                            "checkpoint.*, progress.* and threads.* may change on --restart); "
-                            "rerun with the same deck, or without --restart and with "
-                            "--overwrite to start over");
+          throw input_error(
+              "checkpoint '" + ckpt +
+              "' was written by a different deck (only "
+              "checkpoint.*, progress.*, threads.* and check.* may change on --restart); "
+              "rerun with the same deck, or without --restart and with "
+              "--overwrite to start over");
         if (f.attribute_int("/", "mpi_ranks") != rt_.size())
           throw input_error("checkpoint '" + ckpt + "' was written by a run on " +
                             std::to_string(f.attribute_int("/", "mpi_ranks")) +
@@ -416,7 +441,13 @@ class FlowRun {
     // forward_kl: the samples, read before any output exists.
     torch::Tensor data;
     if (deck_.string("train.objective") == "forward_kl" && deck_.integer("train.steps") > 0)
-      data = collective_try(rt_.comm(), [&] { return read_flow_data(deck_, action); });
+      data = collective_try(rt_.comm(),
+                            [&] { return read_flow_samples(deck_, action, "train.data"); });
+    torch::Tensor check_samples;  // check.data: the target's samples the final flow is scored on
+    if (deck_.has("check.data"))
+      check_samples = collective_try(rt_.comm(), [&] {
+        return read_flow_samples(deck_, action, "check.data", deck_.integer("check.samples"));
+      });
     io::ParallelIOConfig io_config;
     io_config.collective_transfer = keys.collective_io;
     io::OutputFile out = collective_try(rt_.comm(), [&] {
@@ -550,6 +581,44 @@ class FlowRun {
                 std::to_string(energy.error) + exact);
     }
 
+    // The forward check: the flow scored on the target's own samples (check.data).
+    const double exact_log_z =
+        hs && action.shape.dims == 2 ? -hs->exact_loss_bound()
+        : action.kind == "free_field"
+            ? lattice::free_field_log_z(action.shape.dims, action.shape.L, action.couplings.m2)
+            : std::numeric_limits<double>::quiet_NaN();
+    flows::Proposals scored;
+    flows::ForwardCheck fc;
+    if (check_samples.defined()) {
+      scored = flows::score_samples(rt_.comm(), *flow, *action.target, check_samples, po.chunk,
+                                    po.progress_interval);
+      if (rt_.rank() == 0) fc = flows::forward_check(scored.log_q, scored.log_p);
+      check_mpi(MPI_Bcast(&fc, sizeof(fc), MPI_BYTE, 0, rt_.comm()), "MPI_Bcast (forward check)");
+      const double gap = diag.log_z.value - fc.log_z.value,
+                   gap_error = std::hypot(diag.log_z.error, fc.log_z.error);
+      log::info("flow: forward check on " + std::to_string(fc.samples) +
+                " samples of the target (check.data): log Z " + std::to_string(fc.log_z.value) +
+                " +- " + std::to_string(fc.log_z.error) + " (tau_int " +
+                std::to_string(fc.log_z.tau_int) + ", Pareto k " + std::to_string(fc.pareto_k) +
+                "), EUBO " + std::to_string(fc.eubo.value) + " +- " +
+                std::to_string(fc.eubo.error) + "; the proposals' log Z minus it: " +
+                std::to_string(gap) + " +- " + std::to_string(gap_error));
+      if (gap < -3.0 * gap_error)
+        log::warn("flow: the proposals' log Z is " + std::to_string(-gap / gap_error) +
+                  " sigma below the one from the target's samples: the flow under-covers the "
+                  "target (about " +
+                  std::to_string(100.0 * (1.0 - std::exp(gap))) +
+                  " % of its weight is almost never proposed), so the chain's log Z and "
+                  "observables may be biased beyond their errors even where Pareto k is small; "
+                  "train further (forward_kl on samples of the target covers the missing modes)");
+      else if (gap > 3.0 * gap_error)
+        log::warn("flow: the proposals' log Z is " + std::to_string(gap / gap_error) +
+                  " sigma above the one from check.data: the samples are not (or not only) of "
+                  "the deck's target (other couplings, not equilibrated), or the flow puts "
+                  "weight where the target has little and the check's estimate misses it "
+                  "(see its Pareto k)");
+    }
+
     // 5. Output.
     const auto N = std::uint64_t(po.proposals);
     std::vector<std::uint64_t> field_shape{N};
@@ -595,6 +664,16 @@ class FlowRun {
                       "log density of each proposal under the flow (normalised)", "1");
       out.write_array("/proposals/log_p", proposals.log_p.data(), {N},
                       "-S of each proposal (unnormalised log target)", "1");
+      if (check_samples.defined()) {
+        const auto M = std::uint64_t(check_samples.size(0));
+        out.write_array("/check/log_q", scored.log_q.data(), {M},
+                        "log q of each sample of check.data under the flow (normalised)", "1");
+        out.write_array("/check/log_p", scored.log_p.data(), {M},
+                        "-S of each sample of check.data (unnormalised log target)", "1");
+        out.set_attribute("/check", "data", deck_.string("check.data"));
+        out.set_attribute("/check", "log_z", fc.log_z.value);
+        out.set_attribute("/check", "log_z_error", fc.log_z.error);
+      }
       out.set_attribute("/chain", "acceptance", diag.acceptance);
       out.set_attribute("/chain", "ess", diag.ess);
       out.set_attribute("/chain", "pareto_k", diag.pareto_k);
@@ -650,13 +729,41 @@ class FlowRun {
                       {"abs_m", diag.abs_m.tau_int},
                       {"action", diag.action.tau_int}};
       j["log_z"] = {{"value", diag.log_z.value}, {"error", diag.log_z.error}};
+      // ELBO = log Z - KL(q||p) from the proposals; with an exact log Z, KL(q||p) itself.
+      j["elbo"] = {{"value", diag.elbo.value}, {"error", diag.elbo.error}};
+      if (std::isfinite(exact_log_z))
+        j["kl_reverse"] = {{"value", exact_log_z - diag.elbo.value}, {"error", diag.elbo.error}};
+      if (check_samples.defined()) {
+        const bool exact_z = std::isfinite(exact_log_z);
+        const double ref = exact_z ? exact_log_z : fc.log_z.value;
+        const double ref_error = exact_z ? 0.0 : fc.log_z.error;
+        const auto finite = [](double v) {
+          return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+        };
+        j["forward_check"] = {{"data", deck_.string("check.data")},
+                              {"samples", fc.samples},
+                              {"undefined_weights", std::int64_t(fc.undefined)},
+                              {"log_z", est(fc.log_z)},
+                              {"pareto_k", finite(fc.pareto_k)},
+                              {"eubo", est(fc.eubo)},
+                              // KL(p||q) = EUBO - log Z, with the exact log Z where there is one
+                              // (else the check's own, whose error is added)
+                              {"kl_forward",
+                               {{"value", fc.eubo.value - ref},
+                                {"error", std::hypot(fc.eubo.error, ref_error)},
+                                {"log_z_from", exact_z ? "exact" : "forward_check"}}},
+                              {"log_z_gap",
+                               {{"value", diag.log_z.value - fc.log_z.value},
+                                {"error", std::hypot(diag.log_z.error, fc.log_z.error)}}}};
+      }
       j["longest_rejection_run"] = diag.max_rejections;
       j["sample_seconds"] = sample_seconds;
       j["proposals_per_s"] = sample_seconds > 0 ? double(po.proposals) / sample_seconds : 0.0;
       if (action.kind == "free_field") {
         j["exact"] = {{"phi2", lattice::free_field_phi2(action.shape.dims, action.shape.L,
                                                         action.couplings.m2)},
-                      {"chi2", lattice::free_field_chi2(action.couplings.m2)}};
+                      {"chi2", lattice::free_field_chi2(action.couplings.m2)},
+                      {"log_z", exact_log_z}};
       }
       if (hs) {
         j["ising_energy_per_site"] = est(energy);

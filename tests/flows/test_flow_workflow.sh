@@ -299,6 +299,105 @@ sed -e "s|data: $WORK/is.h5|data: $WORK/p4.h5|" "$WORK/rgf.yaml" >"$WORK/b17.yam
 pf 1 run "$WORK/b17.yaml"
 check "ising_hs forward KL on a phi4 file: exit 2 naming /t0/spins" bash -c "[ $RC -eq 2 ] && grep -q '/t0/spins' $WORK/out.txt"
 
+# --- the forward check: the final flow scored on samples of the target (check.data) ---------
+# Exact samples of the free field (d = 2, L = 4, m2 = 1): x = L^-T z with H = L L^T the
+# Hessian of S_aks = x (-laplacian + m2) x, written as the phi4 workflow writes its fields.
+$PY - "$WORK/ff.h5" <<'PY'
+import sys, h5py, numpy as np
+L, m2, V = 4, 1.0, 16
+A = np.zeros((V, V))
+for i in range(V):
+    x, y = divmod(i, L)
+    for j in (((x + 1) % L) * L + y, x * L + (y + 1) % L): A[i, j] += 1; A[j, i] += 1
+H = 2 * ((4 + m2) * np.eye(V) - A)
+C = np.linalg.cholesky(H)
+z = np.random.default_rng(8).standard_normal((V, 4000))
+x = np.linalg.solve(C.T, z).T.reshape(4000, L, L)
+with h5py.File(sys.argv[1], "w") as f:
+    f["/t0/phi"] = x
+PY
+deck ffc "action: {kind: free_field, dims: 2, L: 4, m2: 1.0}" "model: {prior: free_field, prior_m2: 1.5}" \
+  "sample: {proposals: 3000, chunk: 500}" "check: {data: $WORK/ff.h5}"
+pf 2 run "$WORK/ffc.yaml"
+check "forward check on 2 ranks: exit 0, logged" bash -c "[ $RC -eq 0 ] && grep -q 'forward check on 4000 samples' $WORK/out.txt"
+cat >"$WORK/fcheck.py" <<'PY'
+import sys, json, math, h5py, numpy as np
+s = json.load(open(sys.argv[1])); f = h5py.File(sys.argv[2], "r"); n = int(sys.argv[3])
+fc = s["forward_check"]
+lq, lp = f["/check/log_q"][()], f["/check/log_p"][()]
+assert lq.shape == (n,) and lp.shape == (n,) and fc["samples"] == n, (lq.shape, fc)
+# The estimates from the stored scores: log Z = -log mean(q/p~), EUBO = mean(log p~ - log q).
+r = lq - lp
+lz = -(r.max() + math.log(np.exp(r - r.max()).mean()))
+assert abs(lz - fc["log_z"]["value"]) < 1e-9 * (1 + abs(lz)), (lz, fc["log_z"])
+assert abs(-r.mean() - fc["eubo"]["value"]) < 1e-9 * (1 + abs(lz)), (-r.mean(), fc["eubo"])
+assert abs(f["/check"].attrs["log_z"] - fc["log_z"]["value"]) < 1e-12
+# The proposals' ELBO; the gap between the two log Z.
+w = f["/proposals/log_p"][()] - f["/proposals/log_q"][()]
+assert abs(w.mean() - s["elbo"]["value"]) < 1e-9 * (1 + abs(w.mean())), (w.mean(), s["elbo"])
+assert abs(s["log_z"]["value"] - fc["log_z"]["value"] - fc["log_z_gap"]["value"]) < 1e-9
+ex = s["exact"]["log_z"]
+assert fc["kl_forward"]["log_z_from"] == "exact" and abs(fc["kl_forward"]["value"] - (fc["eubo"]["value"] - ex)) < 1e-9
+assert abs(s["kl_reverse"]["value"] - (ex - s["elbo"]["value"])) < 1e-9
+# Physics: both estimates of log Z agree with the exact one within errors; EUBO >= log Z >= ELBO.
+for name, e in (("check", fc["log_z"]), ("proposals", s["log_z"])):
+    assert abs(e["value"] - ex) < 4 * e["error"], (name, e, ex)
+assert fc["eubo"]["value"] > ex - 4 * fc["eubo"]["error"] and s["elbo"]["value"] < ex + 4 * s["elbo"]["error"]
+print("log Z exact %.4f, check %.4f +- %.4f (k %s), proposals %.4f +- %.4f, EUBO %.4f, ELBO %.4f" % (
+    ex, fc["log_z"]["value"], fc["log_z"]["error"], fc["pareto_k"], s["log_z"]["value"],
+    s["log_z"]["error"], fc["eubo"]["value"], s["elbo"]["value"]))
+PY
+check "forward check of the free field: the exact log Z (independently computed), the estimates from /check" bash -c "$PY -c \"
+import json, math
+L, m2 = 4, 1.0
+k = [4 * math.sin(math.pi * q / L) ** 2 for q in range(L)]
+ex = 8 * math.log(math.pi) - 0.5 * sum(math.log(a + b + m2) for a in k for b in k)
+e = json.load(open('$WORK/ffc.json'))['exact']['log_z']; assert abs(e - ex) < 1e-10, (e, ex)\" && $PY $WORK/fcheck.py $WORK/ffc.json $WORK/ffc.h5 4000"
+check "forward check: log p of each sample is -S of the file's field" $PY -c "
+import h5py, numpy as np
+x = h5py.File('$WORK/ff.h5', 'r')['/t0/phi'][()]; lp = h5py.File('$WORK/ffc.h5', 'r')['/check/log_p'][()]
+S = ((4 + 1.0) * x**2 - 2 * x * (np.roll(x, -1, 1) + np.roll(x, -1, 2))).sum(axis=(1, 2))
+assert np.abs(-S - lp).max() < 1e-10 * (1 + np.abs(S).max())"
+# The same flow scored on 1 and 4 ranks: the same scores, bit for bit; check.samples takes the first.
+deck ffc1 "action: {kind: free_field, dims: 2, L: 4, m2: 1.0}" "model: {init: $WORK/ffc.h5}" \
+  "train: {steps: 0}" "sample: {proposals: 600, chunk: 500}" "check: {data: $WORK/ff.h5}"
+pf 1 run "$WORK/ffc1.yaml"
+sed -e "s|ffc1.h5|ffc4.h5|" -e "s|check: {data: $WORK/ff.h5}|check: {data: $WORK/ff.h5, samples: 1000}|" "$WORK/ffc1.yaml" >"$WORK/ffc4.yaml"
+pf 4 run "$WORK/ffc4.yaml"
+check "forward check: the same scores on 1, 2 and 4 ranks; check.samples scores the first" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import h5py, numpy as np
+a, b, c = (h5py.File('$WORK/' + n + '.h5', 'r') for n in ('ffc', 'ffc1', 'ffc4'))
+for k in ('/check/log_q', '/check/log_p'):
+    assert np.array_equal(a[k][()], b[k][()]), k
+    assert np.array_equal(a[k][()][:1000], c[k][()]), k
+\" && $PY $WORK/fcheck.py $WORK/ffc4.json $WORK/ffc4.h5 1000"
+# ising_hs: the check's spins become fields (x ~ N(K s, K)); the exact log Z is Kaufman's.
+sed -e "s|rg.h5|rgc.h5|" "$WORK/rg.yaml" >"$WORK/rgc.yaml" && echo "check: {data: $WORK/is.h5, samples: 200}" >>"$WORK/rgc.yaml"
+pf 2 run "$WORK/rgc.yaml"
+check "forward check for ising_hs from Ising spins: exit 0, KL(p||q) from the exact log Z" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json
+s = json.load(open('$WORK/rgc.json')); fc = s['forward_check']
+assert fc['samples'] == 200 and fc['kl_forward']['log_z_from'] == 'exact', fc
+assert abs(fc['kl_forward']['value'] - (fc['eubo']['value'] - s['exact']['log_z'])) < 1e-9, fc
+assert fc['kl_forward']['value'] > -4 * fc['kl_forward']['error'], fc
+\""
+# check.* may change on --restart (the check does not touch training)
+deck rc "checkpoint: {stop_after: 8}"
+pf 1 run "$WORK/rc.yaml"
+echo "check: {data: $WORK/p4.h5}" >>"$WORK/rc.yaml"
+pf 1 run "$WORK/rc.yaml" --restart --set checkpoint.stop_after=0
+check "check.data added on --restart: exit 0, the uninterrupted run's flow and chain, the check done" bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/a.h5 $WORK/rc.h5 && $PY -c \"
+import json; assert json.load(open('$WORK/rc.json'))['forward_check']['samples'] == 400\""
+deck b19 "check: {data: $WORK/nothing.h5}"
+pf 2 run "$WORK/b19.yaml"
+check "check.data missing: exit 2 naming check.data and the file, no output" bash -c "[ $RC -eq 2 ] && grep -q 'check.data' $WORK/out.txt && grep -q 'nothing.h5' $WORK/out.txt && [ ! -e $WORK/b19.h5.partial ] && [ ! -e $WORK/b19.h5 ]"
+deck b20 "check: {samples: 10}"
+pf 1 run "$WORK/b20.yaml"
+check "check.samples without check.data: exit 2 naming both" bash -c "[ $RC -eq 2 ] && grep -q 'check.samples' $WORK/out.txt && grep -q 'give check.data' $WORK/out.txt"
+deck b21 "action: {kind: phi4, dims: 2, L: 8, m2: -1.0, lambda: 1.0}" "check: {data: $WORK/p4.h5}"
+pf 1 run "$WORK/b21.yaml"
+check "check.data of another lattice: exit 2 naming check.data and L" bash -c "[ $RC -eq 2 ] && grep -q 'check.data' $WORK/out.txt && grep -q 'L = 8' $WORK/out.txt"
+
 # --- the shipped flow and phi4 decks are valid (schema, keys, the NeuralRG deck's identity_init) --
 for d in flow_quick flow_tutorial flow_spline neuralrg_ising phi4_quick phi4_tutorial; do
   pf 1 validate "$PHYFLOW_SOURCE_DIR/inputs/$d.yaml"

@@ -76,18 +76,8 @@ void free_field_check(const FlowConfig& c, double m2, std::int64_t n, double wei
     EXPECT_LT(d.acceptance, 0.98) << "a perfect proposal would make the test trivial";
     EXPECT_NEAR(d.phi2.value, phi2, 4.0 * d.phi2.error);
     EXPECT_NEAR(d.chi2.value, chi2, 4.0 * d.chi2.error);
-    // log Z: exp(-S_free) integrates to prod_k sqrt(pi / A_k) (the free-field prior's
-    // normalisation); log mean w estimates it.
-    double log_z = 0;
-    const double pi = 3.14159265358979323846;
-    const int L = c.shape.L, V = int(c.shape.volume());
-    for (int k = 0; k < V; ++k) {
-      double a = m2;
-      int r = k;
-      for (int mu = 0; mu < c.shape.dims; ++mu, r /= L)
-        a += 4.0 * std::pow(std::sin(pi * (r % L) / L), 2);
-      log_z += 0.5 * std::log(pi / a);
-    }
+    // log Z: exp(-S_free) integrates to prod_k sqrt(pi / A_k); log mean w estimates it.
+    const double log_z = lattice::free_field_log_z(c.shape.dims, c.shape.L, m2);
     EXPECT_NEAR(d.log_z.value, log_z, 5.0 * d.log_z.error + 1e-12);
   }
 }
@@ -223,6 +213,162 @@ TEST(FlowMcmc, ParetoKHatRecoversTheTailIndexOfTheWeights) {
   EXPECT_TRUE(std::isnan(pareto_k_hat(std::vector<double>(1000, -3.0))));
   lw[5] = std::numeric_limits<double>::quiet_NaN();
   EXPECT_TRUE(std::isnan(pareto_k_hat(lw)));
+}
+
+// --- the forward check: the flow scored on samples of the target --------------------------
+
+/// log N(x; mu, sigma^2).
+double log_normal(double x, double mu, double sigma) {
+  const double z = (x - mu) / sigma;
+  return -0.5 * z * z - std::log(sigma) - 0.5 * std::log(2.0 * M_PI);
+}
+
+TEST(FlowForwardCheck, ReverseLogZAndEuboOfGaussiansAreTheExactOnes) {
+  // Target p~(x) = exp(-x^2/2), Z = sqrt(2 pi); flow q = N(0, s^2); samples x ~ p. Then
+  // E_p[q/p~] = 1/Z for any normalised q (finite variance for s^2 < 2), and
+  // EUBO = E_p[log p~ - log q] = log Z + KL(p||q), KL = (1/s^2 - 1)/2 + log s.
+  std::mt19937_64 gen(21);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const double log_z = 0.5 * std::log(2.0 * M_PI);
+  for (double s : {0.8, 1.0, 1.3}) {
+    std::vector<double> lq(40000), lp(40000);
+    for (std::size_t i = 0; i < lq.size(); ++i) {
+      const double x = normal(gen);
+      lq[i] = log_normal(x, 0.0, s);
+      lp[i] = -0.5 * x * x;
+    }
+    const auto c = forward_check(lq, lp);
+    const double kl = 0.5 * (1.0 / (s * s) - 1.0) + std::log(s);
+    std::printf(
+        "  s = %.1f: log Z %.5f +- %.5f (exact %.5f), EUBO %.5f +- %.5f (exact %.5f), "
+        "Pareto k %.2f\n",
+        s, c.log_z.value, c.log_z.error, log_z, c.eubo.value, c.eubo.error, log_z + kl, c.pareto_k);
+    EXPECT_EQ(c.samples, 40000);
+    EXPECT_NEAR(c.log_z.value, log_z, 4.0 * c.log_z.error + 1e-12) << s;
+    EXPECT_NEAR(c.eubo.value, log_z + kl, 4.0 * c.eubo.error + 1e-12) << s;
+    if (s == 1.0) {  // q = p: every ratio is 1/Z, exactly (k-hat undefined: equal weights)
+      EXPECT_NEAR(c.log_z.value, log_z, 1e-12);
+      EXPECT_NEAR(c.log_z.error, 0.0, 1e-12);
+    } else {
+      EXPECT_LT(c.pareto_k, 0.7) << s;
+      EXPECT_NEAR(c.log_z.tau_int, 0.5, 0.1) << "independent samples";
+    }
+  }
+  // Undefined weights are left out and counted.
+  std::vector<double> lq{-1.0, std::numeric_limits<double>::quiet_NaN(), -1.0}, lp{0.0, 0.0, 0.0};
+  const auto c = forward_check(lq, lp);
+  EXPECT_EQ(c.samples, 2);
+  EXPECT_EQ(c.undefined, 1.0);
+  EXPECT_NEAR(c.log_z.value, 1.0, 1e-12);
+  EXPECT_THROW(forward_check({0.0}, {0.0, 1.0}), Error);
+}
+
+TEST(FlowForwardCheck, AFlowMissingAModeShowsAsTheGapBetweenTheTwoLogZ) {
+  // Target: two Gaussians of width 1.1 at +-10, each normalised, so Z = 2; the flow
+  // q = N(10, 1) covers one of them. Its proposals never come near -10, and their weights
+  // p~/q ~ exp(0.087 (x - 10)^2) are light-tailed (k ~ 0.17) with an ESS near 1: nothing in
+  // them looks wrong, while log mean(p~/q) estimates log 1, not log 2. The target's samples
+  // estimate log Z = log 2 through q/p~ (bounded by 1.1).
+  std::mt19937_64 gen(5);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::bernoulli_distribution coin(0.5);
+  const auto log_p = [](double x) {
+    const double a = log_normal(x, 10.0, 1.1), b = log_normal(x, -10.0, 1.1);
+    return std::max(a, b) + std::log1p(std::exp(-std::abs(a - b)));
+  };
+  const std::size_t n = 20000;
+  Proposals prop;
+  prop.n = std::int64_t(n);
+  prop.volume = 1;
+  std::vector<double> lq(n), lp(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = 10.0 + normal(gen);  // from q
+    prop.phi.push_back(x);
+    prop.log_q.push_back(log_normal(x, 10.0, 1.0));
+    prop.log_p.push_back(log_p(x));
+    const double y = (coin(gen) ? 10.0 : -10.0) + 1.1 * normal(gen);  // from p
+    lq[i] = log_normal(y, 10.0, 1.0);
+    lp[i] = log_p(y);
+  }
+  const auto d = diagnose(prop, independence_metropolis(prop.log_q, prop.log_p, 1));
+  const auto c = forward_check(lq, lp);
+  std::printf(
+      "  proposals: log Z %.4f +- %.4f, ESS %.3f, Pareto k %.2f; target's samples: "
+      "log Z %.4f +- %.4f (exact %.4f), Pareto k %.2f, KL(p||q) %.1f\n",
+      d.log_z.value, d.log_z.error, d.ess, d.pareto_k, c.log_z.value, c.log_z.error, std::log(2.0),
+      c.pareto_k, c.eubo.value - std::log(2.0));
+  EXPECT_GT(d.ess, 0.9);
+  EXPECT_LT(d.pareto_k, 0.5);
+  EXPECT_NEAR(d.log_z.value, 0.0, 4.0 * d.log_z.error) << "the proposals miss half the weight";
+  EXPECT_LT(d.log_z.error, 0.01);
+  EXPECT_NEAR(c.log_z.value, std::log(2.0), 4.0 * c.log_z.error);
+  EXPECT_LT(c.log_z.error, 0.03);
+  // KL(p||q) is huge (the missed mode costs ~ 200 nats of log q there); KL(q||p) =
+  // log Z - ELBO is log 2 plus the small width mismatch.
+  EXPECT_GT(c.eubo.value - std::log(2.0), 50.0);
+  EXPECT_GT(std::log(2.0) - d.elbo.value, std::log(2.0));
+  EXPECT_LT(std::log(2.0) - d.elbo.value, std::log(2.0) + 0.05);
+}
+
+TEST(FlowForwardCheck, ScoresExactFreeFieldSamplesTheSameOnAnyRankCount) {
+  // Exact samples of the free field (Cholesky of the action's Hessian, H = L L^T:
+  // x = L^-T z has covariance H^-1), scored by an untrained flow: the reverse log Z and the
+  // proposals' one both reproduce the exact log Z, the EUBO lies above it, log p = -S, and
+  // the scores gathered over the ranks equal one rank's, bit for bit.
+  for (const auto& c : {with_prior(small(1, 8), 1.2), with_prior(small(2, 4), 1.6)}) {
+    SCOPED_TRACE(c.to_json().dump());
+    const double m2 = 1.0;
+    auto flow = make(c, 4);
+    {  // near the prior (narrower than the target): q/p~ then has a light tail
+      torch::NoGradGuard no_grad;
+      for (auto& w : flow->parameters()) w.mul_(0.3);
+    }
+    const Phi4Target target(c.shape, {m2, 0.0});
+    const auto V = c.shape.volume();
+    // Hessian of S column by column: S is quadratic, so H e_j = grad S(e_j).
+    auto e = torch::eye(V, torch::kFloat64).reshape(c.shape.batch(V)).requires_grad_(true);
+    const auto g = torch::autograd::grad({target.action(e).sum()}, {e})[0].reshape({V, V});
+    const auto chol = torch::linalg_cholesky(g.detach());
+    auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+    torch::manual_seed(17);  // the same samples on every rank
+    const std::int64_t M = 6000;
+    const auto z = torch::randn({V, M}, opts);
+    const auto x = torch::linalg_solve_triangular(chol.t(), z, /*upper=*/true, /*left=*/true,
+                                                  /*unitriangular=*/false)
+                       .t()
+                       .contiguous()
+                       .reshape(c.shape.batch(M));
+    const auto scored = score_samples(MPI_COMM_WORLD, *flow, target, x, 700, 1e6);
+    ProposalOptions o;
+    o.proposals = 6000;
+    o.seed = 3;
+    o.chunk = 500;
+    o.progress_interval = 1e6;
+    const auto p = draw_proposals(MPI_COMM_WORLD, *flow, target, o);
+    if (world_rank() != 0) continue;
+    const auto alone = score_samples(MPI_COMM_SELF, *flow, target, x, 700, 1e6);
+    EXPECT_EQ(scored.log_q, alone.log_q);
+    EXPECT_EQ(scored.log_p, alone.log_p);
+    ASSERT_EQ(scored.n, M);
+    ASSERT_EQ(scored.log_q.size(), std::size_t(M));
+    // The scores are the flow's and the action's of each sample.
+    const auto lq = flow->log_q(x.narrow(0, 0, 700)).to(torch::kFloat64).contiguous();
+    const auto lp = -target.action(x).contiguous();
+    for (std::int64_t i = 0; i < 700; ++i) EXPECT_EQ(scored.log_q[i], lq[i].item<double>());
+    for (std::int64_t i = 0; i < M; i += 97) EXPECT_EQ(scored.log_p[i], lp[i].item<double>());
+    const auto fc = forward_check(scored.log_q, scored.log_p);
+    const auto d = diagnose(p, independence_metropolis(p.log_q, p.log_p, o.seed));
+    const double log_z = lattice::free_field_log_z(c.shape.dims, c.shape.L, m2);
+    std::printf(
+        "  d=%d: exact log Z %.4f; target's samples %.4f +- %.4f (Pareto k %.2f), "
+        "proposals %.4f +- %.4f; EUBO %.4f +- %.4f, ELBO %.4f +- %.4f\n",
+        c.shape.dims, log_z, fc.log_z.value, fc.log_z.error, fc.pareto_k, d.log_z.value,
+        d.log_z.error, fc.eubo.value, fc.eubo.error, d.elbo.value, d.elbo.error);
+    EXPECT_NEAR(fc.log_z.value, log_z, 4.0 * fc.log_z.error);
+    EXPECT_NEAR(d.log_z.value, log_z, 4.0 * d.log_z.error);
+    EXPECT_GT(fc.eubo.value, log_z + 0.05) << "an untrained flow is not the target";
+    EXPECT_LT(d.elbo.value, log_z - 0.05);
+  }
 }
 
 ReverseKlOptions train_options(std::int64_t steps) {

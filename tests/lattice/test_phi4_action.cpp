@@ -155,7 +155,9 @@ TEST(Phi4Action, GradientMatchesFiniteDifferences) {
 }
 
 /// (2A)^-1 of the quadratic form S = phi^T A phi by Gauss-Jordan, A read off the action.
-std::vector<double> free_covariance(const Lattice& g, double m2) {
+/// The inverse of the Hessian of S (the free field's covariance); log_det: log det of the
+/// Hessian (the product of the elimination's pivots).
+std::vector<double> free_covariance(const Lattice& g, double m2, double* log_det = nullptr) {
   const std::size_t n = g.volume();
   std::vector<double> a(n * n), inv(n * n, 0.0);
   std::vector<double> e(n, 0.0), grad(n);
@@ -168,6 +170,7 @@ std::vector<double> free_covariance(const Lattice& g, double m2) {
   }
   for (std::size_t p = 0; p < n; ++p) {
     const double pivot = a[p * n + p];
+    if (log_det) *log_det += std::log(pivot);
     for (std::size_t j = 0; j < n; ++j) {
       a[p * n + j] /= pivot;
       inv[p * n + j] /= pivot;
@@ -188,14 +191,20 @@ TEST(Phi4Action, FreeFieldReferencesMatchDirectInversion) {
   for (int d = 1; d <= 3; ++d) {
     const Lattice g{d, d == 3 ? 3 : 5};
     const double m2 = 0.6;
-    const auto cov = free_covariance(g, m2);
+    double log_det = 0.0;
+    const auto cov = free_covariance(g, m2, &log_det);
     const std::size_t n = g.volume();
+    // Z = int exp(-S) = (2 pi)^(V/2) det(Hessian)^(-1/2).
+    EXPECT_NEAR(free_field_log_z(d, g.L, m2),
+                0.5 * double(n) * std::log(2.0 * M_PI) - 0.5 * log_det, 1e-10)
+        << "d = " << d;
     EXPECT_NEAR(free_field_phi2(d, g.L, m2), cov[0], 1e-12) << "d = " << d;
     double chi2 = 0.0;
     for (std::size_t x = 0; x < n; ++x) chi2 += cov[x];
     EXPECT_NEAR(free_field_chi2(m2), chi2, 1e-12) << "d = " << d;
   }
   EXPECT_THROW(free_field_phi2(2, 4, 0.0), phyflow::Error);
+  EXPECT_THROW(free_field_log_z(2, 4, -1.0), phyflow::Error);
 }
 
 }  // namespace

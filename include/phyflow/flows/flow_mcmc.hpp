@@ -42,6 +42,13 @@ std::uint32_t accept_purpose();
 Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
                          const ProposalOptions& options);
 
+/// log q and log p = -S of given configurations x (float64 (M, L, ..., L), the same on every
+/// rank; e.g. exact samples of the target), computed in fixed chunks of global index spread over
+/// the ranks (so the numbers do not depend on the rank count) and gathered on rank 0 in order:
+/// a Proposals with log_q and log_p (phi left empty). Collective.
+Proposals score_samples(MPI_Comm comm, Flow& flow, const Target& target, const torch::Tensor& x,
+                        std::int64_t chunk, double progress_interval);
+
 /// The chain: accepted[i] = 1 where proposal i was accepted (proposal 0 starts the chain and
 /// counts as accepted); state[i] = index of the proposal the chain holds after step i.
 struct Chain {
@@ -62,6 +69,7 @@ struct FlowDiagnostics {
   double ess = 0.0;           ///< per proposal: exp(2 LSE(log w) - LSE(2 log w)) / N
   Estimate log_z;             ///< log of the mean of w (log Z of the target up to the prior's
                               ///< normalisation), delta-method error from the scatter of w
+  Estimate elbo;              ///< mean of log w = log Z - KL(q||p) <= log Z (independent draws)
   Estimate chi2;              ///< V (<m^2> - <m>^2), m = mean field; jackknife error over bins
                               ///< of >= 4 tau_int(m^2) (at most 64), tau_int of m^2
   Estimate phi2;              ///< <phi_x^2>, Gamma-method error and tau_int
@@ -84,5 +92,22 @@ struct FlowDiagnostics {
 /// NaN when undefined (fewer than 25 weights, a non-finite weight, all tail weights equal).
 double pareto_k_hat(const std::vector<double>& log_w);
 FlowDiagnostics diagnose(const Proposals& proposals, const Chain& chain);
+
+/// The forward direction: the flow scored on samples x_i ~ p of the target (score_samples).
+/// The proposals' log Z (FlowDiagnostics::log_z) averages p/q over draws of q, so it misses
+/// whatever part of p the flow almost never proposes -- a deficit that neither the ESS nor
+/// Pareto k of the proposals can see. Averaging q/p over draws of p is blind the other way
+/// (to mass of q where p has little), so the two estimates agree only when the flow covers the
+/// target: E_p[q/p~] = 1/Z for any normalised q.
+struct ForwardCheck {
+  std::int64_t samples = 0;  ///< samples with a defined weight
+  double undefined = 0;      ///< samples with NaN log q or log p (left out)
+  Estimate log_z;            ///< -log mean_p(q/p~); delta-method error with the Gamma
+                             ///< method's tau_int of q/p~ along the samples (Monte Carlo
+                             ///< samples are correlated)
+  Estimate eubo;             ///< mean_p(log p~ - log q) = log Z + KL(p||q) >= log Z
+  double pareto_k = std::numeric_limits<double>::quiet_NaN();  ///< tail of q/p~ over the samples
+};
+ForwardCheck forward_check(const std::vector<double>& log_q, const std::vector<double>& log_p);
 
 }  // namespace phyflow::flows

@@ -69,5 +69,8 @@ double free_field_phi2(int dims, int L, double m2);
 /// Exact connected two-point susceptibility chi2 = sum_x <phi_0 phi_x> of the free field:
 ///   the k = 0 propagator 1 / (2 m2).
 double free_field_chi2(double m2);
+/// Exact log Z = log int exp(-S_aks) dphi of the free field on the periodic lattice:
+///   (V/2) log pi - (1/2) sum_k log(khat^2 + m2)   (S_aks = phi^T (-laplacian + m2) phi).
+double free_field_log_z(int dims, int L, double m2);
 
 }  // namespace phyflow::lattice
