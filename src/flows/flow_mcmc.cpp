@@ -378,4 +378,40 @@ ForwardCheck forward_check(const std::vector<double>& log_q, const std::vector<d
   return c;
 }
 
+std::vector<CoverageBin> coverage_by(const std::vector<double>& log_q,
+                                     const std::vector<double>& log_p,
+                                     const std::vector<double>& key, double log_z, int bins) {
+  if (log_q.size() != log_p.size() || key.size() != log_q.size())
+    throw runtime_error("coverage_by: " + std::to_string(log_q.size()) + " log q, " +
+                        std::to_string(log_p.size()) + " log p and " + std::to_string(key.size()) +
+                        " keys");
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < key.size(); ++i)
+    if (!std::isnan(log_q[i] - log_p[i]) && !std::isnan(key[i])) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return key[a] < key[b]; });
+  const std::size_t n = order.size();
+  std::vector<CoverageBin> out;
+  if (n == 0 || bins < 1) return out;
+  const auto B = std::min<std::size_t>(std::size_t(bins), n);
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t first = n * b / B, last = n * (b + 1) / B;
+    CoverageBin c;
+    c.key_min = key[order[first]];
+    c.key_max = key[order[last - 1]];
+    c.weight = double(last - first) / double(n);
+    long double sum = 0;
+    std::size_t starved = 0;
+    for (std::size_t k = first; k < last; ++k) {
+      const double r = log_q[order[k]] - log_p[order[k]] + log_z;
+      sum += std::exp(r);
+      if (r < std::log(0.01)) ++starved;
+    }
+    c.coverage = double(sum / double(last - first));
+    c.starved = double(starved) / double(last - first);
+    out.push_back(c);
+  }
+  return out;
+}
+
 }  // namespace phyflow::flows

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 
@@ -589,10 +590,28 @@ class FlowRun {
             : std::numeric_limits<double>::quiet_NaN();
     flows::Proposals scored;
     flows::ForwardCheck fc;
+    std::vector<flows::CoverageBin> coverage;  // rank 0
     if (check_samples.defined()) {
       scored = flows::score_samples(rt_.comm(), *flow, *action.target, check_samples, po.chunk,
                                     po.progress_interval);
-      if (rt_.rank() == 0) fc = flows::forward_check(scored.log_q, scored.log_p);
+      if (rt_.rank() == 0) {
+        fc = flows::forward_check(scored.log_q, scored.log_p);
+        // Where the flow under-covers: q/p by deciles of |m| of the samples (for ising_hs
+        // |mean tanh x| = |E[m | x]| of the spins, else the field's |mean|).
+        const auto xm = hs ? torch::tanh(check_samples) : check_samples;
+        const auto m = xm.reshape({xm.size(0), -1}).mean(1).abs().contiguous();
+        const std::vector<double> abs_m(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+        coverage =
+            flows::coverage_by(scored.log_q, scored.log_p, abs_m,
+                               std::isfinite(exact_log_z) ? exact_log_z : fc.log_z.value, 10);
+        std::string line = "flow: forward check, mean q/p in deciles of |m| (from small |m|):";
+        for (const auto& c : coverage) {
+          char v[32];
+          std::snprintf(v, sizeof v, " %.3g", c.coverage);
+          line += v;
+        }
+        log::info(line);
+      }
       check_mpi(MPI_Bcast(&fc, sizeof(fc), MPI_BYTE, 0, rt_.comm()), "MPI_Bcast (forward check)");
       const double gap = diag.log_z.value - fc.log_z.value,
                    gap_error = std::hypot(diag.log_z.error, fc.log_z.error);
@@ -755,6 +774,13 @@ class FlowRun {
                               {"log_z_gap",
                                {{"value", diag.log_z.value - fc.log_z.value},
                                 {"error", std::hypot(diag.log_z.error, fc.log_z.error)}}}};
+        auto& bins = j["forward_check"]["coverage_by_abs_m"] = nlohmann::json::array();
+        for (const auto& c : coverage)
+          bins.push_back({{"abs_m_min", c.key_min},
+                          {"abs_m_max", c.key_max},
+                          {"weight", c.weight},
+                          {"coverage", c.coverage},
+                          {"starved", c.starved}});
       }
       j["longest_rejection_run"] = diag.max_rejections;
       j["sample_seconds"] = sample_seconds;

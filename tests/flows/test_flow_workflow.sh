@@ -332,6 +332,14 @@ lz = -(r.max() + math.log(np.exp(r - r.max()).mean()))
 assert abs(lz - fc["log_z"]["value"]) < 1e-9 * (1 + abs(lz)), (lz, fc["log_z"])
 assert abs(-r.mean() - fc["eubo"]["value"]) < 1e-9 * (1 + abs(lz)), (-r.mean(), fc["eubo"])
 assert abs(f["/check"].attrs["log_z"] - fc["log_z"]["value"]) < 1e-12
+# Coverage by deciles of |m|: ten bins of a tenth each; their weighted mean q/p is the mean
+# of exp(log q - log p~ + log Z) over all samples.
+cov = fc["coverage_by_abs_m"]
+assert len(cov) == 10 and all(abs(b["weight"] - 0.1) < 1e-12 for b in cov), cov
+ref = s["exact"]["log_z"] if "exact" in s and "log_z" in s["exact"] else fc["log_z"]["value"]
+m = sum(b["weight"] * b["coverage"] for b in cov)
+assert abs(m - np.exp(r + ref).mean()) < 1e-9 * m, (m, np.exp(r + ref).mean())
+assert all(cov[i]["abs_m_max"] <= cov[i + 1]["abs_m_min"] for i in range(9)), cov
 # The proposals' ELBO; the gap between the two log Z.
 w = f["/proposals/log_p"][()] - f["/proposals/log_q"][()]
 assert abs(w.mean() - s["elbo"]["value"]) < 1e-9 * (1 + abs(w.mean())), (w.mean(), s["elbo"])

@@ -280,7 +280,7 @@ TEST(FlowForwardCheck, AFlowMissingAModeShowsAsTheGapBetweenTheTwoLogZ) {
   Proposals prop;
   prop.n = std::int64_t(n);
   prop.volume = 1;
-  std::vector<double> lq(n), lp(n);
+  std::vector<double> lq(n), lp(n), keys(n);
   for (std::size_t i = 0; i < n; ++i) {
     const double x = 10.0 + normal(gen);  // from q
     prop.phi.push_back(x);
@@ -289,6 +289,7 @@ TEST(FlowForwardCheck, AFlowMissingAModeShowsAsTheGapBetweenTheTwoLogZ) {
     const double y = (coin(gen) ? 10.0 : -10.0) + 1.1 * normal(gen);  // from p
     lq[i] = log_normal(y, 10.0, 1.0);
     lp[i] = log_p(y);
+    keys[i] = y;
   }
   const auto d = diagnose(prop, independence_metropolis(prop.log_q, prop.log_p, 1));
   const auto c = forward_check(lq, lp);
@@ -308,6 +309,24 @@ TEST(FlowForwardCheck, AFlowMissingAModeShowsAsTheGapBetweenTheTwoLogZ) {
   EXPECT_GT(c.eubo.value - std::log(2.0), 50.0);
   EXPECT_GT(std::log(2.0) - d.elbo.value, std::log(2.0));
   EXPECT_LT(std::log(2.0) - d.elbo.value, std::log(2.0) + 0.05);
+  // Coverage by deciles of x: the five below 0 (the missed mode) hold ~no q, the five above
+  // twice their share (q/p = 2 on average there); the weighted mean is 1.
+  const auto bins = coverage_by(lq, lp, keys, std::log(2.0), 10);
+  ASSERT_EQ(bins.size(), 10u);
+  double mean = 0;
+  for (std::size_t b = 0; b < bins.size(); ++b) {
+    EXPECT_NEAR(bins[b].weight, 0.1, 1e-12);
+    mean += bins[b].weight * bins[b].coverage;
+    if (bins[b].key_max < 0) {
+      EXPECT_LT(bins[b].coverage, 1e-6) << b;
+      EXPECT_EQ(bins[b].starved, 1.0) << b;
+    } else if (bins[b].key_min > 0) {
+      EXPECT_NEAR(bins[b].coverage, 2.0, 0.25) << b;
+      EXPECT_LT(bins[b].starved, 0.01) << b;
+    }
+    if (b > 0) EXPECT_LE(bins[b - 1].key_max, bins[b].key_min);
+  }
+  EXPECT_NEAR(mean, std::exp(std::log(2.0) - c.log_z.value), 1e-9);
 }
 
 TEST(FlowForwardCheck, ScoresExactFreeFieldSamplesTheSameOnAnyRankCount) {

@@ -110,4 +110,18 @@ struct ForwardCheck {
 };
 ForwardCheck forward_check(const std::vector<double>& log_q, const std::vector<double>& log_p);
 
+/// Where a flow under-covers: the samples of the target split into `bins` equal-count bins of
+/// `key` (e.g. |m| of each sample), and in each the mean of q/p = exp(log q - log p~ + log Z),
+/// which is 1 over all samples (E_p[q/p] = 1) and falls towards 0 in a bin the flow rarely
+/// proposes. Samples with an undefined weight are left out.
+struct CoverageBin {
+  double key_min = 0, key_max = 0;  ///< range of the key in the bin
+  double weight = 0;                ///< fraction of the samples in it
+  double coverage = 0;              ///< mean of q/p in the bin
+  double starved = 0;               ///< fraction of its samples with q/p < 1/100
+};
+std::vector<CoverageBin> coverage_by(const std::vector<double>& log_q,
+                                     const std::vector<double>& log_p,
+                                     const std::vector<double>& key, double log_z, int bins);
+
 }  // namespace phyflow::flows
