@@ -65,12 +65,15 @@ ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
     throw input_error("train.batch (" + std::to_string(o_.batch) + ", the global batch) is " +
                       "smaller than the number of ranks (" + std::to_string(ranks_) +
                       "): raise train.batch or run on fewer ranks");
-  if (o_.objective != "reverse_kl" && o_.objective != "forward_kl")
+  if (o_.objective != "reverse_kl" && o_.objective != "forward_kl" && o_.objective != "mixed")
     throw input_error("unknown train.objective '" + o_.objective +
-                      "' (known: reverse_kl, forward_kl)");
-  if (o_.objective == "forward_kl") {
+                      "' (known: reverse_kl, forward_kl, mixed)");
+  if (o_.objective == "mixed" && !(o_.forward_weight >= 0.0))
+    throw input_error("train.forward_weight must be >= 0");
+  if (o_.objective != "reverse_kl") {
     if (!o_.data.defined() || o_.data.size(0) < 1)
-      throw input_error("train.objective forward_kl needs samples of the target (train.data)");
+      throw input_error("train.objective " + o_.objective +
+                        " needs samples of the target (train.data)");
     auto want = fs.batch(o_.data.size(0));
     if (o_.data.sizes() != c10::IntArrayRef(want))
       throw input_error("the forward-KL samples have shape " + c10::str(o_.data.sizes()) +
@@ -106,8 +109,9 @@ double ReverseKlTrainer::step(bool& stop) {
   ml::zero_gradients(params_);
   reducer_->begin_backward();
   torch::Tensor terms, S, log_q;
-  if (o_.objective == "forward_kl") {
-    // Data indices keyed by global sample index and step.
+  // This rank's data batch: indices keyed by global sample index and step, gathered on the
+  // host and moved to the flow's device.
+  const auto data_batch = [&] {
     const rng::Stream stream(o_.seed, data_purpose());
     const auto N = std::uint64_t(o_.data.size(0));
     std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
@@ -116,10 +120,11 @@ double ReverseKlTrainer::step(bool& stop) {
       idx[std::size_t(i)] =
           std::int64_t(((std::uint64_t(w.w[1]) << 32 | std::uint64_t(w.w[0])) % N));
     }
-    // The batch is gathered on the host and moved to the flow's device.
-    const auto x = o_.data.index_select(0, torch::tensor(idx, torch::kInt64))
-                       .to(flow_->device(), flow_->config().scalar_type());
-    terms = -flow_->log_q(x);
+    return o_.data.index_select(0, torch::tensor(idx, torch::kInt64))
+        .to(flow_->device(), flow_->config().scalar_type());
+  };
+  if (o_.objective == "forward_kl") {
+    terms = -flow_->log_q(data_batch());
     (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
     // The flow as a sampler: ESS of a batch drawn from it (no gradient).
     torch::NoGradGuard no_grad;
@@ -131,6 +136,7 @@ double ReverseKlTrainer::step(bool& stop) {
     log_q = drawn.second;
     S = target_->action(drawn.first);
     terms = log_q + b * S;
+    if (o_.objective == "mixed") terms = terms - o_.forward_weight * flow_->log_q(data_batch());
     // This rank's sum scaled so that the reducer's mean over ranks is the global batch mean.
     (terms.sum() * (double(ranks_) / double(o_.batch))).backward();
   }

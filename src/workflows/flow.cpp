@@ -105,11 +105,15 @@ config::Schema flow_schema() {
   s.integer("train.anneal_steps", 0, 0, 1e12,
             "ramp the action's coefficient linearly from train.anneal_start to 1 over these steps");
   s.real("train.anneal_start", 1.0, 0.0, 1.0, "annealing: initial coefficient of the action");
-  s.choice("train.objective", "reverse_kl", {"reverse_kl", "forward_kl"},
+  s.choice("train.objective", "reverse_kl", {"reverse_kl", "forward_kl", "mixed"},
            "reverse_kl: from the action alone (samples of the flow); forward_kl: maximum "
-           "likelihood on Monte Carlo samples of the target (train.data)");
+           "likelihood on Monte Carlo samples of the target (train.data); mixed: both in every "
+           "step, reverse KL + train.forward_weight x forward KL (the forward term makes the "
+           "flow cover what reverse KL alone drops)");
+  s.real("train.forward_weight", std::nullopt, 0.0, 1e6,
+         "mixed: weight w of the forward-KL term (mean -log q of the data batch); default 1");
   s.string("train.data", std::nullopt,
-           "forward_kl: HDF5 file of samples of the target: the output of workflow: phi4 "
+           "forward_kl, mixed: HDF5 file of samples of the target: the output of workflow: phi4 "
            "(output.store_fields) for phi4, of workflow: ising (output.store_spins) for ising_hs "
            "(each configuration s becomes a field x ~ N(K s, K)), same lattice");
   s.string("train.data_dataset", std::nullopt,
@@ -277,15 +281,20 @@ void flow_check(const config::Deck& deck, int ranks) {
                           std::to_string(a.shape.L));
     }
   }
-  const bool forward = deck.string("train.objective") == "forward_kl";
+  const std::string objective = deck.string("train.objective");
+  const bool forward = objective != "reverse_kl";
   if (forward && !deck.has("train.data"))
-    throw input_error(where +
-                      ": train.objective forward_kl needs train.data, an HDF5 file of "
+    throw input_error(where + ": train.objective " + objective +
+                      " needs train.data, an HDF5 file of "
                       "samples of the target (e.g. the output of workflow: phi4)");
   if (!forward && deck.has("train.data"))
     throw input_error(where +
-                      ": train.data is read by train.objective forward_kl only; set "
-                      "train.objective: forward_kl or remove train.data");
+                      ": train.data is read by train.objective forward_kl or mixed only; set "
+                      "train.objective: forward_kl (or mixed) or remove train.data");
+  if (objective != "mixed" && deck.has("train.forward_weight"))
+    throw input_error(where +
+                      ": train.forward_weight weighs the forward term of "
+                      "train.objective mixed; set train.objective: mixed or remove it");
   for (const std::string key : {"check.data_dataset", "check.samples"})
     if ((key == "check.samples" ? deck.integer(key) > 0 : deck.has(key)) && !deck.has("check.data"))
       throw input_error(where + ": " + key +
@@ -441,7 +450,7 @@ class FlowRun {
     const bool resuming = start == detail::SplitStart::resume;
     // forward_kl: the samples, read before any output exists.
     torch::Tensor data;
-    if (deck_.string("train.objective") == "forward_kl" && deck_.integer("train.steps") > 0)
+    if (deck_.string("train.objective") != "reverse_kl" && deck_.integer("train.steps") > 0)
       data = collective_try(rt_.comm(),
                             [&] { return read_flow_samples(deck_, action, "train.data"); });
     torch::Tensor check_samples;  // check.data: the target's samples the final flow is scored on
@@ -474,6 +483,8 @@ class FlowRun {
     to.anneal_start = deck_.real("train.anneal_start");
     to.objective = deck_.string("train.objective");
     to.data = data;
+    to.forward_weight =
+        deck_.has("train.forward_weight") ? deck_.real("train.forward_weight") : 1.0;
     to.checkpoint_every = std::int64_t(keys.checkpoint_every);
     to.stop_after = std::int64_t(keys.stop_after);
     to.checkpoint_path = ckpt;
@@ -658,6 +669,9 @@ class FlowRun {
       out.write_array("/train/loss", train_state.loss.data(), {train_state.loss.size()},
                       to.objective == "forward_kl"
                           ? "forward-KL loss per step: mean of -log q of the data batch"
+                      : to.objective == "mixed"
+                          ? "mixed loss per step: mean of log q + S over the flow's batch plus "
+                            "train.forward_weight x mean of -log q of the data batch"
                           : "reverse-KL loss per step: mean of log q + S over the global batch",
                       "1");
       out.write_array("/train/ess", train_state.ess.data(), {train_state.ess.size()},

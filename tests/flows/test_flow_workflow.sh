@@ -279,6 +279,24 @@ deck b16 "train: {steps: 20, batch: 16, objective: forward_kl, data: $WORK/a.h5}
 pf 1 run "$WORK/b16.yaml"
 check "forward KL on a file without samples: exit 2 naming the dataset" bash -c "[ $RC -eq 2 ] && grep -q '/t0/phi' $WORK/out.txt"
 
+# mixed: reverse KL + w x forward KL in every step
+deck mx "train: {steps: 20, batch: 16, lr: 3.0e-3, objective: mixed, forward_weight: 0.5, data: $WORK/p4.h5}"
+pf 2 run "$WORK/mx.yaml"
+check "mixed objective on 2 ranks: exit 0, objective and a falling loss" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json, h5py
+s = json.load(open('$WORK/mx.json')); f = h5py.File('$WORK/mx.h5', 'r')
+assert s['train']['objective'] == 'mixed' and s['train']['steps'] == 20, s['train']
+l = f['/train/loss'][()]; assert len(l) == 20 and l[-5:].mean() < l[:5].mean(), l
+m = f['/train/loss'].attrs['meaning']; m = m.decode() if isinstance(m, bytes) else m
+assert m.startswith('mixed loss per step'), m
+\""
+deck b22 "train: {steps: 20, batch: 16, objective: mixed}"
+pf 1 run "$WORK/b22.yaml"
+check "mixed without train.data: exit 2 naming train.data" bash -c "[ $RC -eq 2 ] && grep -q 'train.objective mixed needs train.data' $WORK/out.txt"
+deck b23 "train: {steps: 20, batch: 16, forward_weight: 2.0}"
+pf 1 run "$WORK/b23.yaml"
+check "train.forward_weight without mixed: exit 2 naming it" bash -c "[ $RC -eq 2 ] && grep -q 'train.forward_weight' $WORK/out.txt"
+
 # forward KL for ising_hs from Ising Monte Carlo spins (x ~ N(K s, K) per configuration)
 cat >"$WORK/is.yaml" <<EOF
 workflow: ising

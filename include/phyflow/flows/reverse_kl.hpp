@@ -12,6 +12,10 @@
 // given samples of the target (Monte Carlo data, e.g. the phi4 workflow's fields); sample i of
 // step t is data[Philox(seed, "flow_data", i, t) mod N], so the batch is again a pure function
 // of (seed, t). The batch ESS is still that of a batch drawn from the flow (no gradient).
+// Both (objective "mixed"): loss = mean of log q(phi) + beta S(phi) + w (-log q(x)), the flow's
+// samples phi and the data batch x of the same step, w = forward_weight: the reverse term keeps
+// the flow on the target's modes, the forward term makes it cover what reverse KL alone drops
+// (its samples never show it the configurations it under-covers).
 // Devices: the trainer works where the flow is (move it before constructing the trainer). The
 // noise and the data batches are drawn on the host, as on the CPU, and moved there; the
 // reducer (ml::make_gradient_reducer) takes NCCL for CUDA parameters where built with it;
@@ -50,14 +54,16 @@ struct ReverseKlOptions {
   std::string checkpoint_path;
   double progress_interval = 5.0;
   ml::ReducerOptions reducer;
-  std::string objective = "reverse_kl";  ///< reverse_kl | forward_kl
-  torch::Tensor data;                    ///< forward_kl: samples (N, L, ..., L), float64
+  std::string objective = "reverse_kl";  ///< reverse_kl | forward_kl | mixed
+  torch::Tensor data;                    ///< forward_kl, mixed: samples (N, L, ..., L), float64
+  double forward_weight = 1.0;           ///< mixed: w of the forward term
 };
 
 struct ReverseKlState {
   std::int64_t step = 0;
   std::vector<double> loss;  ///< per step: mean of log q + beta S (reverse KL) or of -log q of
-                             ///< the data (forward KL) over the global batch
+                             ///< the data (forward KL), or their sum with weight w (mixed), over
+                             ///< the global batch
   std::vector<double> ess;   ///< per step: ESS per sample of the batch (beta = 1 weights)
 };
 
