@@ -40,4 +40,10 @@ void error_any_rank(const std::string& message) {
   std::fflush(stderr);
 }
 
+std::string number(double v, int digits) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.*g", digits, v);
+  return text;
+}
+
 }  // namespace phyflow::log

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -25,12 +24,6 @@ namespace phyflow::flows {
 namespace {
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-std::string number(double v) {
-  std::ostringstream s;
-  s.precision(5);
-  s << v;
-  return s.str();
 }
 }  // namespace
 
@@ -177,7 +170,7 @@ double ReverseKlTrainer::step(bool& stop) {
   const double loss = sums[0] / double(o_.batch);
   if (!std::isfinite(loss))
     // The loss is gathered from every rank: all ranks stop here together, one message.
-    throw runtime_error("flow training diverged: the loss is " + number(loss) + " at step " +
+    throw runtime_error("flow training diverged: the loss is " + log::number(loss) + " at step " +
                         std::to_string(state_.step + 1) + "; lower train.lr or set train.clip")
         .agreed_from(0);
   state_.loss.push_back(loss);
@@ -202,7 +195,7 @@ TrainEnd ReverseKlTrainer::run() {
     progress.update(std::uint64_t(state_.step));
     if (o_.progress_interval > 0 && (state_.step % std::max<std::int64_t>(1, o_.steps / 10) == 0))
       log::info("flow train: step " + std::to_string(state_.step) + "/" + std::to_string(o_.steps) +
-                ": loss " + number(loss) + ", batch ESS " + number(ess_avg));
+                ": loss " + log::number(loss) + ", batch ESS " + log::number(ess_avg));
     const bool bounded = o_.stop_after > 0 && run_steps >= o_.stop_after;
     if (stop || bounded) {
       signalled_ = stop;

@@ -1,12 +1,6 @@
 // `phyflow inspect`: provenance, tree, layout and streamed statistics of an HDF5 file.
 #include "phyflow/io/inspect.hpp"
 
-#include "attributes.hpp"
-#include "dataset_blocks.hpp"
-#include "input_file_state.hpp"
-#include "phyflow/io/input_file.hpp"
-#include "phyflow/io/provenance.hpp"
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -15,6 +9,13 @@
 #include <limits>
 #include <set>
 #include <sstream>
+
+#include "attributes.hpp"
+#include "dataset_blocks.hpp"
+#include "input_file_state.hpp"
+#include "phyflow/core/log.hpp"
+#include "phyflow/io/input_file.hpp"
+#include "phyflow/io/provenance.hpp"
 
 namespace phyflow::io {
 
@@ -30,12 +31,6 @@ std::string human_bytes(std::uintmax_t bytes) {
   }
   char text[32];
   std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text;
-}
-
-std::string number(double x) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", x);
   return text;
 }
 
@@ -89,9 +84,9 @@ struct Summary {
 
   std::string text() const {
     if (count == 0) return "count 0" + (nan ? "  nan " + std::to_string(nan) : std::string());
-    std::string out = "count " + std::to_string(count) + "  mean " + number(mean) + "  std " +
-                      number(std::sqrt(m2 / static_cast<double>(count))) + "  min " + number(min) +
-                      "  max " + number(max);
+    std::string out = "count " + std::to_string(count) + "  mean " + log::number(mean, 6) +
+                      "  std " + log::number(std::sqrt(m2 / static_cast<double>(count)), 6) +
+                      "  min " + log::number(min, 6) + "  max " + log::number(max, 6);
     if (nan) out += "  nan " + std::to_string(nan);
     return out;
   }

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -21,14 +20,7 @@
 
 namespace phyflow::ml {
 
-namespace {
-std::string number(double v) {
-  std::ostringstream s;
-  s.precision(5);
-  s << v;
-  return s.str();
-}
-}  // namespace
+namespace {}  // namespace
 
 Trainer::Trainer(MPI_Comm comm, ModelPtr model, const Dataset& train, const Dataset* val,
                  TrainerOptions options, const Dataset* test)
@@ -84,13 +76,14 @@ void Trainer::step(const Batch& batch, double& loss_sum, bool& stop) {
   if (!std::isfinite(loss_sum)) {
     // loss_sum is the all-reduced loss: every rank stops here together, with one message.
     if (state_.global_step == 0)  // no update has been made: the initial model overflows
-      throw runtime_error("the loss is " + number(loss_sum) + " at the first step, before any "
+      throw runtime_error("the loss is " + log::number(loss_sum) +
+                          " at the first step, before any "
                           "update: the model's output overflows at its initial weights (an "
                           "unbounded activation such as softplus or relu in a model that is "
                           "integrated in time, or data far outside the unit scale); choose "
                           "model.activation tanh or rescale the data")
           .agreed_from(0);
-    throw runtime_error("training diverged: the loss is " + number(loss_sum) + " at step " +
+    throw runtime_error("training diverged: the loss is " + log::number(loss_sum) + " at step " +
                         std::to_string(state_.global_step + 1) +
                         "; lower optim.lr or set optim.clip (gradient norm clipping)")
         .agreed_from(0);
@@ -185,10 +178,10 @@ void Trainer::end_of_epoch(double seconds, std::int64_t samples) {
   state_.history.push_back(m);
   if (rank_ == 0 && on_epoch) on_epoch(m);
   std::string line = "epoch " + std::to_string(state_.epoch + 1) + "/" + std::to_string(o_.epochs) +
-                     ": train loss " + number(m["train_loss"].get<double>());
-  if (val_) line += ", val " + o_.monitor + " " + number(monitored);
+                     ": train loss " + log::number(m["train_loss"].get<double>());
+  if (val_) line += ", val " + o_.monitor + " " + log::number(monitored);
   line += " (best epoch " + std::to_string(state_.best_epoch + 1) + "), " +
-          number(m["samples_per_s"].get<double>()) + " samples/s";
+          log::number(m["samples_per_s"].get<double>()) + " samples/s";
   if (state_.stopped_early)
     line += "; stopping early: no improvement for " + std::to_string(state_.bad_epochs) + " epochs";
   log::info(line);

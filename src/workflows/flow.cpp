@@ -616,11 +616,7 @@ class FlowRun {
             flows::coverage_by(scored.log_q, scored.log_p, abs_m,
                                std::isfinite(exact_log_z) ? exact_log_z : fc.log_z.value, 10);
         std::string line = "flow: forward check, mean q/p in deciles of |m| (from small |m|):";
-        for (const auto& c : coverage) {
-          char v[32];
-          std::snprintf(v, sizeof v, " %.3g", c.coverage);
-          line += v;
-        }
+        for (const auto& c : coverage) line += " " + log::number(c.coverage, 3);
         log::info(line);
       }
       check_mpi(MPI_Bcast(&fc, sizeof(fc), MPI_BYTE, 0, rt_.comm()), "MPI_Bcast (forward check)");
@@ -634,15 +630,16 @@ class FlowRun {
                 std::to_string(fc.eubo.error) + "; the proposals' log Z minus it: " +
                 std::to_string(gap) + " +- " + std::to_string(gap_error));
       if (gap < -3.0 * gap_error)
-        log::warn("flow: the proposals' log Z is " + std::to_string(-gap / gap_error) +
+        log::warn("flow: the proposals' log Z is " + log::number(-gap / gap_error, 2) +
                   " sigma below the one from the target's samples: the flow under-covers the "
                   "target (about " +
-                  std::to_string(100.0 * (1.0 - std::exp(gap))) +
-                  " % of its weight is almost never proposed), so the chain's log Z and "
-                  "observables may be biased beyond their errors even where Pareto k is small; "
-                  "train further (forward_kl on samples of the target covers the missing modes)");
+                  log::number(100.0 * (1.0 - std::exp(gap)), 2) +
+                  " % of its weight is almost never proposed; the deciles of |m| above say "
+                  "where), so the chain's log Z and observables may be biased beyond their "
+                  "errors even where Pareto k is small; train with data of the target "
+                  "(train.objective: mixed or forward_kl)");
       else if (gap > 3.0 * gap_error)
-        log::warn("flow: the proposals' log Z is " + std::to_string(gap / gap_error) +
+        log::warn("flow: the proposals' log Z is " + log::number(gap / gap_error, 2) +
                   " sigma above the one from check.data: the samples are not (or not only) of "
                   "the deck's target (other couplings, not equilibrated), or the flow puts "
                   "weight where the target has little and the check's estimate misses it "

@@ -19,4 +19,7 @@ void warn(const std::string& message);
 /// Printed by whichever rank calls it, prefixed with the rank: used for the fatal message.
 void error_any_rank(const std::string& message);
 
+/// v with `digits` significant digits (printf's %g), for messages.
+std::string number(double v, int digits = 5);
+
 }  // namespace phyflow::log
