@@ -379,6 +379,25 @@ torch::Tensor read_flow_samples(const config::Deck& deck, const FlowAction& a,
 }
 
 // check.*: the forward check scores the final flow and does not touch training.
+/// Spline flows: the fraction of the samples in `key` with a site beyond model.bound (warned
+/// about: every spline coupling maps [-B, B] onto itself and is the identity outside, so the
+/// flow reaches such fields only from the prior's far tails and under-covers them).
+double beyond_spline_bound(const flows::Flow& flow, const torch::Tensor& x,
+                           const std::string& key) {
+  if (flow.config().coupling != "spline" || !x.defined() || x.size(0) == 0) return 0.0;
+  const double B = flow.config().bound;
+  const auto largest = x.reshape({x.size(0), -1}).abs().amax(1);
+  const double fraction = (largest > B).to(torch::kFloat64).mean().item<double>();
+  if (fraction > 0)
+    log::warn("flow: " + log::number(100.0 * fraction, 3) + " % of the samples in " + key +
+              " have a site beyond the spline's bound (model.bound = " + log::number(B, 4) +
+              "; largest |x| " + log::number(largest.max().item<double>(), 4) +
+              "): the spline couplings map [-B, B] onto itself, so the flow reaches those "
+              "fields only from the prior's far tails and under-covers them; raise model.bound "
+              "above the field's range");
+  return fraction;
+}
+
 const std::vector<std::string> restart_may_change = {"checkpoint", "progress", "threads", "check"};
 
 class FlowRun {
@@ -453,6 +472,7 @@ class FlowRun {
     if (deck_.string("train.objective") != "reverse_kl" && deck_.integer("train.steps") > 0)
       data = collective_try(rt_.comm(),
                             [&] { return read_flow_samples(deck_, action, "train.data"); });
+    beyond_spline_bound(*flow, data, "train.data");
     torch::Tensor check_samples;  // check.data: the target's samples the final flow is scored on
     if (deck_.has("check.data"))
       check_samples = collective_try(rt_.comm(), [&] {
@@ -602,11 +622,13 @@ class FlowRun {
     flows::Proposals scored;
     flows::ForwardCheck fc;
     std::vector<flows::CoverageBin> coverage;  // rank 0
+    double beyond_bound = 0.0;                 // rank 0, spline flows
     if (check_samples.defined()) {
       scored = flows::score_samples(rt_.comm(), *flow, *action.target, check_samples, po.chunk,
                                     po.progress_interval);
       if (rt_.rank() == 0) {
         fc = flows::forward_check(scored.log_q, scored.log_p);
+        beyond_bound = beyond_spline_bound(*flow, check_samples, "check.data");
         // Where the flow under-covers: q/p by deciles of |m| of the samples (for ising_hs
         // |mean tanh x| = |E[m | x]| of the spins, else the field's |mean|).
         const auto xm = hs ? torch::tanh(check_samples) : check_samples;
@@ -785,6 +807,8 @@ class FlowRun {
                               {"log_z_gap",
                                {{"value", diag.log_z.value - fc.log_z.value},
                                 {"error", std::hypot(diag.log_z.error, fc.log_z.error)}}}};
+        if (flow->config().coupling == "spline")
+          j["forward_check"]["beyond_spline_bound"] = beyond_bound;
         auto& bins = j["forward_check"]["coverage_by_abs_m"] = nlohmann::json::array();
         for (const auto& c : coverage)
           bins.push_back({{"abs_m_min", c.key_min},

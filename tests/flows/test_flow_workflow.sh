@@ -407,6 +407,17 @@ assert fc['samples'] == 200 and fc['kl_forward']['log_z_from'] == 'exact', fc
 assert abs(fc['kl_forward']['value'] - (fc['eubo']['value'] - s['exact']['log_z'])) < 1e-9, fc
 assert fc['kl_forward']['value'] > -4 * fc['kl_forward']['error'], fc
 \""
+# A spline flow whose bound the data exceed: warned about for train.data and check.data, with
+# the fraction of such samples in the summary.
+deck sb "model: {coupling: spline, layers: 2, hidden: [4], bound: 1.0, dtype: float64}" \
+  "train: {steps: 5, batch: 16, lr: 1.0e-3, objective: forward_kl, data: $WORK/p4.h5}" "check: {data: $WORK/p4.h5}"
+pf 1 run "$WORK/sb.yaml"
+check "spline bound below the data's fields: exit 0, warned for train.data and check.data, the fraction in the summary" bash -c "[ $RC -eq 0 ] && grep -q 'samples in train.data have a site beyond the spline' $WORK/out.txt && grep -q 'samples in check.data have a site beyond the spline' $WORK/out.txt && $PY -c \"
+import json, h5py, numpy as np
+x = h5py.File('$WORK/p4.h5', 'r')['/t0/phi'][()]
+f = (np.abs(x).reshape(len(x), -1).max(axis=1) > 1.0).mean(); assert 0 < f < 1, f
+b = json.load(open('$WORK/sb.json'))['forward_check']['beyond_spline_bound']; assert abs(b - f) < 1e-12, (b, f)\""
+
 # check.* may change on --restart (the check does not touch training)
 deck rc "checkpoint: {stop_after: 8}"
 pf 1 run "$WORK/rc.yaml"
