@@ -63,6 +63,19 @@ void check_same_lattice(const char* who, const Flow& flow, const Target& target)
 
 torch::Tensor on_host(const torch::Tensor& t) { return t.to(torch::kCPU).contiguous(); }
 
+/// Every rank's block of log q and log p, gathered on rank 0 in global order.
+Proposals gather_scores(MPI_Comm comm, std::int64_t N, std::int64_t C, std::int64_t V,
+                        const std::vector<double>& log_q, const std::vector<double>& log_p) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  Proposals out;
+  out.volume = V;
+  if (rank == 0) out.n = N;
+  gather_blocks(comm, N, C, 1, log_q, out.log_q, "log q");
+  gather_blocks(comm, N, C, 1, log_p, out.log_p, "log p");
+  return out;
+}
+
 }  // namespace
 
 Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
@@ -97,12 +110,7 @@ Proposals draw_proposals(MPI_Comm comm, Flow& flow, const Target& target,
     progress.update(std::uint64_t((a + m - first) * ranks));
   }
   progress.finish();
-
-  Proposals out;
-  out.volume = V;
-  if (rank == 0) out.n = N;
-  gather_blocks(comm, N, C, 1, log_q, out.log_q, "log q");
-  gather_blocks(comm, N, C, 1, log_p, out.log_p, "log p");
+  Proposals out = gather_scores(comm, N, C, V, log_q, log_p);
   gather_blocks(comm, N, C, V, phi, out.phi, "proposals");
   return out;
 }
@@ -137,12 +145,7 @@ Proposals score_samples(MPI_Comm comm, Flow& flow, const Target& target, const t
     progress.update(std::uint64_t((a + m - block.first) * ranks));
   }
   progress.finish();
-  Proposals out;
-  out.volume = V;
-  if (rank == 0) out.n = N;
-  gather_blocks(comm, N, C, 1, log_q, out.log_q, "log q of the samples");
-  gather_blocks(comm, N, C, 1, log_p, out.log_p, "log p of the samples");
-  return out;
+  return gather_scores(comm, N, C, V, log_q, log_p);
 }
 
 Chain independence_metropolis(const std::vector<double>& log_q, const std::vector<double>& log_p,
