@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 
 #include "phyflow/core/blas.hpp"
@@ -307,6 +308,13 @@ void flow_check(const config::Deck& deck, int ranks) {
                       " ranks; raise train.batch");
 }
 
+/// The dataset of `key` (train.data, check.data) holding the samples: KEY_dataset, else the
+/// Ising or phi4 workflow's.
+std::string samples_dataset(const config::Deck& deck, const FlowAction& a, const std::string& key) {
+  return deck.has(key + "_dataset") ? deck.string(key + "_dataset")
+                                    : std::string(a.kind == "ising_hs" ? "/t0/spins" : "/t0/phi");
+}
+
 /// The samples of the target in `key` (train.data for forward_kl, check.data; every rank reads
 /// them all; limit > 0: the first `limit`). Input errors name the key, the file, the dataset
 /// and the fix. For ising_hs the spins become fields with Gaussian noise of their own purpose.
@@ -314,8 +322,7 @@ torch::Tensor read_flow_samples(const config::Deck& deck, const FlowAction& a,
                                 const std::string& key, std::int64_t limit = 0) {
   const bool spins = a.kind == "ising_hs";
   const std::string path = deck.string(key);
-  const std::string ds = deck.has(key + "_dataset") ? deck.string(key + "_dataset")
-                                                    : std::string(spins ? "/t0/spins" : "/t0/phi");
+  const std::string ds = samples_dataset(deck, a, key);
   std::lock_guard<std::recursive_mutex> lock(ml::hdf5_mutex());
   const auto f = [&] {
     try {
@@ -379,6 +386,24 @@ torch::Tensor read_flow_samples(const config::Deck& deck, const FlowAction& a,
 }
 
 // check.*: the forward check scores the final flow and does not touch training.
+/// Warns when check.data is the file and dataset this run trains on: the check then scores the
+/// flow on samples it was fitted to (for ising_hs the same spins, fresh noise): q is higher on
+/// them than on new samples, so its KL(p||q) and log Z come out low.
+void warn_if_check_is_training_data(const config::Deck& deck, const FlowAction& a,
+                                    bool trains_on_data) {
+  if (!trains_on_data || !deck.has("check.data")) return;
+  std::error_code ec;
+  const bool same_file =
+      std::filesystem::equivalent(deck.string("train.data"), deck.string("check.data"), ec);
+  if (ec || !same_file ||
+      samples_dataset(deck, a, "train.data") != samples_dataset(deck, a, "check.data"))
+    return;
+  log::warn("flow: check.data is train.data ('" + deck.string("check.data") +
+            "'): the forward check scores the flow on the samples it was trained on, which "
+            "biases its KL(p||q) and its log Z low; give check.data samples "
+            "training did not see (e.g. the same Monte Carlo deck with another seed)");
+}
+
 /// Spline flows: the fraction of the samples in `key` with a site beyond model.bound (warned
 /// about: every spline coupling maps [-B, B] onto itself and is the identity outside, so the
 /// flow reaches such fields only from the prior's far tails and under-covers them).
@@ -473,6 +498,7 @@ class FlowRun {
       data = collective_try(rt_.comm(),
                             [&] { return read_flow_samples(deck_, action, "train.data"); });
     beyond_spline_bound(*flow, data, "train.data");
+    warn_if_check_is_training_data(deck_, action, data.defined());
     torch::Tensor check_samples;  // check.data: the target's samples the final flow is scored on
     if (deck_.has("check.data"))
       check_samples = collective_try(rt_.comm(), [&] {

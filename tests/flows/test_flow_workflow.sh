@@ -408,11 +408,13 @@ assert abs(fc['kl_forward']['value'] - (fc['eubo']['value'] - s['exact']['log_z'
 assert fc['kl_forward']['value'] > -4 * fc['kl_forward']['error'], fc
 \""
 # A spline flow whose bound the data exceed: warned about for train.data and check.data, with
-# the fraction of such samples in the summary.
+# the fraction of such samples in the summary; check.data is the training file (through a
+# link): warned too.
 deck sb "model: {coupling: spline, layers: 2, hidden: [4], bound: 1.0, dtype: float64}" \
-  "train: {steps: 5, batch: 16, lr: 1.0e-3, objective: forward_kl, data: $WORK/p4.h5}" "check: {data: $WORK/p4.h5}"
+  "train: {steps: 5, batch: 16, lr: 1.0e-3, objective: forward_kl, data: $WORK/p4.h5}" "check: {data: $WORK/p4link.h5}"
+ln -sf "$WORK/p4.h5" "$WORK/p4link.h5"
 pf 1 run "$WORK/sb.yaml"
-check "spline bound below the data's fields: exit 0, warned for train.data and check.data, the fraction in the summary" bash -c "[ $RC -eq 0 ] && grep -q 'samples in train.data have a site beyond the spline' $WORK/out.txt && grep -q 'samples in check.data have a site beyond the spline' $WORK/out.txt && $PY -c \"
+check "spline bound below the data's fields: exit 0, warned for train.data and check.data, the fraction in the summary; check.data = train.data warned" bash -c "[ $RC -eq 0 ] && grep -q 'samples in train.data have a site beyond the spline' $WORK/out.txt && grep -q 'samples in check.data have a site beyond the spline' $WORK/out.txt && grep -q 'check.data is train.data' $WORK/out.txt && $PY -c \"
 import json, h5py, numpy as np
 x = h5py.File('$WORK/p4.h5', 'r')['/t0/phi'][()]
 f = (np.abs(x).reshape(len(x), -1).max(axis=1) > 1.0).mean(); assert 0 < f < 1, f
@@ -423,7 +425,7 @@ deck rc "checkpoint: {stop_after: 8}"
 pf 1 run "$WORK/rc.yaml"
 echo "check: {data: $WORK/p4.h5}" >>"$WORK/rc.yaml"
 pf 1 run "$WORK/rc.yaml" --restart --set checkpoint.stop_after=0
-check "check.data added on --restart: exit 0, the uninterrupted run's flow and chain, the check done" bash -c "[ $RC -eq 0 ] && $PY $WORK/same.py $WORK/a.h5 $WORK/rc.h5 && $PY -c \"
+check "check.data added on --restart: exit 0, the uninterrupted run's flow and chain, the check done" bash -c "[ $RC -eq 0 ] && ! grep -q 'check.data is train.data' $WORK/out.txt && $PY $WORK/same.py $WORK/a.h5 $WORK/rc.h5 && $PY -c \"
 import json; assert json.load(open('$WORK/rc.json'))['forward_check']['samples'] == 400\""
 deck b19 "check: {data: $WORK/nothing.h5}"
 pf 2 run "$WORK/b19.yaml"
