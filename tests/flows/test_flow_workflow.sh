@@ -419,6 +419,10 @@ import json, h5py, numpy as np
 x = h5py.File('$WORK/p4.h5', 'r')['/t0/phi'][()]
 f = (np.abs(x).reshape(len(x), -1).max(axis=1) > 1.0).mean(); assert 0 < f < 1, f
 b = json.load(open('$WORK/sb.json'))['forward_check']['beyond_spline_bound']; assert abs(b - f) < 1e-12, (b, f)\""
+# the same samples in another file: not the training file, not warned
+cp "$WORK/p4.h5" "$WORK/p4copy.h5" && sed -e "s|p4link.h5|p4copy.h5|" -e "s|sb.h5|sbc.h5|" "$WORK/sb.yaml" >"$WORK/sbc.yaml"
+pf 1 run "$WORK/sbc.yaml"
+check "check.data another file than train.data: exit 0, not warned" bash -c "[ $RC -eq 0 ] && grep -q 'samples in check.data have a site beyond the spline' $WORK/out.txt && ! grep -q 'check.data is train.data' $WORK/out.txt"
 
 # check.* may change on --restart (the check does not touch training)
 deck rc "checkpoint: {stop_after: 8}"
