@@ -234,14 +234,18 @@ double pareto_k_hat(const std::vector<double>& log_w) {
   return (k * n + 0.5 * 10.0) / (n + 10.0);  // PSIS's prior: 10 pseudo-observations at 0.5
 }
 
-namespace {
-
-Estimate from_gamma(const std::vector<double>& x) {
-  const auto s = lattice::gamma_method(x);
-  return {s.mean, s.error, s.tau_int};
+Estimate chain_estimate(const std::vector<double>& x, std::size_t longest_rejection_run) {
+  const auto s = lattice::stall_aware_error(x, longest_rejection_run);
+  Estimate e;
+  e.value = s.gamma.mean;
+  e.error = s.error;
+  e.tau_int = s.gamma.tau_int;
+  e.error_gamma = s.gamma.error;
+  e.error_binned = s.binned.error;
+  e.bins = std::int64_t(s.binned.bins);
+  e.bins_span_stalls = s.bins_span_stalls;
+  return e;
 }
-
-}  // namespace
 
 FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
   FlowDiagnostics d;
@@ -305,9 +309,9 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
     longest = std::max(longest, run);
   }
   d.max_rejections = double(longest);
-  d.phi2 = from_gamma(phi2);
-  d.abs_m = from_gamma(am);
-  d.action = from_gamma(S);
+  d.phi2 = chain_estimate(phi2, longest);
+  d.abs_m = chain_estimate(am, longest);
+  d.action = chain_estimate(S, longest);
   // chi2 = V (<m^2> - <m>^2) with a jackknife over bins (64, or fewer for short chains).
   const double dV = double(V);
   const auto m2s = lattice::gamma_method(m2);
@@ -318,9 +322,11 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
     sum_m2 += m2[i];
   }
   d.chi2.value = dV * (sum_m2 / double(N) - std::pow(sum_m / double(N), 2));
-  // Bins of at least 4 tau_int of m^2 (at most 64 bins), so the bin means are nearly independent.
+  // Bins of at least 4 tau_int of m^2 and twice the longest stall (at most 64 bins), so the bin
+  // means are nearly independent (see lattice::stall_aware_error for why the stalls matter).
   const auto min_size =
-      std::size_t(std::ceil(4.0 * (std::isfinite(m2s.tau_int) ? m2s.tau_int : 0.5)));
+      std::max(std::size_t(std::ceil(4.0 * (std::isfinite(m2s.tau_int) ? m2s.tau_int : 0.5))),
+               2 * (longest + 1));
   const std::size_t bins = std::max<std::size_t>(
       2, std::min<std::size_t>({64, N, N / std::max<std::size_t>(1, min_size)}));
   const std::size_t size = N / bins;

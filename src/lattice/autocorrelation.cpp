@@ -331,6 +331,29 @@ std::vector<BinnedError> binning_curve(const std::vector<double>& x, std::size_t
   return curve;
 }
 
+StallAwareStatistics stall_aware_error(const std::vector<double>& x,
+                                       std::size_t longest_rejection_run, std::size_t max_bins) {
+  if (max_bins < 2) {
+    throw input_error("stall_aware_error: max_bins must be >= 2 (got " + std::to_string(max_bins) +
+                      ")");
+  }
+  StallAwareStatistics out{};
+  out.gamma = gamma_method(x);
+  out.error = out.gamma.error;
+  out.binned = {out.gamma.mean, kNaN, 0, 0};
+  out.bins_span_stalls = false;
+  if (x.size() < 2 || !std::isfinite(out.gamma.error)) return out;
+  const double tau = std::isfinite(out.gamma.tau_int) ? out.gamma.tau_int : 0.5;
+  const std::size_t stall = 2 * (longest_rejection_run + 1);
+  const std::size_t min_size =
+      std::max<std::size_t>({1, stall, static_cast<std::size_t>(std::ceil(4.0 * tau))});
+  const std::size_t bins = std::max<std::size_t>(2, std::min(max_bins, x.size() / min_size));
+  out.binned = bin_series(x, bins, x.size() / bins);
+  out.bins_span_stalls = out.binned.bin_size >= stall;
+  if (std::isfinite(out.binned.error)) out.error = std::max(out.error, out.binned.error);
+  return out;
+}
+
 std::size_t decorrelation_interval(double tau_int, double factor) {
   const double interval = std::ceil(factor * tau_int);
   if (!(interval > 1.0)) return 1;  // also NaN

@@ -607,6 +607,13 @@ class FlowRun {
                 std::to_string(diag.pareto_k) + " > 0.7): the chain has likely not met the "
                 "proposals of largest weight, so log Z and the observables may be biased beyond "
                 "their quoted errors; train the flow further (or draw many more proposals)");
+    if (!diag.action.bins_span_stalls)
+      log::warn("flow: the chain's longest run of rejections (" +
+                std::to_string(std::int64_t(diag.max_rejections)) + " of " +
+                std::to_string(po.proposals) +
+                " proposals) is more than a quarter of it, so no two bins of the chain span it "
+                "and the chain's errors are unreliable; draw more proposals (sample.proposals) "
+                "or train the flow further");
     // ising_hs: the Ising energy along the chain, E[H | x] / V per configuration.
     const auto* hs = dynamic_cast<const flows::IsingHsTarget*>(action.target.get());
     std::vector<double> chain_energy;
@@ -625,8 +632,7 @@ class FlowRun {
       chain_energy.resize(per_proposal.size());
       for (std::size_t i = 0; i < chain_energy.size(); ++i)
         chain_energy[i] = per_proposal[std::size_t(chain.state[i])];
-      const auto g = lattice::gamma_method(chain_energy);
-      energy = {g.mean, g.error, g.tau_int};
+      energy = flows::chain_estimate(chain_energy, std::size_t(diag.max_rejections));
     }
     if (hs) {
       check_mpi(MPI_Bcast(&energy, sizeof(energy), MPI_BYTE, 0, rt_.comm()),
@@ -762,7 +768,16 @@ class FlowRun {
     if (rt_.rank() == 0) {
       std::remove(ckpt.c_str());
       auto est = [](const flows::Estimate& e) {
-        return nlohmann::json{{"value", e.value}, {"error", e.error}, {"tau_int", e.tau_int}};
+        auto j = nlohmann::json{{"value", e.value}, {"error", e.error}, {"tau_int", e.tau_int}};
+        if (e.bins > 0) {  // along the chain: both errors, "error" the larger
+          const auto finite = [](double v) {
+            return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+          };
+          j["error_gamma"] = finite(e.error_gamma);
+          j["error_binned"] = finite(e.error_binned);
+          j["bins"] = e.bins;
+        }
+        return j;
       };
       auto j = summary_header("flow", "complete", out_path, "", seed, rt_.size(), deck_.values());
       if (hs)

@@ -205,6 +205,18 @@ t = np.tanh(phi)
 ref = -(t * np.roll(t, -1, 1) + t * np.roll(t, -1, 2)).sum(axis=(1, 2)) / 16
 assert np.abs(ref - e).max() < 1e-12
 assert abs(e.mean() - s['ising_energy_per_site']['value']) < 1e-12
+# the energy's error along the chain: the larger of the Gamma method's and the binned one, the
+# bins spanning twice the longest run of rejections (recomputed here from the stored chain)
+acc = f['/chain/accepted'][()]; run = longest = 0
+for a in acc[1:]:
+    run = 0 if a else run + 1; longest = max(longest, run)
+assert longest == s['longest_rejection_run'], (longest, s['longest_rejection_run'])
+E = s['ising_energy_per_site']; N = len(e)
+size = max(2 * (longest + 1), int(np.ceil(4 * E['tau_int'])))
+assert E['bins'] == max(2, min(32, N // size)), (E['bins'], N, size)
+b = e[N - N // E['bins'] * E['bins']:].reshape(E['bins'], -1).mean(axis=1)
+assert abs(b.std(ddof=1) / np.sqrt(E['bins']) - E['error_binned']) < 1e-9 * E['error_binned'], E
+assert E['error'] == max(E['error_gamma'], E['error_binned']), E
 # log p = -S_HS of the stored field: 1/2 x K^-1 x - sum log cosh x, K from the lattice.
 T, L = 2.269185314213022, 4
 A = np.zeros((16, 16))

@@ -61,7 +61,18 @@ Chain independence_metropolis(const std::vector<double>& log_q, const std::vecto
 
 struct Estimate {
   double value = 0.0, error = 0.0, tau_int = 0.5;
+  /// Along the chain (chain_estimate): the Gamma method's error (tau_int is its), the binned
+  /// error over `bins` bins spanning the longest stall; `error` is the larger. bins = 0: not a
+  /// chain estimate.
+  double error_gamma = std::numeric_limits<double>::quiet_NaN();
+  double error_binned = std::numeric_limits<double>::quiet_NaN();
+  std::int64_t bins = 0;
+  bool bins_span_stalls = true;  ///< false: the chain is shorter than 4x its longest stall
 };
+
+/// Mean and error of an observable along the chain (in chain order), robust to the chain's
+/// stalls: lattice::stall_aware_error with the chain's longest run of rejections.
+Estimate chain_estimate(const std::vector<double>& x, std::size_t longest_rejection_run);
 
 /// What the chain and the proposals tell (REFERENCES.md "Flow-based MCMC").
 struct FlowDiagnostics {
@@ -71,8 +82,9 @@ struct FlowDiagnostics {
                               ///< normalisation), delta-method error from the scatter of w
   Estimate elbo;              ///< mean of log w = log Z - KL(q||p) <= log Z (independent draws)
   Estimate chi2;              ///< V (<m^2> - <m>^2), m = mean field; jackknife error over bins
-                              ///< of >= 4 tau_int(m^2) (at most 64), tau_int of m^2
-  Estimate phi2;              ///< <phi_x^2>, Gamma-method error and tau_int
+                              ///< of >= 4 tau_int(m^2) and >= twice the longest run of
+                              ///< rejections (at most 64 bins), tau_int of m^2
+  Estimate phi2;              ///< <phi_x^2>, chain_estimate
   Estimate abs_m;             ///< <|m|>
   Estimate action;            ///< <S>
   double max_rejections = 0;  ///< longest run of rejections

@@ -53,6 +53,28 @@ BinnedError binned_error(const std::vector<double>& x, std::size_t n_bins = 32);
 /// (error(1) is the naive error; plateau/naive = sqrt(2 tau_int)).
 std::vector<BinnedError> binning_curve(const std::vector<double>& x, std::size_t min_bins = 32);
 
+/// Error of the mean of a Metropolis chain that can stall for long stretches (an independence
+/// sampler whose proposals have heavy-tailed weights: the chain holds a rare proposal of large
+/// weight for thousands of steps). Its autocorrelation then has a slow tail of small amplitude
+/// (measured on an 8 x 8 Ising flow chain: rho(t) ~ 0.07 at t = 1000-2000) that the Gamma
+/// method's automatic window stops short of, once rho(t) is below its noise (there W ~ 130-400),
+/// so its error can be ~1.5x too small. Bins that each span the longest stall see the tail.
+/// Result: the larger of the Gamma-method error and the binned error over B bins of at least
+/// max(2 (longest_rejection_run + 1), 4 tau_int) samples, B = min(max_bins, n / that) but >= 2
+/// (the larger estimate: either can miss what the other sees; the binned one's own relative
+/// error is ~1/sqrt(2 (B - 1)), so the maximum errs on the safe side by ~10 % at B = 32).
+struct StallAwareStatistics {
+  SeriesStatistics gamma;  ///< the Gamma method on the whole chain
+  BinnedError binned;      ///< the binned error (bins = 0: fewer than 2 samples)
+  double error;            ///< max(gamma.error, binned.error); NaN as the Gamma method's
+  bool bins_span_stalls;   ///< false: n < 2 (2 (longest_rejection_run + 1)), the two bins are
+                           ///< shorter than twice the longest stall, and the error is unreliable
+};
+/// max_bins >= 2 (else input_error).
+StallAwareStatistics stall_aware_error(const std::vector<double>& x,
+                                       std::size_t longest_rejection_run,
+                                       std::size_t max_bins = 32);
+
 /// Samples to skip between stored measurements so they are nearly independent:
 /// max(1, ceil(factor * tau_int)); 1 for tau_int NaN or <= 0.
 std::size_t decorrelation_interval(double tau_int, double factor = 2.0);
