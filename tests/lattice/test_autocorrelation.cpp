@@ -270,12 +270,12 @@ StallingChain stalling_chain(std::size_t n, double cut, double big, std::uint64_
   double current = 0.0, current_w = 1.0;
   std::size_t run = 0;
   for (std::size_t t = 0; t < n; ++t) {
-    const auto r = stream(t, 0);
-    const double u1 = phyflow::rng::uniform53_open0(r.w[0], r.w[1]);
-    const double u2 = phyflow::rng::uniform53(r.w[2], r.w[3]);
-    const double proposal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
+    const auto r = stream(t, 0), a = stream(t, 1);
+    double proposal = 0.0, unused = 0.0;
+    phyflow::rng::box_muller(phyflow::rng::uniform53_open0(r.w[0], r.w[1]),
+                             phyflow::rng::uniform53(r.w[2], r.w[3]), proposal, unused);
     const double w = proposal > cut ? big : 1.0;
-    const double accept = phyflow::rng::uniform53(stream(t, 1).w[0], stream(t, 1).w[1]);
+    const double accept = phyflow::rng::uniform53(a.w[0], a.w[1]);
     if (t == 0 || accept * current_w < w) {
       current = proposal;
       current_w = w;
