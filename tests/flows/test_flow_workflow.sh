@@ -181,6 +181,27 @@ import json; a = json.load(open('$WORK/id_spline.json'))
 assert a['model']['options']['coupling'] == 'spline', a['model']
 assert a['acceptance'] == 1.0 and abs(a['ess'] - 1) < 1e-9, (a['acceptance'], a['ess'])\""
 
+# a chain stuck most of the time (the identity flow on a normal prior far too narrow for
+# m2 = 0.05, 40 proposals, 2 ranks): warned exactly when no two bins span its longest stall
+# (bins of N // bins < 2 (longest + 1)); with the target's own prior it mixes and is not warned
+for prior in normal free_field; do
+  deck stall_$prior "action: {kind: free_field, m2: 0.05, lambda: 0.0}" \
+    "model: {coupling: affine, layers: 2, hidden: [4], kernel: 3, dtype: float64, prior: $prior, prior_m2: 0.05, identity_init: true}" \
+    "train: {steps: 0}" "sample: {proposals: 40, chunk: 40}"
+  pf 2 run "$WORK/stall_$prior.yaml"
+  check "a chain with a stall (prior $prior): exit 0, warned iff no two bins span the longest stall" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json, h5py
+s = json.load(open('$WORK/stall_$prior.json')); acc = h5py.File('$WORK/stall_$prior.h5', 'r')['/chain/accepted'][()]
+run = longest = 0
+for a in acc[1:]:
+    run = 0 if a else run + 1; longest = max(longest, run)
+assert longest == s['longest_rejection_run'], (longest, s)
+bins = s['action_mean']['bins']; assert bins >= 2, s  # the warning reads the action's bins
+warned = 'no two bins of the chain span it' in open('$WORK/out.txt').read()
+assert warned == (40 // bins < 2 * (longest + 1)), (warned, bins, longest)
+assert warned == ('$prior' == 'normal'), (warned, longest)\""
+done
+
 # --- NeuralRG: the Ising model through its Hubbard-Stratonovich field, MERA-like flow ---------
 cat >"$WORK/rg.yaml" <<EOF
 workflow: flow
