@@ -254,18 +254,17 @@ FlowDiagnostics diagnose(const Proposals& p, const Chain& chain) {
   if (N == 0) return d;
   d.acceptance = chain.acceptance;
   // Weights over the proposals whose weight is defined (the chain never accepts the others).
-  std::vector<double> log_w;
+  std::vector<double> all_w(N), log_w;
   log_w.reserve(N);
   for (std::size_t i = 0; i < N; ++i) {
-    const double lw = p.log_p[i] - p.log_q[i];
-    if (std::isnan(lw))
+    all_w[i] = p.log_p[i] - p.log_q[i];
+    if (std::isnan(all_w[i]))
       ++d.undefined_weights;
     else
-      log_w.push_back(lw);
+      log_w.push_back(all_w[i]);
   }
   if (log_w.empty()) return d;
-  d.ess = ess_per_sample(log_w);  // per defined weight; per proposal below
-  if (d.undefined_weights > 0) d.ess *= double(log_w.size()) / double(N);
+  d.ess = ess_per_sample(all_w);  // per proposal: an undefined weight counts as zero
   // log Z = log mean w; delta method: var(log mean w) = var(w) / (N mean(w)^2).
   const double lse = log_sum_exp(log_w), lse2 = log_sum_exp(log_w, 2.0);
   const double Nw = double(log_w.size());

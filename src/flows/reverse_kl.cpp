@@ -41,7 +41,12 @@ double log_sum_exp(const std::vector<double>& v, double scale) {
 
 double ess_per_sample(const std::vector<double>& log_w) {
   if (log_w.empty()) return 0.0;
-  return std::exp(2.0 * log_sum_exp(log_w) - log_sum_exp(log_w, 2.0)) / double(log_w.size());
+  std::vector<double> defined;
+  defined.reserve(log_w.size());
+  for (const double lw : log_w)
+    if (!std::isnan(lw)) defined.push_back(lw);
+  if (defined.empty()) return 0.0;
+  return std::exp(2.0 * log_sum_exp(defined) - log_sum_exp(defined, 2.0)) / double(log_w.size());
 }
 
 ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,

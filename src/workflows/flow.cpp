@@ -683,11 +683,26 @@ class FlowRun {
                 "), EUBO " + std::to_string(fc.eubo.value) + " +- " +
                 std::to_string(fc.eubo.error) + "; the proposals' log Z minus it: " +
                 std::to_string(gap) + " +- " + std::to_string(gap_error));
-      if (gap < -3.0 * gap_error)
+      // Each estimate is blind one way: the proposals' to weight of p that q almost never
+      // proposes (their log Z comes out low), the check's to weight of q where p has little
+      // (its q/p~ is then heavy-tailed, its Pareto k says so, and its log Z comes out high).
+      // Both make the gap negative; a heavy-tailed check cannot tell them apart.
+      const std::string missing = log::number(100.0 * (1.0 - std::exp(gap)), 2);
+      if (gap < -3.0 * gap_error && fc.pareto_k > 0.5)
+        log::warn("flow: the proposals' log Z is " + log::number(-gap / gap_error, 2) +
+                  " sigma below the one from the target's samples, but the check's own weights "
+                  "q/p are heavy-tailed (its Pareto k " +
+                  log::number(fc.pareto_k, 2) +
+                  " > 0.5): either the flow under-covers the target (about " + missing +
+                  " % of its weight almost never proposed; the deciles of |m| above say "
+                  "where), or it puts weight where the target has little (as forward-KL "
+                  "training does) and the check's log Z is too high and its error too small; "
+                  "the log Z of chains with other sampling seeds (seed) tells which");
+      else if (gap < -3.0 * gap_error)
         log::warn("flow: the proposals' log Z is " + log::number(-gap / gap_error, 2) +
                   " sigma below the one from the target's samples: the flow under-covers the "
                   "target (about " +
-                  log::number(100.0 * (1.0 - std::exp(gap)), 2) +
+                  missing +
                   " % of its weight is almost never proposed; the deciles of |m| above say "
                   "where), so the chain's log Z and observables may be biased beyond their "
                   "errors even where Pareto k is small; train with data of the target "
@@ -695,9 +710,10 @@ class FlowRun {
       else if (gap > 3.0 * gap_error)
         log::warn("flow: the proposals' log Z is " + log::number(gap / gap_error, 2) +
                   " sigma above the one from check.data: the samples are not (or not only) of "
-                  "the deck's target (other couplings, not equilibrated), or the flow puts "
-                  "weight where the target has little and the check's estimate misses it "
-                  "(see its Pareto k)");
+                  "the deck's target (other couplings, not equilibrated), or the proposals' "
+                  "weights are heavy-tailed (Pareto k " +
+                  log::number(diag.pareto_k, 2) +
+                  ") and this chain met one of their rare large weights");
     }
 
     // 5. Output.

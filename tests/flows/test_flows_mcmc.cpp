@@ -180,6 +180,11 @@ TEST(FlowMcmc, ChainIsAcceptRejectWithKeyedUniforms) {
   EXPECT_NEAR(diag.log_z.value, std::log(6.0 / 4.0), 1e-12);
   EXPECT_NEAR(ess_per_sample({0.0, 0.0, 0.0, 0.0}), 1.0, 1e-15);
   EXPECT_NEAR(ess_per_sample({0.0, -1e3, -1e3, -1e3}), 0.25, 1e-15);
+  // The training's batch ESS goes through the same function: an undefined weight is weight zero,
+  // not a NaN that the run's smoothed ESS would carry to the end (a forward-KL flow's batch).
+  EXPECT_NEAR(ess_per_sample({0.0, nan, 0.0, 0.0}), 0.75, 1e-15);
+  EXPECT_NEAR(ess_per_sample({std::log(3.0), nan, 0.0, 0.0, nan, 0.0}), diag.ess, 1e-15);
+  EXPECT_EQ(ess_per_sample({nan, nan}), 0.0);
 }
 
 TEST(FlowMcmc, ParetoKHatRecoversTheTailIndexOfTheWeights) {

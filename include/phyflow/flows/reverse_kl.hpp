@@ -109,7 +109,9 @@ class ReverseKlTrainer {
   bool time_over_ = false;
 };
 
-/// ESS per sample of importance weights log w: exp(2 LSE(log w) - LSE(2 log w)) / N.
+/// ESS per sample of importance weights log w: exp(2 LSE(log w) - LSE(2 log w)) / N. A NaN log w
+/// (a sample where the flow or the action overflowed: its weight is undefined) counts as weight
+/// zero: it stays in N and out of the sums, so one such sample does not make the ESS NaN.
 double ess_per_sample(const std::vector<double>& log_w);
 /// log-sum-exp.
 double log_sum_exp(const std::vector<double>& v, double scale = 1.0);
