@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "phyflow/core/error.hpp"
 #include "phyflow/core/log.hpp"
@@ -47,6 +48,32 @@ double ess_per_sample(const std::vector<double>& log_w) {
     if (!std::isnan(lw)) defined.push_back(lw);
   if (defined.empty()) return 0.0;
   return std::exp(2.0 * log_sum_exp(defined) - log_sum_exp(defined, 2.0)) / double(log_w.size());
+}
+
+std::optional<LossBlowUp> loss_blow_up(const std::vector<double>& loss, std::int64_t from,
+                                       std::int64_t block, double factor, BlowUpWatch* watch) {
+  const auto n = std::int64_t(loss.size());
+  from = std::max<std::int64_t>(0, from);
+  if (factor <= 0 || block < 1 || n - from < block || (n - from) % block != 0) return std::nullopt;
+  const auto median = [&](std::int64_t begin) {
+    std::vector<double> b(loss.begin() + begin, loss.begin() + begin + block);
+    const auto mid = b.begin() + block / 2;
+    std::nth_element(b.begin(), mid, b.end());
+    if (block % 2 == 1) return *mid;
+    return 0.5 * (*mid + *std::max_element(b.begin(), mid));
+  };
+  const std::int64_t blocks = (n - from) / block;  // the last one included
+  double reference = loss[std::size_t(from)];
+  if (watch && watch->from == from && watch->blocks == blocks - 1) {
+    reference = watch->reference;
+  } else {
+    for (std::int64_t k = 0; k + 1 < blocks; ++k)
+      reference = std::min(reference, median(from + k * block));
+  }
+  const double last = median(n - block);
+  if (watch) *watch = BlowUpWatch{from, blocks, std::min(reference, last)};
+  if (!(last > reference + factor * std::max(1.0, std::abs(reference)))) return std::nullopt;
+  return LossBlowUp{n - block + 1, n, last, reference};
 }
 
 ReverseKlTrainer::ReverseKlTrainer(MPI_Comm comm, std::shared_ptr<Flow> flow,
@@ -179,6 +206,21 @@ double ReverseKlTrainer::step(bool& stop) {
                         std::to_string(state_.step + 1) + "; lower train.lr or set train.clip")
         .agreed_from(0);
   state_.loss.push_back(loss);
+  // The loss is the same number on every rank: so is this verdict.
+  constexpr std::int64_t divergence_block = 50;
+  if (const auto up = loss_blow_up(state_.loss, o_.anneal_steps, divergence_block, o_.divergence,
+                                   &blow_up_watch_))
+    throw runtime_error(
+        "flow training diverged: the median loss of steps " + std::to_string(up->first_step) + "-" +
+        std::to_string(up->last_step) + " is " + log::number(up->median) + " against " +
+        log::number(up->reference) +
+        " at the start (the first loss, or the best 50-step median since), more than "
+        "train.divergence = " +
+        log::number(o_.divergence) + " times max(1, |" + log::number(up->reference) +
+        "|) higher; lower train.lr" +
+        (o_.objective == "mixed" ? std::string(" or train.forward_weight") : std::string()) +
+        ", or set train.clip (train.divergence: 0 trains on regardless)")
+        .agreed_from(0);
   state_.ess.push_back(ess_per_sample(all));
   ++state_.step;
   stop = sums[1] > 0;

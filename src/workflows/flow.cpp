@@ -101,6 +101,10 @@ config::Schema flow_schema() {
   s.real("train.lr", 1e-3, 0.0, 1e3, "Adam learning rate");
   s.choice("train.schedule", "constant", {"constant", "cosine"}, "learning-rate schedule");
   s.real("train.clip", 0.0, 0.0, std::nullopt, "clip the gradient norm to this (0: off)");
+  s.real("train.divergence", 100.0, 0.0, std::nullopt,
+         "stop training when the median loss of a block of 50 steps exceeds the first loss (or "
+         "the best block before) by more than this many times max(1, |that loss|): a blown-up "
+         "flow; 0: never stop (a non-finite loss always stops)");
   s.real("train.time_limit_s", 0.0, 0.0, std::nullopt,
          "stop training after this many seconds and sample with the flow so far (0: no limit)");
   s.integer("train.anneal_steps", 0, 0, 1e12,
@@ -524,6 +528,7 @@ class FlowRun {
     to.optimizer.lr = deck_.real("train.lr");
     to.schedule = deck_.string("train.schedule");
     to.clip = deck_.real("train.clip");
+    to.divergence = deck_.real("train.divergence");
     to.time_limit_s = deck_.real("train.time_limit_s");
     to.anneal_steps = deck_.integer("train.anneal_steps");
     to.anneal_start = deck_.real("train.anneal_start");

@@ -350,6 +350,25 @@ sed -e "s|data: $WORK/is.h5|data: $WORK/p4.h5|" "$WORK/rgf.yaml" >"$WORK/b17.yam
 pf 1 run "$WORK/b17.yaml"
 check "ising_hs forward KL on a phi4 file: exit 2 naming /t0/spins" bash -c "[ $RC -eq 2 ] && grep -q '/t0/spins' $WORK/out.txt"
 
+# A finite loss that blows up stops training: the mixed objective at w = 10 and a large rate
+# takes this flow's loss from ~10^3 to ~10^10 within a few steps (as a 16 x 128 flow at L = 8
+# did over 26 minutes). One message naming train.divergence and the fix; no output file.
+cat >"$WORK/rgd.yaml" <<EOF
+workflow: flow
+seed: 2
+action: {kind: ising_hs, dims: 2, L: 4, T: 2.269185314213022}
+model: {hierarchy: mera, layers: 8, hidden: [64], symmetrize: true, identity_init: true, dtype: float64}
+train: {steps: 50, batch: 32, lr: 3.0e-2, objective: mixed, forward_weight: 10, data: $WORK/is.h5}
+sample: {proposals: 600, chunk: 300}
+output: {path: $WORK/rgd.h5}
+EOF
+pf 2 run "$WORK/rgd.yaml"
+check "a blown-up loss: exit 1 naming steps 1-50, train.divergence and the fix; no output" bash -c "[ $RC -eq 1 ] && [ \$(grep -c 'flow training diverged' $WORK/out.txt) -eq 1 ] && grep -q 'median loss of steps 1-50' $WORK/out.txt && grep -q 'train.divergence = 100' $WORK/out.txt && grep -q 'lower train.lr or train.forward_weight' $WORK/out.txt && [ ! -e $WORK/rgd.h5 ] && [ ! -e $WORK/rgd.json ]"
+pf 2 run "$WORK/rgd.yaml" --overwrite --set train.divergence=0
+check "train.divergence: 0 trains on regardless (exit 0; its loss history shows the blow-up)" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import h5py, numpy as np; l = h5py.File('$WORK/rgd.h5', 'r')['/train/loss'][()]
+assert len(l) == 50 and np.median(l) > l[0] + 100 * abs(l[0]), (l[0], np.median(l))\""
+
 # --- the forward check: the final flow scored on samples of the target (check.data) ---------
 # Exact samples of the free field (d = 2, L = 4, m2 = 1): x = L^-T z with H = L L^T the
 # Hessian of S_aks = x (-laplacian + m2) x, written as the phi4 workflow writes its fields.
@@ -448,6 +467,32 @@ assert fc['pareto_k'] > 0.5 and fc['log_z_gap']['value'] < -3 * fc['log_z_gap'][
 assert abs(s['log_z']['value'] - ex) < 4 * s['log_z']['error'] and s['pareto_k'] < 0.5, s['log_z']
 assert fc['log_z']['value'] - ex > 3 * fc['log_z']['error'], (fc['log_z'], ex)
 \" && grep -q \"but the check's own weights q/p are heavy-tailed\" $WORK/out.txt && grep -q 'or it puts weight where the target has little' $WORK/out.txt"
+# The other sign: check samples of another target. The identity flow on the free field of
+# prior_m2 0.8 for the target m2 = 0.5, scored on the m2 = 1 samples: per momentum mode (the
+# Hessian's eigenvalues l_q, l_t, l_c) the check's mean q/p~ is (l_q / 2 pi)^(1/2)
+# (l_c / (l_c + l_q - l_t))^(1/2), so its log Z is below the exact one by
+# sum 1/2 log[l_q l_c / (l_t (l_c + l_q - l_t))] = 0.166 (positive when l_q and l_c are both
+# above l_t), while the proposals' log Z stays right. The run must warn that the samples may
+# not be of the deck's target.
+deck gapup "action: {kind: free_field, dims: 2, L: 4, m2: 0.5}" \
+  "model: {prior: free_field, prior_m2: 0.8, identity_init: true}" "train: {steps: 0}" \
+  "sample: {proposals: 4000, chunk: 500}" "check: {data: $WORK/ff.h5}"
+pf 2 run "$WORK/gapup.yaml"
+check "check samples of another target: the gap positive, as computed per mode; the proposals' log Z right; warned" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json, math
+s = json.load(open('$WORK/gapup.json')); fc = s['forward_check']; ex = s['exact']['log_z']
+k = [4 * math.sin(math.pi * q / 4) ** 2 for q in range(4)]
+g = 0.0
+for a in k:
+    for b in k:
+        lt, lq, lc = a + b + 0.5, a + b + 0.8, a + b + 1.0
+        g += 0.5 * math.log(lq * lc / (lt * (lc + lq - lt)))
+gap = fc['log_z_gap']
+assert abs(g - 0.166) < 1e-3 and gap['value'] > 3 * gap['error'], (g, gap)
+assert abs(gap['value'] - g) < 4 * gap['error'], (gap, g)
+assert abs(fc['log_z']['value'] - (ex - g)) < 4 * fc['log_z']['error'], (fc['log_z'], ex - g)
+assert abs(s['log_z']['value'] - ex) < 4 * s['log_z']['error'], (s['log_z'], ex)
+\" && grep -q 'sigma above the one from check.data: the samples are not (or not only) of the deck' $WORK/out.txt"
 # ising_hs: the check's spins become fields (x ~ N(K s, K)); the exact log Z is Kaufman's.
 sed -e "s|rg.h5|rgc.h5|" "$WORK/rg.yaml" >"$WORK/rgc.yaml" && echo "check: {data: $WORK/is.h5, samples: 200}" >>"$WORK/rgc.yaml"
 pf 2 run "$WORK/rgc.yaml"

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -477,6 +478,71 @@ TEST(FlowTraining, RestartIsBitwise) {
     for (std::size_t k = 0; k < x.size(); ++k) EXPECT_TRUE(torch::equal(x[k], y[k])) << k;
     EXPECT_EQ(a.state().loss, r.state().loss);
   }
+}
+
+TEST(FlowTraining, ALossThatBlowsUpIsCaughtByItsBlockMedians) {
+  // loss_blow_up: the median of each whole block after the annealing ramp against the smallest
+  // of the first loss and the earlier blocks' medians, with a margin of factor x max(1, |ref|).
+  const auto steady = [](std::size_t n, double level) {
+    std::vector<double> l(n);
+    for (std::size_t i = 0; i < n; ++i) l[i] = level - 0.01 * double(i) + (i % 3 == 0 ? 0.5 : -0.5);
+    return l;
+  };
+  auto l = steady(100, -148.0);  // a reverse-KL loss near -log Z, slowly falling
+  EXPECT_FALSE(loss_blow_up(l, 0, 50, 100.0));
+  // One batch of 10^12 is an outlier, not a trend: the median ignores it.
+  l[70] = 1e12;
+  EXPECT_FALSE(loss_blow_up(l, 0, 50, 100.0));
+  // Half a block far above: the median moves. Reference: the best of the first loss (-147.5)
+  // and the first block's median (about -148.6); margin 100 x 148.6.
+  for (std::size_t i = 60; i < 100; ++i) l[i] = 2e4;
+  const auto up = loss_blow_up(l, 0, 50, 100.0);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->first_step, 51);
+  EXPECT_EQ(up->last_step, 100);
+  EXPECT_EQ(up->median, 2e4);
+  auto block1 = std::vector<double>(l.begin(), l.begin() + 50);
+  std::sort(block1.begin(), block1.end());
+  EXPECT_EQ(up->reference, 0.5 * (block1[24] + block1[25]));
+  EXPECT_FALSE(loss_blow_up(l, 0, 50, 200.0));  // 2e4 < -148.6 + 200 x 148.6
+  EXPECT_FALSE(loss_blow_up(l, 0, 50, 0.0));    // 0: never
+  // Looked at only when the steps after the ramp fill whole blocks.
+  auto partial = l;
+  partial.pop_back();
+  EXPECT_FALSE(loss_blow_up(partial, 0, 50, 100.0));
+  EXPECT_FALSE(loss_blow_up(l, 10, 50, 100.0));  // 90 steps after a ramp of 10
+  // A blow-up from the first steps on (a mixed objective at a large rate): no block is good,
+  // the first loss is the reference.
+  std::vector<double> early(50, 3e9);
+  early[0] = 1229.4;
+  const auto first = loss_blow_up(early, 0, 50, 100.0);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->reference, 1229.4);
+  // The annealing ramp is left out: a loss that rises with beta there is not a blow-up, and
+  // the reference is the first loss after it.
+  std::vector<double> ramp(150);
+  for (std::size_t i = 0; i < 150; ++i) ramp[i] = i < 100 ? -1.0 + 5.0 * double(i) : 500.0;
+  EXPECT_TRUE(loss_blow_up(ramp, 0, 50, 100.0));
+  EXPECT_FALSE(loss_blow_up(ramp, 100, 50, 100.0));
+  // The watch carries the reference between calls: step by step through a history it gives
+  // the verdicts of the full recomputation, and a stale watch (a restart) is rebuilt.
+  std::vector<double> grown;
+  BlowUpWatch watch;
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    grown.push_back(l[i]);
+    const auto a = loss_blow_up(grown, 0, 50, 100.0, &watch), b = loss_blow_up(grown, 0, 50, 100.0);
+    ASSERT_EQ(bool(a), bool(b)) << i;
+    if (a) EXPECT_EQ(a->reference, b->reference);
+  }
+  BlowUpWatch stale{0, 7, 1e9};
+  EXPECT_TRUE(loss_blow_up(l, 0, 50, 100.0, &stale));
+  EXPECT_EQ(stale.blocks, 2);
+  // Near zero the margin is factor x 1.
+  std::vector<double> small_loss(100, 0.2);
+  for (std::size_t i = 50; i < 100; ++i) small_loss[i] = 99.0;
+  EXPECT_FALSE(loss_blow_up(small_loss, 0, 50, 100.0));
+  for (std::size_t i = 50; i < 100; ++i) small_loss[i] = 101.0;
+  EXPECT_TRUE(loss_blow_up(small_loss, 0, 50, 100.0));
 }
 
 /// The free field of m2 = 0.5 on the 4 x 4 lattice and 2 000 exact samples of it (the

@@ -20,12 +20,16 @@
 // noise and the data batches are drawn on the host, as on the CPU, and moved there; the
 // reducer (ml::make_gradient_reducer) takes NCCL for CUDA parameters where built with it;
 // checkpoints hold host tensors (weights and optimiser state) and restore onto the device.
+// Divergence: a non-finite loss stops training at once; a finite one that blows up (the median
+// of a block of 50 steps above its reference by `divergence` times max(1, |reference|), see
+// loss_blow_up) stops it too, with one message naming the step and the fix.
 #pragma once
 
 #include <mpi.h>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,7 @@ struct ReverseKlOptions {
   std::string objective = "reverse_kl";  ///< reverse_kl | forward_kl | mixed
   torch::Tensor data;                    ///< forward_kl, mixed: samples (N, L, ..., L), float64
   double forward_weight = 1.0;           ///< mixed: w of the forward term
+  double divergence = 100.0;             ///< blow-up factor of loss_blow_up (0: never stop)
 };
 
 struct ReverseKlState {
@@ -73,6 +78,30 @@ enum class TrainEnd { finished, time_limit, interrupted };
 std::uint32_t train_purpose();
 /// Purpose of the data indices of forward-KL batches ("flow_data").
 std::uint32_t data_purpose();
+
+/// A loss that blew up: the steps (1-based, inclusive) of the block, its median, the reference.
+struct LossBlowUp {
+  std::int64_t first_step = 0, last_step = 0;
+  double median = 0.0, reference = 0.0;
+};
+/// Whether a loss history (one entry per step) has just blown up. Called when a step completes;
+/// looks only when the steps after `from` (an annealing ramp, whose loss changes with beta, is
+/// left out) fill whole blocks of `block` steps. The reference is the smallest of the first
+/// loss after `from` (the flow as it started) and the earlier blocks' medians (the best it
+/// reached); the last block's median blew up when it exceeds the reference by more than
+/// factor x max(1, |reference|). Medians: a single batch's outlier does not count. Training
+/// lowers the loss; a rise of 100 times its own scale is a flow whose steps overshoot (seen
+/// here: a mixed objective at w = 10 went from ~10^3 to beyond 10^11 and stayed there).
+/// `watch` (optional) carries the reference from one call to the next, so that a long run does
+/// not recompute every block's median each time; a watch that does not match the history (a
+/// restart) is rebuilt from it, so the verdicts are the same either way.
+struct BlowUpWatch {
+  std::int64_t from = -1, blocks = 0;
+  double reference = 0.0;
+};
+std::optional<LossBlowUp> loss_blow_up(const std::vector<double>& loss, std::int64_t from,
+                                       std::int64_t block, double factor,
+                                       BlowUpWatch* watch = nullptr);
 
 class ReverseKlTrainer {
  public:
@@ -107,6 +136,7 @@ class ReverseKlTrainer {
   bool signalled_ = false;
   double started_ = 0.0;
   bool time_over_ = false;
+  BlowUpWatch blow_up_watch_;
 };
 
 /// ESS per sample of importance weights log w: exp(2 LSE(log w) - LSE(2 log w)) / N. A NaN log w
