@@ -188,7 +188,8 @@ if has bench; then
     step bench_phi4 240 "$B/bench_phi4" --benchmark_min_time=0.5 --benchmark_out="$OUTD/bench_phi4.json" --benchmark_out_format=json
   fi
 fi
-if has cpuscale && [ -x "$B/bench_flow_scaling" ]; then
+FS="$B/bench_flow_scaling"; [ -x "$FS" ] || FS="$B/bench/bench_flow_scaling"  # bundle, or a build tree
+if has cpuscale && [ -x "$FS" ]; then
   # Issue 9's 2-rank training scaling of the tutorial flow, on the CPU: two of this machine's
   # cores, one thread each, pinned. On the 2-vCPU VM the two cores slow each other by 4-46 %
   # from run to run, which hides whether the code's own scaling clears 85 %
@@ -196,7 +197,7 @@ if has cpuscale && [ -x "$B/bench_flow_scaling" ]; then
   lscpu | grep -E 'Model name|Thread|Core|Socket' || true
   for r in 1 2 3; do
     step "flow_scaling_cpu_$r" 240 env OMP_NUM_THREADS=1 mpiexec --oversubscribe --bind-to core \
-      -n 2 "$B/bench_flow_scaling" 64 20 40
+      -n 2 "$FS" 64 20 40
   done
 fi
 if has energy_lm; then # seed 000's ablation rows at the seed's size (hidden 512, 20 epochs), issue 8
