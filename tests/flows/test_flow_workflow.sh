@@ -493,6 +493,41 @@ assert abs(gap['value'] - g) < 4 * gap['error'], (gap, g)
 assert abs(fc['log_z']['value'] - (ex - g)) < 4 * fc['log_z']['error'], (fc['log_z'], ex - g)
 assert abs(s['log_z']['value'] - ex) < 4 * s['log_z']['error'], (s['log_z'], ex)
 \" && grep -q 'sigma above the one from check.data: the samples are not (or not only) of the deck' $WORK/out.txt"
+# A flow that misses a mode: phi^4 deep in the broken phase (L = 4, m2 = -4, lambda = 2: the
+# ordered states at m = +-1, 32 apart in action from m = 0). Reverse KL trains the flow onto one
+# of them; HMC stays in one too, and since the target is even in phi the check takes its samples
+# with half of them flipped (still exact samples). The proposals' log Z then comes out log 2
+# low while the check's stays right and its weights q/p~ are bounded (k < 0.5): the plain
+# under-coverage warning, about half the weight never proposed.
+cat >"$WORK/p4bw.yaml" <<EOF
+workflow: phi4
+seed: 6
+action: {kind: phi4, dims: 2, L: 4, m2: -4.0, lambda: 2.0}
+algorithm: hmc
+hmc: {integrator: omelyan, steps: 5, trajectory_length: 1.0}
+thermalize: 200
+samples: 4000
+between_samples: 2
+output: {path: $WORK/p4bw.h5, store_fields: true}
+EOF
+pf 1 run "$WORK/p4bw.yaml"
+check "phi4 in the broken phase, half the samples flipped: both modes" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import h5py, numpy as np
+f = h5py.File('$WORK/p4bw.h5', 'r+'); x = f['/t0/phi'][()]
+x[np.random.default_rng(3).random(len(x)) < 0.5] *= -1; f['/t0/phi'][...] = x
+m = x.reshape(len(x), -1).mean(1); assert 0.45 < (m > 0).mean() < 0.55 and np.abs(m).min() > 0.3, m\""
+deck onemode "action: {kind: phi4, dims: 2, L: 4, m2: -4.0, lambda: 2.0}" \
+  "model: {coupling: affine, layers: 4, hidden: [8, 8], kernel: 3, dtype: float64}" \
+  "train: {steps: 300, batch: 64, lr: 3.0e-3}" "sample: {proposals: 3000, chunk: 500}" \
+  "check: {data: $WORK/p4bw.h5}"
+pf 2 run "$WORK/onemode.yaml"
+check "a flow on one of two modes: its chain in one mode, the gap -log 2 at the check's k < 0.5; warned of under-coverage" bash -c "[ $RC -eq 0 ] && $PY -c \"
+import json, math, h5py, numpy as np
+s = json.load(open('$WORK/onemode.json')); fc = s['forward_check']; gap = fc['log_z_gap']
+m = h5py.File('$WORK/onemode.h5', 'r')['/chain/phi'][()].reshape(3000, -1).mean(1)
+assert (m > 0).all() or (m < 0).all(), (m > 0).mean()
+assert fc['pareto_k'] < 0.5 and abs(gap['value'] + math.log(2)) < 4 * gap['error'], (fc['pareto_k'], gap)
+\" && grep -q 'the flow under-covers the target (about' $WORK/out.txt && ! grep -q 'or it puts weight where the target has little' $WORK/out.txt"
 # ising_hs: the check's spins become fields (x ~ N(K s, K)); the exact log Z is Kaufman's.
 sed -e "s|rg.h5|rgc.h5|" "$WORK/rg.yaml" >"$WORK/rgc.yaml" && echo "check: {data: $WORK/is.h5, samples: 200}" >>"$WORK/rgc.yaml"
 pf 2 run "$WORK/rgc.yaml"
