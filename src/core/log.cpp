@@ -1,6 +1,7 @@
 #include "phyflow/core/log.hpp"
 
 #include <cstdio>
+#include <mutex>
 
 namespace phyflow::log {
 namespace {
@@ -8,6 +9,8 @@ int g_rank = 0;
 int g_size = 1;
 bool g_all = false;
 Level g_min = Level::info;
+std::mutex g_warnings_mutex;
+std::vector<std::string> g_warnings;
 
 void emit(Level level, const char* tag, const std::string& message) {
   if (level < g_min) return;
@@ -31,7 +34,17 @@ int rank() { return g_rank; }
 
 void debug(const std::string& message) { emit(Level::debug, "debug: ", message); }
 void info(const std::string& message) { emit(Level::info, "", message); }
-void warn(const std::string& message) { emit(Level::warn, "warning: ", message); }
+void warn(const std::string& message) {
+  {
+    const std::lock_guard<std::mutex> lock(g_warnings_mutex);
+    g_warnings.push_back(message);
+  }
+  emit(Level::warn, "warning: ", message);
+}
+std::vector<std::string> warnings() {
+  const std::lock_guard<std::mutex> lock(g_warnings_mutex);
+  return g_warnings;
+}
 void error_any_rank(const std::string& message) {
   if (g_size > 1)
     std::fprintf(stderr, "phyflow: error (rank %d): %s\n", g_rank, message.c_str());

@@ -9,6 +9,7 @@
 #include "phyflow/core/blas.hpp"
 #include "phyflow/core/build_info.hpp"
 #include "phyflow/core/error.hpp"
+#include "phyflow/core/log.hpp"
 #include "phyflow/core/runtime.hpp"
 
 namespace phyflow {
@@ -58,6 +59,9 @@ nlohmann::json summary_header(const std::string& workflow, const std::string& st
   // Matrix products' speed depends on these (OpenBLAS picks its kernels per CPU model).
   j["blas"] = {{"library", blas::description()}, {"kernels", blas::kernels()}};
   j["finished_utc"] = utc_now_iso8601();
+  // What the run warned about (its log's "warning:" lines), so that scripts over many runs
+  // need not parse logs: [] for a run without warnings.
+  j["warnings"] = log::warnings();
   j["deck"] = deck;
   return j;
 }

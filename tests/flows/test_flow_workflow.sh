@@ -527,6 +527,7 @@ s = json.load(open('$WORK/onemode.json')); fc = s['forward_check']; gap = fc['lo
 m = h5py.File('$WORK/onemode.h5', 'r')['/chain/phi'][()].reshape(3000, -1).mean(1)
 assert (m > 0).all() or (m < 0).all(), (m > 0).mean()
 assert fc['pareto_k'] < 0.5 and abs(gap['value'] + math.log(2)) < 4 * gap['error'], (fc['pareto_k'], gap)
+assert [w for w in s['warnings'] if 'under-covers the target (about' in w], s['warnings']
 \" && grep -q 'the flow under-covers the target (about' $WORK/out.txt && ! grep -q 'or it puts weight where the target has little' $WORK/out.txt"
 # ising_hs: the check's spins become fields (x ~ N(K s, K)); the exact log Z is Kaufman's.
 sed -e "s|rg.h5|rgc.h5|" "$WORK/rg.yaml" >"$WORK/rgc.yaml" && echo "check: {data: $WORK/is.h5, samples: 200}" >>"$WORK/rgc.yaml"

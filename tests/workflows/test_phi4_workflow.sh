@@ -60,6 +60,7 @@ C = np.array([sum((phi[0].sum(axis=1 - a) * np.roll(phi[0].sum(axis=1 - a), -t))
 assert np.allclose(C, g["two_point"][0], atol=1e-12), (C, g["two_point"][0])
 j = json.load(open(sys.argv[2]))
 assert j["status"] == "complete" and j["workflow"] == "phi4"
+assert j["warnings"] == [], j["warnings"]  # a healthy run: the summary's list of warnings is empty
 for k in ["chi2", "abs_magnetization", "acceptance", "exp_minus_delta_h", "g_c", "pole_mass"]:
     assert k in j, k
 assert abs(j["chi2"]["mean"] - sum(j["g_c"]["mean"])) < 1e-9
@@ -106,6 +107,7 @@ check "  ... 70 of 70 trajectories diverged and rejected, the start field kept, 
 import sys, json, h5py, numpy as np
 j = json.load(open(sys.argv[2]))
 assert j["diverged_trajectories"] == 70, j["diverged_trajectories"]
+assert any("lower hmc.trajectory_length or raise hmc.steps" in w for w in j["warnings"]), j["warnings"]
 assert j["acceptance"]["mean"] == 0.0, j["acceptance"]
 assert np.isfinite(j["chi2"]["mean"]), j["chi2"]
 phi = h5py.File(sys.argv[1], "r")["t0/phi"][...]

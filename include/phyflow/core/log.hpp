@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace phyflow::log {
 
@@ -16,6 +17,9 @@ int rank();
 void debug(const std::string& message);
 void info(const std::string& message);
 void warn(const std::string& message);
+/// Every warning issued so far in this process, in order, whether or not this rank printed it
+/// (so rank 0 has the ones every rank issues): each run's JSON summary lists them.
+std::vector<std::string> warnings();
 /// Printed by whichever rank calls it, prefixed with the rank: used for the fatal message.
 void error_any_rank(const std::string& message);
 

@@ -20,7 +20,8 @@ std::string utc_now_iso8601();
 
 /// What every workflow's summary starts with: status ("complete" / "interrupted"), workflow,
 /// output path, split name, seed, the resolved deck, and provenance (phyflow version, git sha,
-/// MPI ranks, Kokkos backend, finish time). Workflows add their own results to it.
+/// MPI ranks, Kokkos backend, finish time) and the run's warnings so far (log::warnings()).
+/// Workflows add their own results to it.
 nlohmann::json summary_header(const std::string& workflow, const std::string& status,
                               const std::string& output, const std::string& split,
                               std::uint64_t seed, int ranks, const nlohmann::json& deck);
