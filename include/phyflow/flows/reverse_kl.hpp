@@ -91,7 +91,8 @@ struct LossBlowUp {
 /// reached); the last block's median blew up when it exceeds the reference by more than
 /// factor x max(1, |reference|). Medians: a single batch's outlier does not count. Training
 /// lowers the loss; a rise of 100 times its own scale is a flow whose steps overshoot (seen
-/// here: a mixed objective at w = 10 went from ~10^3 to beyond 10^11 and stayed there).
+/// here: a mixed objective at w = 10 went from ~10^3 to 10^20-10^32 within a few steps and
+/// stayed above 10^8).
 /// `watch` (optional) carries the reference from one call to the next, so that a long run does
 /// not recompute every block's median each time; a watch that does not match the history (a
 /// restart) is rebuilt from it, so the verdicts are the same either way.
