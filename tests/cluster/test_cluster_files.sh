@@ -7,7 +7,8 @@
 # an earlier attempt left; and, when PHYFLOW_EXE names a built phyflow, runs both job scripts
 # outside Slurm for real: fallback to mpiexec, skip of finished work, SIGUSR1 -> checkpoint ->
 # exit 3, and the resume with --restart (for N-body across its three split files, bitwise
-# identical to an uninterrupted run).
+# identical to an uninterrupted run); and jobs/train.sbatch with a flow deck (workflow: flow,
+# where phyflow has LibTorch), stopped in training and resumed bitwise.
 # Environment (ctest sets them): PHYFLOW_SOURCE_DIR, PHYFLOW_EXE, MPIEXEC.
 
 set -uo pipefail
@@ -529,5 +530,53 @@ status=$?
 check "nbody: a finished pair is skipped: exit 0, files untouched" \
   test "$status" = 0 -a "$(stat -c %Y "$dir/spring_2d_test.h5" 2>/dev/null)" = "$before"
 check "  ... and the log says so" grep -q "nothing to do" <<<"$out"
+
+# ---- 7. a flow deck through jobs/train.sbatch: stopped in training, resumed, bitwise ---------
+# The job runs any deck that trains: workflow: flow keeps the same contract as workflow: train
+# (SIGUSR1 -> OUTPUT.ckpt.h5 and exit 3; --restart continues bit for bit). The tutorial's
+# action at L = 8, 600 steps of batch 64 on 2 ranks: the signal lands while it trains.
+train_job="$src/jobs/train.sbatch"
+if "$PHYFLOW_EXE" run --help-deck flow >/dev/null 2>&1; then
+  cat >"$work/flow.yaml" <<EOF
+workflow: flow
+seed: 4
+action: {kind: phi4, dims: 2, L: 8, m2: -4.0, lambda: 8.0}
+model: {coupling: affine, layers: 8, hidden: [8, 8], kernel: 3, dtype: float64}
+train: {steps: 600, batch: 64, lr: 1.0e-3}
+sample: {proposals: 2000}
+output: {path: unused.h5}
+EOF
+  flow_env=(PHYFLOW="$PHYFLOW_EXE" MPIEXEC="${MPIEXEC:-mpiexec}" NRANKS=2 DECK="$work/flow.yaml")
+  stem="$work/flows/flow"
+  mkdir -p "$work/flows"
+  env ${no_slurm[@]+"${no_slurm[@]}"} "${flow_env[@]}" OUTPUT="$stem.h5" bash "$train_job" \
+    >"$work/flow_stopped.log" 2>&1 &
+  job_pid=$!
+  for _ in $(seq 600); do # up to 60 s for phyflow to start writing
+    [[ -e $stem.h5.partial ]] && break
+    kill -0 "$job_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -USR1 "$job_pid" 2>/dev/null
+  wait "$job_pid"
+  status=$?
+  job_pid=""
+  indent <"$work/flow_stopped.log"
+  check "flow: SIGUSR1 to jobs/train.sbatch: phyflow checkpoints and the script exits 3 (got $status)" \
+    test "$status" = 3
+  check "  ... the checkpoint exists and the output is not marked complete" \
+    test -f "$stem.ckpt.h5" -a ! -e "$stem.h5"
+  out=$(run_script "$train_job" "${flow_env[@]}" OUTPUT="$stem.h5")
+  status=$?
+  indent <<<"$out"
+  check "flow: the next run resumes with --restart" grep -q "command: .* --restart" <<<"$out"
+  check "  ... and completes (got $status), no checkpoint left" \
+    test "$status" = 0 -a -f "$stem.h5" -a -f "$stem.json" -a ! -e "$stem.ckpt.h5"
+  out=$(run_script "$train_job" "${flow_env[@]}" OUTPUT="$work/flows/ref.h5")
+  check "  ... identical to an uninterrupted run of the job (phyflow compare)" \
+    identical "$stem.h5" "$work/flows/ref.h5"
+else
+  echo "SKIP: phyflow built without LibTorch: no flow workflow for jobs/train.sbatch"
+fi
 
 finish
