@@ -148,6 +148,12 @@ inline void run_scaling(int rank, const ScalingArgs& a, const MakeStep& make) {
       "both ranks alone at %lld at once (no MPI between them; the slower of the two): "
       "%.2f ms: the cores slow each other by %.0f %%, coupling them costs %.0f %% more\n",
       (long long)(B / 2), 1e3 * ma, 100 * (ma / mh - 1), 100 * (m2 / ma - 1));
+  // What caps the strong scaling T1(B) / 2 T2(B), one factor at a time (medians).
+  std::printf(
+      "strong scaling if coupling the ranks were free: T1(%lld) / 2 T1(%lld) = %.1f %% (the "
+      "fixed cost), and with the cores slowing each other T1(%lld) / 2 Tboth(%lld) = %.1f %%\n",
+      (long long)B, (long long)(B / 2), 100 * m1 / (2 * mh), (long long)B, (long long)(B / 2),
+      100 * m1 / (2 * ma));
 }
 
 }  // namespace phyflow::bench
