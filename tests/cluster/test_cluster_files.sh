@@ -67,6 +67,27 @@ run_script() { # run_script SCRIPT [VAR=value ...] [-- ARGS]: the job script's o
 }
 run_job() { run_script "$job" "$@"; }         # the Ising job
 run_nbody() { run_script "$nbody_job" "$@"; } # the N-body job
+# stop_while_writing LOG PARTIAL SCRIPT [VAR=value ...]: runs the job script outside Slurm in
+# the background, sends it SIGUSR1 (what Slurm sends 120 s before the time limit) as soon as
+# phyflow has created PARTIAL, and sets status to the script's exit code; the output goes to
+# LOG and is shown. The script is started by env itself, not through a function of ours: a
+# backgrounded function runs in a forked subshell, and $! would be that subshell's PID.
+stop_while_writing() {
+  local log=$1 partial=$2 script=$3
+  shift 3
+  env ${no_slurm[@]+"${no_slurm[@]}"} "$@" bash "$script" >"$log" 2>&1 &
+  job_pid=$!
+  for _ in $(seq 600); do # up to 60 s for phyflow to start writing
+    [[ -e $partial ]] && break
+    kill -0 "$job_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -USR1 "$job_pid" 2>/dev/null
+  wait "$job_pid"
+  status=$?
+  job_pid=""
+  indent <"$log"
+}
 
 # ---- 1. job scripts: syntax and the stop/requeue contract -----------------------------------
 shopt -s nullglob
@@ -413,21 +434,8 @@ check "  ... and the log says so" grep -q "already exists" <<<"$out"
 # Stop a long run with SIGUSR1, what Slurm sends 120 s before the time limit: phyflow must
 # checkpoint and exit 3, and the script pass that on. A second run then resumes it.
 stem="$work/out/ising_T2.0_seed7"
-# env directly, not through a shell function: a backgrounded function runs in a forked
-# subshell, and $! would be that subshell's PID instead of the job script's.
-env ${no_slurm[@]+"${no_slurm[@]}"} "${local_env[@]}" DECK="$work/long.yaml" ARRAY_TASK_ID=0 \
-  bash "$job" >"$work/stopped.log" 2>&1 &
-job_pid=$!
-for _ in $(seq 600); do # up to 60 s for phyflow to start writing
-  [[ -e $stem.h5.partial ]] && break
-  kill -0 "$job_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -USR1 "$job_pid" 2>/dev/null
-wait "$job_pid"
-status=$?
-job_pid=""
-indent <"$work/stopped.log"
+stop_while_writing "$work/stopped.log" "$stem.h5.partial" "$job" "${local_env[@]}" \
+  DECK="$work/long.yaml" ARRAY_TASK_ID=0
 check "SIGUSR1 to the job script: phyflow checkpoints and the script exits 3 (got $status)" \
   test "$status" = 3
 check "  ... the checkpoint exists and the output is not marked complete" \
@@ -464,19 +472,8 @@ nbody_env=(PHYFLOW="$PHYFLOW_EXE" MPIEXEC="${MPIEXEC:-mpiexec}" NRANKS=2 DECK="$
   LAWS="charge:2e-3 spring:5e-2" DIMS="3 2" N=6 BATCH=10 CHECKPOINT_EVERY=0
   OUTDIR="$work/nbody" ARRAY_TASK_ID=3)
 dir="$work/nbody/spring_2d"
-env ${no_slurm[@]+"${no_slurm[@]}"} "${nbody_env[@]}" bash "$nbody_job" \
-  >"$work/nbody_stopped.log" 2>&1 &
-job_pid=$!
-for _ in $(seq 600); do # up to 60 s for phyflow to start writing
-  [[ -e $dir/spring_2d_train.h5.partial ]] && break
-  kill -0 "$job_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -USR1 "$job_pid" 2>/dev/null
-wait "$job_pid"
-status=$?
-job_pid=""
-indent <"$work/nbody_stopped.log"
+stop_while_writing "$work/nbody_stopped.log" "$dir/spring_2d_train.h5.partial" "$nbody_job" \
+  "${nbody_env[@]}"
 check "nbody: SIGUSR1 to the job script: phyflow checkpoints and the script exits 3 (got $status)" \
   test "$status" = 3
 stopped_checkpoints=$(compgen -G "$dir/spring_2d_*.ckpt.h5")
@@ -549,19 +546,8 @@ EOF
   flow_env=(PHYFLOW="$PHYFLOW_EXE" MPIEXEC="${MPIEXEC:-mpiexec}" NRANKS=2 DECK="$work/flow.yaml")
   stem="$work/flows/flow"
   mkdir -p "$work/flows"
-  env ${no_slurm[@]+"${no_slurm[@]}"} "${flow_env[@]}" OUTPUT="$stem.h5" bash "$train_job" \
-    >"$work/flow_stopped.log" 2>&1 &
-  job_pid=$!
-  for _ in $(seq 600); do # up to 60 s for phyflow to start writing
-    [[ -e $stem.h5.partial ]] && break
-    kill -0 "$job_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -USR1 "$job_pid" 2>/dev/null
-  wait "$job_pid"
-  status=$?
-  job_pid=""
-  indent <"$work/flow_stopped.log"
+  stop_while_writing "$work/flow_stopped.log" "$stem.h5.partial" "$train_job" "${flow_env[@]}" \
+    OUTPUT="$stem.h5"
   check "flow: SIGUSR1 to jobs/train.sbatch: phyflow checkpoints and the script exits 3 (got $status)" \
     test "$status" = 3
   check "  ... the checkpoint exists and the output is not marked complete" \
