@@ -456,10 +456,16 @@ for k in ('/check/log_q', '/check/log_p'):
 # call that under-coverage alone: it gives both readings and names the check's Pareto k. (A
 # Gaussian prior only somewhat narrower, prior_m2 1.5-5, under-covers too softly to be seen by
 # either side: gap within 0.12 sigma, measured.)
-deck cover "action: {kind: free_field, dims: 2, L: 4, m2: 1.0}" \
-  "model: {prior: free_field, prior_m2: 0.05, identity_init: true}" "train: {steps: 0}" \
-  "sample: {proposals: 4000, chunk: 500}" "check: {data: $WORK/ff.h5}"
-pf 2 run "$WORK/cover.yaml"
+# identity_on_free_field NAME M2 PRIOR_M2: no training, the identity flow on the free-field
+# prior of PRIOR_M2 for the free field of M2, 4 000 proposals, scored on the m2 = 1 samples
+# ff.h5; 2 ranks.
+identity_on_free_field() {
+  deck "$1" "action: {kind: free_field, dims: 2, L: 4, m2: $2}" \
+    "model: {prior: free_field, prior_m2: $3, identity_init: true}" "train: {steps: 0}" \
+    "sample: {proposals: 4000, chunk: 500}" "check: {data: $WORK/ff.h5}"
+  pf 2 run "$WORK/$1.yaml"
+}
+identity_on_free_field cover 1.0 0.05
 check "a flow that over-covers: the check's log Z high at its k > 0.5, the proposals' right; warned with both readings" bash -c "[ $RC -eq 0 ] && $PY -c \"
 import json
 s = json.load(open('$WORK/cover.json')); fc = s['forward_check']; ex = s['exact']['log_z']
@@ -474,10 +480,7 @@ assert fc['log_z']['value'] - ex > 3 * fc['log_z']['error'], (fc['log_z'], ex)
 # sum 1/2 log[l_q l_c / (l_t (l_c + l_q - l_t))] = 0.166 (positive when l_q and l_c are both
 # above l_t), while the proposals' log Z stays right. The run must warn that the samples may
 # not be of the deck's target.
-deck gapup "action: {kind: free_field, dims: 2, L: 4, m2: 0.5}" \
-  "model: {prior: free_field, prior_m2: 0.8, identity_init: true}" "train: {steps: 0}" \
-  "sample: {proposals: 4000, chunk: 500}" "check: {data: $WORK/ff.h5}"
-pf 2 run "$WORK/gapup.yaml"
+identity_on_free_field gapup 0.5 0.8
 check "check samples of another target: the gap positive, as computed per mode; the proposals' log Z right; warned" bash -c "[ $RC -eq 0 ] && $PY -c \"
 import json, math
 s = json.load(open('$WORK/gapup.json')); fc = s['forward_check']; ex = s['exact']['log_z']
