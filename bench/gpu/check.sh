@@ -30,6 +30,27 @@ step() { # step NAME TIMEOUT cmd...: runs, records ok/FAIL(rc) and seconds
   return $rc
 }
 
+# After a failed test program: each of its tests alone (a crash names its test), with CUDA calls
+# synchronous (an asynchronous error surfaces at the call that made it) and LibTorch's C++
+# stacks in its messages; then the first failing test under gdb where the machine has one (a
+# stack with phyflow's own functions: bundle.sh keeps the symbol tables). Open MPI prints a
+# backtrace on SIGSEGV too. (test_flows_device ended in a segmentation fault on an H200 after
+# its checkpoint, 2026-12-04.)
+locate_crash() { # locate_crash PROGRAM
+  local prog="$1" name first=""
+  for t in $("$prog" --gtest_list_tests | awk '/^[^ ]/{s=$1} /^  /{print s $1}'); do
+    name="$(basename "$prog")_${t##*.}"
+    if ! CUDA_LAUNCH_BLOCKING=1 TORCH_SHOW_CPP_STACKTRACES=1 step "$name" 300 "$prog" --gtest_filter="$t"; then
+      [ -z "$first" ] && first="$t"
+    fi
+  done
+  if [ -n "$first" ] && command -v gdb >/dev/null; then
+    note "gdb: $prog --gtest_filter=$first"
+    CUDA_LAUNCH_BLOCKING=1 timeout 300 gdb -q -batch -ex run -ex bt -ex "thread apply all bt 12" \
+      --args "$prog" --gtest_filter="$first"
+  fi
+}
+
 DEV="${DEV:-cuda}"
 if [ -n "${LOCAL_BUILD:-}" ]; then # a rehearsal on the CPU machine: DEV=cpu LOCAL_BUILD=build
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -72,7 +93,9 @@ if has kernels; then
   step test_phi4_kernels_np2 180 "$MP" 2 "$B/test_phi4_kernels"
   step test_large_system_np1 180 "$B/test_large_system"
   step test_large_system_np2 180 "$MP" 2 "$B/test_large_system"
-  [ -x "$B/test_flows_device" ] && step test_flows_device_np1 120 "$B/test_flows_device"
+  if [ -x "$B/test_flows_device" ] && ! step test_flows_device_np1 120 "$B/test_flows_device"; then
+    locate_crash "$B/test_flows_device"
+  fi
 fi
 
 sim() { # sim NAME DECK overrides...: GPU output against the CPU build's (Debian Kokkos 3.4 Serial)
@@ -191,10 +214,14 @@ fi
 FS="$B/bench_flow_scaling"; [ -x "$FS" ] || FS="$B/bench/bench_flow_scaling"  # bundle, or a build tree
 if has cpuscale && [ -x "$FS" ]; then
   # Issue 9's 2-rank training scaling of the tutorial flow, on the CPU: two of this machine's
-  # cores, one thread each, pinned. On the 2-vCPU VM the two cores slow each other by 4-46 %
-  # from run to run, which hides whether the code's own scaling clears 85 %
-  # (docs/PERFORMANCE.md, "Flows"); the GPU machine's 16 cores do not share that way.
+  # cores, one thread each, pinned. On the 2-vCPU VM the cores do not slow each other
+  # (bench_cores), but one runs 5-8 % slower than the other at times, the host stops either for
+  # up to 10 ms, and every 2-rank step waits for the slower rank: the coupled step's median
+  # moves by 15 % from run to run there (docs/PERFORMANCE.md, "Flows"). bench_cores first says
+  # what these two cores are like.
   lscpu | grep -E 'Model name|Thread|Core|Socket' || true
+  BC="$B/bench_cores"; [ -x "$BC" ] || BC="$B/bench/bench_cores"
+  [ -x "$BC" ] && step cores_cpu 120 "$BC" 4 0 1
   for r in 1 2 3; do
     step "flow_scaling_cpu_$r" 240 env OMP_NUM_THREADS=1 mpiexec --oversubscribe --bind-to core \
       -n 2 "$FS" 64 20 40
