@@ -40,40 +40,41 @@ bool pin(int cpu) {
 
 volatile double sink;  // keeps the loads' results alive
 
-// Units of work per second over `duration` seconds: 100 000 rounds of the chains, or one sweep.
-double arithmetic(double duration) {
-  double a[8] = {1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7};
+// Units of work per second: `unit` run again and again for `duration` seconds.
+template <class Unit>
+double rate(double duration, Unit unit) {
   long units = 0;
   const auto t0 = Clock::now();
   while (seconds_since(t0) < duration) {
-    for (int i = 0; i < 100000; ++i)
-      for (double& x : a) x = x * 0.9999999 + 1e-9;
+    unit(units);
     ++units;
   }
-  const double dt = seconds_since(t0);
-  double s = 0;
-  for (double x : a) s += x;
-  sink = s;
-  return double(units) / dt;
+  return double(units) / seconds_since(t0);
 }
 
+// A unit: 100 000 rounds of eight independent multiply-add chains, in registers.
+double arithmetic(double duration) {
+  double a[8] = {1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7};
+  const double r = rate(duration, [&](long) {
+    for (int i = 0; i < 100000; ++i)
+      for (double& x : a) x = x * 0.9999999 + 1e-9;
+  });
+  sink = a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+  return r;
+}
+
+// A unit: one sweep of `bytes` into eight independent sums (the loads, not the additions'
+// latency, set the pace).
 double sweep(double duration, std::size_t bytes) {
-  // Eight independent sums: the loads, not the additions' latency, set the pace.
   std::vector<double> v(bytes / sizeof(double), 1.0);
-  long units = 0;
   double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const auto t0 = Clock::now();
-  while (seconds_since(t0) < duration) {
+  const double r = rate(duration, [&](long unit) {
     for (std::size_t i = 0; i + 8 <= v.size(); i += 8)
       for (int k = 0; k < 8; ++k) s[k] += v[i + std::size_t(k)];
-    v[std::size_t(units) % v.size()] += 1e-9;
-    ++units;
-  }
-  const double dt = seconds_since(t0);
-  double total = 0;
-  for (double x : s) total += x;
-  sink = total;
-  return double(units) / dt;
+    v[std::size_t(unit) % v.size()] += 1e-9;
+  });
+  sink = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+  return r;
 }
 
 struct Stops {

@@ -214,7 +214,7 @@ fi
 FS="$B/bench_flow_scaling"; [ -x "$FS" ] || FS="$B/bench/bench_flow_scaling"  # bundle, or a build tree
 if has cpuscale && [ -x "$FS" ]; then
   # Issue 9's 2-rank training scaling of the tutorial flow, on the CPU: two of this machine's
-  # cores, one thread each, pinned. On the 2-vCPU VM the cores do not slow each other
+  # cores, one thread each, pinned. On the 2-vCPU VM the cores barely slow each other
   # (bench_cores), but one runs 5-8 % slower than the other at times, the host stops either for
   # up to 10 ms, and every 2-rank step waits for the slower rank: the coupled step's median
   # moves by 15 % from run to run there (docs/PERFORMANCE.md, "Flows"). bench_cores first says
