@@ -2,9 +2,9 @@
 // one 2-rank job (bench_flow_scaling, bench_gnn_scaling): each round times a block of steps of
 // a trainer on both ranks (MPI_COMM_WORLD, half the batch each), then a block of a trainer on
 // rank 0 alone (MPI_COMM_SELF, the whole batch) and one at half the batch (for the fixed cost
-// per step), while rank 1 waits, asleep; and a block of both ranks training separate models at
-// half the batch at once (no MPI between them), which splits the 2-rank loss into what the
-// cores cost each other and what coupling them costs. The same blocks give the weak scaling
+// per step), while rank 1 waits (see rank_one_waits); and a block of both ranks training separate
+// models at half the batch at once (no MPI between them), which splits the 2-rank loss into what
+// the cores cost each other and what coupling them costs. The same blocks give the weak scaling
 // (the batch per rank held at B/2): T1(B/2) / T2(B). On a VM whose speed drifts from second
 // to second (docs/PERFORMANCE.md) separate 1-rank and 2-rank runs seconds apart differ by more
 // than the effect measured; blocks a fraction of a second apart see the same machine. Prints
@@ -70,6 +70,23 @@ inline void sleepy_barrier(MPI_Comm comm) {
   while (MPI_Test(&request, &done, MPI_STATUS_IGNORE), !done) usleep(200);
 }
 
+// How rank 1 waits out rank 0's single-rank blocks. By default polling in MPI_Barrier, busy as a
+// rank of a training job is between its steps; PHYFLOW_SCALING_REST=sleep sends it to sleep,
+// idle as the other core of a 1-rank run is. Neither is exact on a VM: there a vCPU that slept
+// ~0.3 s came back 6-13 % slower for the next few hundred ms, i.e. for the 2-rank block that
+// follows, while a polling neighbour cost rank 0's blocks 0-2 % (bench_cores;
+// docs/PERFORMANCE.md). On dedicated cores the two agree.
+inline bool rank_one_sleeps() {
+  const char* rest = std::getenv("PHYFLOW_SCALING_REST");
+  return rest != nullptr && std::string(rest) == "sleep";
+}
+inline void rank_one_waits(MPI_Comm comm) {
+  if (rank_one_sleeps())
+    sleepy_barrier(comm);
+  else
+    MPI_Barrier(comm);
+}
+
 inline double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const double pos = q * double(v.size() - 1);
@@ -126,7 +143,7 @@ inline void run_scaling(int rank, const ScalingArgs& a, const MakeStep& make) {
       s1 = time_block(one, MPI_COMM_SELF, a.block, r < 0 ? warm : e1);
       sh = time_block(half, MPI_COMM_SELF, a.block, r < 0 ? warm : eh);
     }
-    sleepy_barrier(MPI_COMM_WORLD);
+    rank_one_waits(MPI_COMM_WORLD);
     if (r < 0 || rank != 0) continue;
     t1.push_back(s1);
     t2.push_back(s2);
@@ -142,12 +159,15 @@ inline void run_scaling(int rank, const ScalingArgs& a, const MakeStep& make) {
     std::fflush(stdout);
   }
   if (rank != 0) return;
+  std::printf("\nrank 1 %s rank 0's single-rank blocks (PHYFLOW_SCALING_REST=%s)\n",
+              rank_one_sleeps() ? "slept through" : "polled in a barrier through",
+              rank_one_sleeps() ? "sleep" : "poll, the default; sleep");
   const double m1 = quantile(t1, 0.5), mh = quantile(th, 0.5), m2 = quantile(t2, 0.5);
   std::printf(
-      "\nglobal batch %lld, %d rounds of %d steps: 2-rank scaling median %.1f %% "
+      "global batch %lld, %d rounds of %d steps: 2-rank scaling median %.1f %% "
       "(quartiles %.1f-%.1f %%)\n",
-      (long long)B, a.rounds, a.block, 100 * quantile(scaling, 0.5),
-      100 * quantile(scaling, 0.25), 100 * quantile(scaling, 0.75));
+      (long long)B, a.rounds, a.block, 100 * quantile(scaling, 0.5), 100 * quantile(scaling, 0.25),
+      100 * quantile(scaling, 0.75));
   std::printf(
       "weak scaling (%lld per rank on 1 and 2 ranks): T1(%lld) / T2(%lld) median %.1f %% "
       "(quartiles %.1f-%.1f %%)\n",

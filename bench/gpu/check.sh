@@ -215,10 +215,10 @@ FS="$B/bench_flow_scaling"; [ -x "$FS" ] || FS="$B/bench/bench_flow_scaling"  # 
 if has cpuscale && [ -x "$FS" ]; then
   # Issue 9's 2-rank training scaling of the tutorial flow, on the CPU: two of this machine's
   # cores, one thread each, pinned. On the 2-vCPU VM the cores barely slow each other
-  # (bench_cores), but one runs 5-8 % slower than the other at times, the host stops either for
-  # up to 10 ms, and every 2-rank step waits for the slower rank: the coupled step's median
-  # moves by 15 % from run to run there (docs/PERFORMANCE.md, "Flows"). bench_cores first says
-  # what these two cores are like.
+  # (bench_cores), but the host stops either for up to 11 ms, a vCPU that slept comes back
+  # slower, and every 2-rank step waits for the slower rank: the coupled step's median moves by
+  # 15 % from run to run there (docs/PERFORMANCE.md, "Flows"). bench_cores first says what
+  # these two cores are like.
   lscpu | grep -E 'Model name|Thread|Core|Socket' || true
   BC="$B/bench_cores"; [ -x "$BC" ] || BC="$B/bench/bench_cores"
   [ -x "$BC" ] && step cores_cpu 120 "$BC" 4 0 1
