@@ -5,7 +5,7 @@
 # Usage (repository root, after PHYFLOW_TORCH_VERSION=<the GPU machine's torch>
 # PHYFLOW_CUDA_BUILD_DIR=build-cuda PHYFLOW_CUDA_TARGETS="phyflow_exe phyflow_ml
 # test_portable_math test_ising_kernels test_phi4_kernels test_large_system test_flows_device
-# bench_ising_sweep bench_nbody_ensemble bench_phi4 bench_flow_scaling bench_cores" scripts/build-cuda
+# bench_ising_sweep bench_nbody_ensemble bench_phi4 bench_flow_scaling bench_cores allreduce_loop" scripts/build-cuda
 # -Dphyflow_ENABLE_BENCHMARKS=ON): bash bench/gpu/bundle.sh [BUILD_DIR] (the programs that
 # exist are packed). Programs and phyflow's own libraries go under opt/phyflow/{bin,lib};
 # Debian's libraries and Open MPI's tree keep their absolute paths (extracted there with -k:
@@ -19,7 +19,8 @@ stage=/tmp/gpu-stage
 rm -rf "$stage"; mkdir -p "$stage/opt/phyflow/bin" "$stage/opt/phyflow/lib"
 exes=("$B/src/app/phyflow")
 for t in tests/core/test_portable_math tests/lattice/test_ising_kernels tests/lattice/test_phi4_kernels tests/nbody/test_large_system \
-         bench/bench_ising_sweep bench/bench_nbody_ensemble bench/bench_phi4 bench/bench_flow_scaling bench/bench_cores tests/flows/test_flows_device; do
+         bench/bench_ising_sweep bench/bench_nbody_ensemble bench/bench_phi4 bench/bench_flow_scaling bench/bench_cores bench/allreduce_loop \
+         tests/flows/test_flows_device; do
   [ -x "$B/$t" ] && exes+=("$B/$t")
 done
 for e in "${exes[@]}"; do cp "$e" "$stage/opt/phyflow/bin/"; done

@@ -226,6 +226,18 @@ if has cpuscale && [ -x "$FS" ]; then
     step "flow_scaling_cpu_$r" 240 env OMP_NUM_THREADS=1 mpiexec --oversubscribe --bind-to core \
       -n 2 "$FS" 64 20 40
   done
+  # The gradient all-reduce after a step's worth of memory traffic, with Open MPI's single-copy
+  # (CMA) transfers and without them (copy-in/copy-out through the shared segment, 64 KiB
+  # eager): on the VM the cold call took 27-45 us against 12-14 us without CMA, and the
+  # trainer's all-reduce 137-169 against 64-93 us (docs/PERFORMANCE.md, "Flows").
+  AL="$B/allreduce_loop"; [ -x "$AL" ] || AL="$B/bench/allreduce_loop"
+  NOCMA="--mca btl_vader_single_copy_mechanism none --mca btl_vader_eager_limit 65536 --mca btl_vader_max_send_size 65536"
+  if [ -x "$AL" ]; then
+    step allreduce_cpu 60 mpiexec --oversubscribe --bind-to core -n 2 "$AL" 12960 300 8
+    step allreduce_cpu_nocma 60 mpiexec --oversubscribe --bind-to core $NOCMA -n 2 "$AL" 12960 300 8
+  fi
+  step flow_scaling_cpu_nocma 240 env OMP_NUM_THREADS=1 mpiexec --oversubscribe --bind-to core \
+    $NOCMA -n 2 "$FS" 64 20 40
 fi
 if has energy_lm; then # seed 000's ablation rows at the seed's size (hidden 512, 20 epochs), issue 8
   # Not in the default steps: ~3 min per attention+2D+bidirectional row on an H200 (estimated
